@@ -1,0 +1,4 @@
+import type { Command } from '../cli.ts';
+
+/** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
+export const commands: readonly Command[] = [];
