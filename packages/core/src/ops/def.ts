@@ -1,0 +1,51 @@
+/**
+ * One record per op (JAX's shape rule + transpose rule kept together, micrograd's
+ * `_backward` beside the forward): attribute codec, arity, shape/dtype rule, VJP, reference
+ * kernel, and for composites their decomposition into primitives. The op table in
+ * `ops/table.ts` is typed so that a missing field is a compile error.
+ */
+import type { Node, OpSignature } from '../ir/node.ts';
+import type { OpName, AttrsOf } from './attrs.ts';
+import type { DType } from '../types/dtype.ts';
+
+/** Arguments of a VJP: the node, its inputs, and the cotangent of its output. */
+export interface VjpArgs<K extends OpName> {
+  readonly node: Node<K>;
+  readonly inputs: readonly Node[];
+  readonly ct: Node;
+}
+
+/**
+ * A VJP builds, for each input, the graph of its cotangent, or `undefined` for a symbolic
+ * zero (integer/bool inputs, or inputs the op is constant in). It need not reduce
+ * broadcasts: autodiff sums cotangents back to each input's shape in one place.
+ */
+export type Vjp<K extends OpName> = (args: VjpArgs<K>) => ReadonlyArray<Node | undefined>;
+
+/** A reference-evaluator value: float dtypes are held in Float64Array (or Float32Array). */
+export interface RefTensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly data: Float64Array | Float32Array | Int32Array | Uint8Array;
+}
+
+export interface RefContext {
+  /** The node's output shape with every symbolic dim evaluated. */
+  readonly outShape: readonly number[];
+  /** Sizes of symbolic dims. */
+  readonly env: Readonly<Record<string, number>>;
+  /** Values for `input` and `param` leaves, by name. */
+  readonly leaves: (kind: 'input' | 'param', name: string) => RefTensor;
+  /** Float precision of the evaluation. */
+  readonly precision: 'f32' | 'f64';
+}
+
+export type RefKernel<K extends OpName> = (inputs: readonly RefTensor[], node: Node<K>, ctx: RefContext) => RefTensor;
+
+export interface OpDef<K extends OpName> extends OpSignature<K> {
+  readonly kind: 'leaf' | 'primitive' | 'composite';
+  readonly vjp: Vjp<K> | 'viaDecomposition';
+  readonly ref: RefKernel<K> | 'viaDecomposition';
+  /** Composites: the defining decomposition into primitives (the spec). */
+  readonly decompose?: (inputs: readonly Node[], attrs: AttrsOf<K>) => Node;
+}
