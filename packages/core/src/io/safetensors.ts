@@ -154,13 +154,23 @@ export const parseSafetensors = (bytes: Uint8Array): E.Either<string, Safetensor
 };
 
 /**
+ * An aligned private copy of some bytes. (`Uint8Array.prototype.slice` would do, but a Node
+ * Buffer's `slice` returns a view into a shared pool, so it is not called through the instance.)
+ */
+const copyBytes = (b: Uint8Array): ArrayBuffer => {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c.buffer;
+};
+
+/**
  * Float32 values of a tensor. F32, F16 and BF16 are exact; F64 rounds to the nearest float32;
  * integer and BOOL tensors convert by value (exact up to 2^24 in magnitude). Float8 and complex
  * dtypes give a Left.
  */
 export const toFloat32 = (tensor: SafetensorsTensor): E.Either<string, Float32Array> => {
   const b = tensor.bytes;
-  const copy = (): ArrayBuffer => b.slice().buffer; // aligned private copy
+  const copy = (): ArrayBuffer => copyBytes(b);
   switch (tensor.dtype) {
     case 'F32': return E.right(new Float32Array(copy()));
     case 'F16': return E.right(f16BytesToF32(b));
@@ -181,7 +191,7 @@ export const toFloat32 = (tensor: SafetensorsTensor): E.Either<string, Float32Ar
 
 /** Integer values of an integer tensor (I8..I64, U8..U32, BOOL) as numbers; a Left for floats or values beyond 2^53. */
 export const toIntegers = (tensor: SafetensorsTensor): E.Either<string, number[]> => {
-  const b = tensor.bytes.slice().buffer;
+  const b = copyBytes(tensor.bytes);
   switch (tensor.dtype) {
     case 'I8': return E.right(Array.from(new Int8Array(b)));
     case 'U8': case 'BOOL': return E.right(Array.from(new Uint8Array(b)));

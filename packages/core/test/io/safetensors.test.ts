@@ -297,3 +297,17 @@ test('byte flips in the data section are invisible to the format (no checksum) b
     }),
   );
 });
+
+test('a file held in a Node Buffer view at an odd offset of a shared pool reads correctly', () => {
+  const bytes = serializeSafetensors({ w: { dtype: 'F32', shape: [3], data: [1.5, -2, 3] }, h: { dtype: 'F16', shape: [2], data: [0.5, 4] }, i: { dtype: 'I32', shape: [2], bytes: new Uint8Array(new Int32Array([7, -9]).buffer) } });
+  const pool = Buffer.alloc(bytes.length + 11, 0xab);
+  pool.set(bytes, 3);
+  const f = ok(parseSafetensors(pool.subarray(3, 3 + bytes.length)));
+  const w = toFloat32(f.tensors.get('w')!);
+  const h = toFloat32(f.tensors.get('h')!);
+  const i = toIntegers(f.tensors.get('i')!);
+  assert.ok(E.isRight(w) && E.isRight(h) && E.isRight(i));
+  assert.deepEqual(Array.from(w.right), [1.5, -2, 3]);
+  assert.deepEqual(Array.from(h.right), [0.5, 4]);
+  assert.deepEqual(i.right, [7, -9]);
+});
