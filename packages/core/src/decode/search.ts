@@ -1,0 +1,190 @@
+/**
+ * Decoding algorithms over an abstract model session: greedy, sampling and beam search,
+ * with Hugging Face `generate` semantics (the vectorised beam search of transformers 4.5x+:
+ * top 2·K continuations, finished hypotheses scored by `sum logprob / generated_len ^
+ * length_penalty`, the same early-stopping heuristic). The session owns the model and its
+ * KV cache; these functions only choose tokens, so they run on any backend.
+ */
+import { processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type WarperOptions } from './processors.ts';
+import { Sampler } from '../random.ts';
+
+/**
+ * A model being decoded. It holds `rows` sequences (batch × beams); `logits()` returns the
+ * next-token logits of every row ([rows, V], row-major); `advance(parents, tokens)` makes row
+ * i continue old row `parents[i]` (beam reordering of the KV cache) and appends `tokens[i]`.
+ */
+export interface DecodeSession {
+  readonly vocabSize: number;
+  logits(): Promise<Float32Array>;
+  advance(parents: Int32Array, tokens: Int32Array): Promise<void>;
+}
+
+export interface GenerateOptions extends ProcessorOptions, WarperOptions {
+  /** Tokens to generate at most (excluding the prompt). */
+  readonly maxNewTokens: number;
+  readonly numBeams?: number;
+  readonly lengthPenalty?: number;
+  /** true: stop a batch item when K hypotheses are finished; false: HF's heuristic; 'never': canonical. */
+  readonly earlyStopping?: boolean | 'never';
+  readonly doSample?: boolean;
+  readonly seed?: number;
+  /** Sequences returned per batch item (<= numBeams). */
+  readonly numReturnSequences?: number;
+  /** Filler after EOS (default: the first EOS id). */
+  readonly padTokenId?: number;
+}
+
+export interface Generated {
+  /** Per returned sequence: the generated tokens (prompt excluded, EOS included if produced). */
+  readonly tokens: number[][];
+  /** Beam search: the length-penalised score of each returned sequence; otherwise sum of log-probs. */
+  readonly scores: number[];
+}
+
+/**
+ * Greedy decoding or sampling (one row per prompt). `prompts` are the token sequences the
+ * session was prefilled with (used by the processors: n-grams, min length).
+ */
+export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<Generated> => {
+  const B = prompts.length;
+  const V = s.vocabSize;
+  const eos = o.eosTokenIds ?? [];
+  const pad = o.padTokenId ?? eos[0] ?? 0;
+  const seqs = prompts.map((p) => [...p]);
+  const out: number[][] = prompts.map(() => []);
+  const scores = new Array<number>(B).fill(0);
+  const done = new Array<boolean>(B).fill(false);
+  const sampler = new Sampler(o.seed ?? 0);
+  const identity = Int32Array.from({ length: B }, (_, i) => i);
+  for (let step = 0; step < o.maxNewTokens; step++) {
+    const logits = await s.logits();
+    const next = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      if (done[b]) { next[b] = pad; continue; }
+      const row = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
+      const lp = logSoftmaxOf(row);
+      processRow(row, { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + o.maxNewTokens }, o);
+      let tok: number;
+      if (o.doSample) {
+        warpRow(row, o);
+        const p = softmaxOf(row);
+        let u = sampler.uniform();
+        tok = p.length - 1;
+        for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
+      } else {
+        tok = 0;
+        for (let i = 1; i < V; i++) if (row[i]! > row[tok]!) tok = i;
+      }
+      next[b] = tok;
+      scores[b]! += lp[tok]!;
+      seqs[b]!.push(tok);
+      out[b]!.push(tok);
+      if (eos.includes(tok)) done[b] = true;
+    }
+    if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
+    await s.advance(identity, next);
+  }
+  return { tokens: out, scores };
+};
+
+interface Hyp { readonly tokens: number[]; readonly score: number }
+
+/** Indices of the k largest values, ties broken by lower index (stable). */
+const topK = (xs: ArrayLike<number>, k: number): number[] => {
+  const idx = Array.from({ length: xs.length }, (_, i) => i);
+  idx.sort((a, b) => (xs[b]! - xs[a]!) || a - b);
+  return idx.slice(0, k);
+};
+
+/**
+ * Beam search. The session must hold `prompts.length × numBeams` rows, each batch item's
+ * beams consecutive and initially identical (the prompt expanded, as HF does).
+ */
+export const beamSearch = async (s: DecodeSession, prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<Generated> => {
+  const K = o.numBeams ?? 1;
+  const B = prompts.length;
+  const V = s.vocabSize;
+  const lp = o.lengthPenalty ?? 1;
+  const early = o.earlyStopping ?? false;
+  const eos = o.eosTokenIds ?? [];
+  const nRet = o.numReturnSequences ?? 1;
+  if (nRet > K) throw new Error(`numReturnSequences (${nRet}) must be <= numBeams (${K})`);
+  const keep = Math.max(2, 1 + eos.length) * K;
+  const promptLen = prompts.map((p) => p.length);
+  const maxLen = promptLen.map((l) => l + o.maxNewTokens);
+  // running beams per batch item
+  let running: { tokens: number[]; score: number }[][] = prompts.map((p) =>
+    Array.from({ length: K }, (_, k) => ({ tokens: [...p], score: k === 0 ? 0 : -1e9 })));
+  const finished: Hyp[][] = prompts.map(() => []);
+  const heuristicOpen = new Array<boolean>(B).fill(true);
+  const itemDone = new Array<boolean>(B).fill(false);
+  for (let step = 0; ; step++) {
+    const logits = await s.logits();
+    const parents = new Int32Array(B * K);
+    const tokens = new Int32Array(B * K);
+    let anyContinue = false;
+    for (let b = 0; b < B; b++) {
+      const curLen = promptLen[b]! + step;
+      // accumulated log-probs over K × V candidates
+      const acc = new Float64Array(K * V);
+      for (let k = 0; k < K; k++) {
+        const r = b * K + k;
+        const row = logSoftmaxOf(logits.subarray(r * V, (r + 1) * V));
+        processRow(row, { tokens: running[b]![k]!.tokens, promptLength: promptLen[b]!, maxLength: maxLen[b]! }, o);
+        const base = running[b]![k]!.score;
+        for (let v = 0; v < V; v++) acc[k * V + v] = row[v]! + base;
+      }
+      const cand = topK(acc, keep).map((i) => {
+        const k = Math.floor(i / V);
+        const tok = i % V;
+        const hits = eos.includes(tok) || curLen + 1 >= maxLen[b]!;
+        return { k, tok, score: acc[i]!, hits };
+      });
+      // finished: only the top K candidates may finish (HF's top_num_beam_mask)
+      if (!itemDone[b]) {
+        const full = finished[b]!.length >= K && early === true;
+        if (!full && heuristicOpen[b])
+          cand.slice(0, K).forEach((c) => {
+            if (!c.hits || c.score <= -1e9 / 2) return;
+            const hyp = { tokens: [...running[b]![c.k]!.tokens.slice(promptLen[b]!), c.tok], score: c.score / Math.pow(curLen + 1 - promptLen[b]!, lp) };
+            finished[b]!.push(hyp);
+          });
+        finished[b]!.sort((x, y) => y.score - x.score);
+        finished[b]!.splice(K);
+      }
+      // next running beams: best K candidates that did not hit a stopping criterion
+      const next = [...cand].map((c, i) => ({ ...c, i, run: c.score + (c.hits ? -1e9 : 0) }))
+        .sort((x, y) => (y.run - x.run) || x.i - y.i).slice(0, K);
+      const newRunning = next.map((c) => ({ tokens: [...running[b]![c.k]!.tokens, c.tok], score: c.run }));
+      next.forEach((c, j) => { parents[b * K + j] = b * K + c.k; tokens[b * K + j] = c.tok; });
+      running[b] = newRunning;
+      // early-stop heuristic (HF _check_early_stop_heuristic), evaluated at cur_len + 1
+      const nextLen = curLen + 1;
+      const bestLen = early === 'never' && lp > 0 ? maxLen[b]! - promptLen[b]! : nextLen - promptLen[b]!;
+      const bestPossible = newRunning[0]!.score / Math.pow(bestLen, lp);
+      const worstFinished = finished[b]!.length >= K ? finished[b]![finished[b]!.length - 1]!.score : -1e9;
+      heuristicOpen[b] = heuristicOpen[b]! && bestPossible > worstFinished;
+      const allFinished = finished[b]!.length >= K;
+      const allHit = next.every((c) => c.hits);
+      itemDone[b] = !heuristicOpen[b] || (allFinished && early === true) || allHit;
+      if (!itemDone[b]) anyContinue = true;
+    }
+    if (!anyContinue) break;
+    await s.advance(parents, tokens);
+  }
+  const pad = o.padTokenId ?? eos[0] ?? 0;
+  void pad;
+  const tokensOut: number[][] = [];
+  const scoresOut: number[] = [];
+  for (let b = 0; b < B; b++)
+    for (let r = 0; r < nRet; r++) {
+      const h = finished[b]![r];
+      tokensOut.push(h ? h.tokens : running[b]![r]!.tokens.slice(promptLen[b]!));
+      scoresOut.push(h ? h.score : -1e9);
+    }
+  return { tokens: tokensOut, scores: scoresOut };
+};
+
+/** Greedy, sampling or beam search, by the options (numBeams > 1 means beam search). */
+export const generate = (s: DecodeSession, prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<Generated> =>
+  (o.numBeams ?? 1) > 1 ? beamSearch(s, prompts, o) : greedyOrSample(s, prompts, o);
