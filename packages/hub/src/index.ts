@@ -1,0 +1,9 @@
+/**
+ * @prefix-tuning/hub: the Node.js edges of the library: model directories, checkpoint and
+ * adapter files, tokenizers, Hugging Face hub downloads into a local cache, and the llama2.c
+ * converter.
+ */
+export { loadCheckpoint, loadFloat32Weights, loadModelConfig, saveSafetensors, SINGLE_FILE, type Checkpoint } from './checkpoint.ts';
+export { loadAdapterDir, saveAdapterDir, type Adapter } from './adapter.ts';
+export { loadTokenizer, makeTokenizer, TokenizerConfig, type TextTokenizer } from './tokenizer.ts';
+export { readBytes, readJson, writeFileAtomic } from './files.ts';

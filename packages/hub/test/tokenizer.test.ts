@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import * as E from 'fp-ts/lib/Either.js';
+import { loadTokenizer, makeTokenizer, type TextTokenizer } from '../src/tokenizer.ts';
+import { fixtures, shared } from './paths.ts';
+
+const gpt2Dir = join(shared, 'models/gpt2-tokenizer');
+const haveGpt2 = existsSync(join(gpt2Dir, 'tokenizer.json'));
+
+/**
+ * An independent GPT-2 encoder written from OpenAI's published algorithm (encoder.py): regex
+ * pre-tokenisation, bytes -> printable unicode, then BPE by merge rank over vocab.json/merges.txt.
+ * It shares no code with @huggingface/tokenizers and reads the slow-tokenizer files.
+ */
+const referenceGpt2 = (dir: string): ((text: string) => number[]) => {
+  const vocab = JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')) as Record<string, number>;
+  const merges = readFileSync(join(dir, 'merges.txt'), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#version'));
+  const rank = new Map(merges.map((m, i) => [m, i]));
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = [...bs];
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  const byteChar = new Map(bs.map((b, i) => [b, String.fromCodePoint(cs[i]!)]));
+  const pat = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+  const bpe = (word: string[]): string[] => {
+    for (;;) {
+      let best = -1;
+      let bestRank = Infinity;
+      for (let i = 0; i + 1 < word.length; i++) {
+        const r = rank.get(`${word[i]} ${word[i + 1]}`);
+        if (r !== undefined && r < bestRank) { bestRank = r; best = i; }
+      }
+      if (best < 0) return word;
+      const [a, b] = [word[best]!, word[best + 1]!];
+      const out: string[] = [];
+      for (let i = 0; i < word.length; i++) {
+        if (i + 1 < word.length && word[i] === a && word[i + 1] === b) { out.push(a + b); i++; } else out.push(word[i]!);
+      }
+      word = out;
+    }
+  };
+  return (text) =>
+    [...text.matchAll(pat)].flatMap((m) => {
+      const chars = [...new TextEncoder().encode(m[0])].map((b) => byteChar.get(b)!);
+      return bpe(chars).map((tok) => vocab[tok]!);
+    });
+};
+
+const load = async (dir: string): Promise<TextTokenizer> => {
+  const r = await loadTokenizer(dir);
+  if (E.isLeft(r)) assert.fail(r.left);
+  return r.right;
+};
+
+test('GPT-2 tokenizer: special ids from tokenizer_config.json, vocabulary size', { skip: !haveGpt2 && 'shared models missing' }, async () => {
+  const tok = await load(gpt2Dir);
+  assert.equal(tok.vocabSize, 50257);
+  assert.equal(tok.bosId, 50256);
+  assert.equal(tok.eosId, 50256);
+  assert.equal(tok.unkId, 50256);
+  assert.equal(tok.padId, undefined);
+  assert.equal(tok.tokenToId('<|endoftext|>'), 50256);
+});
+
+test('GPT-2 tokenizer equals an independent implementation of the GPT-2 BPE (property)', { skip: !haveGpt2 && 'shared models missing' }, async () => {
+  const tok = await load(gpt2Dir);
+  const ref = referenceGpt2(gpt2Dir);
+  const samples = [
+    'name[The Eagle], eatType[coffee shop], food[French], priceRange[moderate]',
+    "It's 3:45pm — isn't it?  Two  spaces, tabs\tand\nnewlines\n\n",
+    'naïve café 日本語 🤖 emoji',
+    ' leading space and trailing ',
+  ];
+  for (const s of samples) assert.deepEqual(tok.encode(s), ref(s), s);
+  fc.assert(
+    fc.property(fc.string({ unit: fc.oneof(fc.constantFrom(' ', '  ', '\n', "'s", 'the', '.', ',', '1', '!'), fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 1 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 30 }).filter((s) => !s.includes('<|')), (s) => {
+      assert.deepEqual(tok.encode(s), ref(s));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('GPT-2 tokenizer: decode(encode(s)) = s without clean-up; specials split out and skippable', { skip: !haveGpt2 && 'shared models missing' }, async () => {
+  const tok = await load(gpt2Dir);
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('<|')), (s) => {
+      assert.equal(tok.decode(tok.encode(s), { cleanUpSpaces: false }), s);
+    }),
+    { numRuns: 300 },
+  );
+  const ids = tok.encode('Hi there<|endoftext|>');
+  assert.equal(ids[ids.length - 1], 50256);
+  assert.equal(tok.decode(ids, { skipSpecialTokens: true }), 'Hi there');
+  // transformers' default for GPT-2 (clean_up_tokenization_spaces: true) drops the space before punctuation
+  assert.equal(tok.decode(tok.encode('a , b .')), 'a, b.');
+  assert.equal(tok.decode(tok.encode('a , b .'), { cleanUpSpaces: false }), 'a , b .');
+  assert.equal(tok.decode([]), '');
+  assert.throws(() => tok.decode([50257]), /outside the vocabulary/);
+});
+
+test('makeTokenizer rejects values that are not tokenizers, with the file named', () => {
+  const r = makeTokenizer({ nope: 1 });
+  assert.ok(E.isLeft(r));
+  assert.match(r.left, /tokenizer\.json/);
+  const c = makeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] } }, { bos_token: 3 });
+  assert.ok(E.isLeft(c));
+  assert.match(c.left, /tokenizer_config\.json/);
+});
+
+test('loadTokenizer names the missing file', async () => {
+  const r = await loadTokenizer('/nonexistent-dir');
+  assert.ok(E.isLeft(r));
+  assert.match(r.left, /nonexistent-dir\/tokenizer\.json: cannot read/);
+});
+
+// Fixtures produced by transformers (tools/, another engineer): strings, ids and decoded text.
+const Fixture = (name: string) => join(fixtures, 'tokenizers', `${name}.json`);
+for (const [name, dir] of [
+  ['gpt2', gpt2Dir],
+  ['bart', join(fixtures, 'tokenizers/bart')],
+  ['llama-sp', join(fixtures, 'tokenizers/llama-sp')],
+] as const) {
+  const have = existsSync(Fixture(name)) && existsSync(join(dir, 'tokenizer.json'));
+  test(`${name}: ids and decoded text equal transformers' on the committed fixture`, { skip: !have && `fixtures/tokenizers/${name}.json or its tokenizer.json not present yet` }, async () => {
+    const tok = await load(dir);
+    const fx = JSON.parse(readFileSync(Fixture(name), 'utf8')) as { strings: string[]; ids: number[][]; decoded?: string[] };
+    fx.strings.forEach((s, i) => {
+      assert.deepEqual(tok.encode(s), fx.ids[i], `encode(${JSON.stringify(s)})`);
+      if (fx.decoded !== undefined) assert.equal(tok.decode(fx.ids[i]!), fx.decoded[i], `decode of ${JSON.stringify(s)}`);
+    });
+  });
+}
