@@ -7,3 +7,4 @@ export { loadCheckpoint, loadFloat32Weights, loadModelConfig, saveSafetensors, S
 export { loadAdapterDir, saveAdapterDir, type Adapter } from './adapter.ts';
 export { loadTokenizer, makeTokenizer, TokenizerConfig, type TextTokenizer } from './tokenizer.ts';
 export { readBytes, readJson, writeFileAtomic } from './files.ts';
+export { convertLlama2c, CONVERTED_FILES } from './llama2c.ts';

@@ -16,3 +16,8 @@ export {
   PrefixTuningConfig, parseAdapterConfig, makePrefixTuningConfig, serializeAdapterConfig, prefixShape, parseAdapterWeights,
   serializeAdapterWeights, splitPrefix, joinPrefix, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, PREFIX_EMBEDDINGS_KEY,
 } from './peft.ts';
+export {
+  parseLlama2cModel, parseLlama2cTokenizer, permuteRopeRows, llamaHfConfig, llamaHfTensors, sentencePiecesOfLlama2c,
+  mergesFromScores, llamaTokenizerJson, llamaTokenizerConfig, llama2cToHf,
+  type Llama2cConfig, type Llama2cWeights, type Llama2cModel, type Llama2cPiece, type SentencePiece, type LlamaHfDir,
+} from './llama2c.ts';
