@@ -1,0 +1,72 @@
+/**
+ * GPT-2 (transformers' GPT2LMHeadModel) as a graph. Parameter names are the checkpoint's keys
+ * without the `transformer.` prefix (`h.3.attn.c_attn.weight`); GPT-2's `Conv1D` weights are
+ * stored [in, out], so projections are `x @ W` with no transpose. The LM head is `wte`
+ * (tied, the default) or `lm_head.weight` [V, D].
+ */
+import type { Node } from '../ir/node.ts';
+import { withPath } from '../ir/node.ts';
+import { param } from '../ops/leaves.ts';
+import { add } from '../ops/binary.ts';
+import { matmul, mT } from '../ops/matmul.ts';
+import { gather } from '../ops/gather.ts';
+import { slice } from '../ops/layout.ts';
+import { layerNorm } from '../nn/norm.ts';
+import { attention } from '../nn/attention.ts';
+import type { Gpt2Config } from './config.ts';
+import {
+  type CausalLmInputs, type CausalLmOutputs, type KeyValue,
+  activation, conv1d, inputLength, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
+} from './common.ts';
+
+const ln = (cfg: Gpt2Config, x: Node, name: string): Node =>
+  layerNorm(x, param(`${name}.weight`, [cfg.n_embd]), param(`${name}.bias`, [cfg.n_embd]), cfg.layer_norm_epsilon);
+
+/** Token embeddings `wte[ids]`: int [B, T] -> f32 [B, T, D]. */
+export const gpt2TokenEmbeddings = (cfg: Gpt2Config, ids: Node): Node => gather(param('wte.weight', [cfg.vocab_size, cfg.n_embd]), ids);
+
+/** Causal self-attention of block `i`; returns the output [B, T, D] and the keys/values it attended to. */
+const attn = (cfg: Gpt2Config, i: number, x: Node, past: KeyValue | undefined, keyMask: Node | undefined): [Node, KeyValue] => {
+  const D = cfg.n_embd;
+  const H = cfg.n_head;
+  const Dh = D / H;
+  const qkv = conv1d(x, param(`h.${i}.attn.c_attn.weight`, [D, 3 * D]), param(`h.${i}.attn.c_attn.bias`, [3 * D])); // [B, T, 3D]
+  const q = splitHeads(slice(qkv, 2, 0, D), H, Dh); // [B, H, T, Dh]
+  const own = { key: splitHeads(slice(qkv, 2, D, 2 * D), H, Dh), value: splitHeads(slice(qkv, 2, 2 * D, 3 * D), H, Dh) };
+  const kv = withPast(own, past); // [B, H, Tpast+T, Dh]
+  let scale = cfg.scale_attn_weights ? 1 / Math.sqrt(Dh) : 1;
+  if (cfg.scale_attn_by_inverse_layer_idx) scale /= i + 1;
+  const y = attention(q, kv.key, kv.value, { scale, causal: true, ...(keyMask ? { keyMask } : {}) }); // [B, H, T, Dh]
+  const out = conv1d(mergeHeads(y), param(`h.${i}.attn.c_proj.weight`, [D, D]), param(`h.${i}.attn.c_proj.bias`, [D])); // [B, T, D]
+  return [out, kv];
+};
+
+const mlp = (cfg: Gpt2Config, i: number, x: Node): Node => {
+  const [D, F] = [cfg.n_embd, cfg.n_inner];
+  const h = activation(cfg.activation_function, conv1d(x, param(`h.${i}.mlp.c_fc.weight`, [D, F]), param(`h.${i}.mlp.c_fc.bias`, [F]))); // [B, T, F]
+  return conv1d(h, param(`h.${i}.mlp.c_proj.weight`, [F, D]), param(`h.${i}.mlp.c_proj.bias`, [D])); // [B, T, D]
+};
+
+/** The GPT-2 forward pass: logits [B, T, V], final hidden states and per-layer presents. */
+export const gpt2Forward = (cfg: Gpt2Config, inp: CausalLmInputs): CausalLmOutputs => {
+  const T = inputLength('gpt2', inp, cfg.n_embd);
+  const tok = inp.inputsEmbeds ?? withPath('wte', () => gpt2TokenEmbeddings(cfg, inp.ids!)); // [B, T, D]
+  const wpe = param('wpe.weight', [cfg.n_positions, cfg.n_embd]);
+  const offset = inp.positionOffset ?? pastLength(inp.pastKeyValues?.(0));
+  const pos = withPath('wpe', () => gather(wpe, inp.positionIds ?? positionRange(offset, T))); // [T, D] or [B, T, D]
+  let x = add(tok, pos); // [B, T, D]
+  const keyMask = toKeyMask(inp.attentionMask);
+  const presents: KeyValue[] = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    x = withPath(`h[${i}]`, () => {
+      const [a, kv] = withPath('attn', () => attn(cfg, i, ln(cfg, x, `h.${i}.ln_1`), inp.pastKeyValues?.(i), keyMask));
+      presents.push(kv);
+      const h = add(x, a); // [B, T, D]
+      return add(h, withPath('mlp', () => mlp(cfg, i, ln(cfg, h, `h.${i}.ln_2`))));
+    });
+  }
+  const hidden = withPath('ln_f', () => ln(cfg, x, 'ln_f')); // [B, T, D]
+  const head = cfg.tie_word_embeddings ? param('wte.weight', [cfg.vocab_size, cfg.n_embd]) : param('lm_head.weight', [cfg.vocab_size, cfg.n_embd]);
+  const logits = withPath('lm_head', () => matmul(hidden, mT(head))); // [B, T, V]
+  return { logits, hidden, presents };
+};

@@ -1,0 +1,30 @@
+/**
+ * Models: GPT-2, Llama and BART as core graphs built from a Hugging Face config.json, and the
+ * map from a loaded checkpoint to their parameters.
+ */
+export {
+  decodeModelConfig, eosTokenIds, formatErrors, supportedModelTypes,
+  ModelConfig, Gpt2Config, LlamaConfig, BartConfig, Gpt2ConfigJson, LlamaConfigJson, BartConfigJson, Activation,
+  type CausalLmConfig,
+} from './config.ts';
+export {
+  type KeyValue, type PastKeyValues, type CausalLmInputs, type CausalLmOutputs,
+  extendKeyMask, positionRange, toKeyMask, lastPosition,
+} from './common.ts';
+export { gpt2Forward, gpt2TokenEmbeddings } from './gpt2.ts';
+export { llamaForward, llamaTokenEmbeddings, ropeInvFreq, ropeCosSin, applyRope } from './llama.ts';
+export {
+  bartEncoderForward, bartDecoderForward, bartTokenEmbeddings, BART_POSITION_OFFSET,
+  type BartEncoderInputs, type BartEncoderOutputs, type BartDecoderInputs, type BartDecoderOutputs,
+} from './bart.ts';
+export {
+  causalLmForward, causalLmTokenEmbeddings, causalLmKvGeometry, causalLmLoss, causalLmGraph, prefillGraph, stepGraph,
+  pastInputs, presentOutputs, type KvGeometry, type CausalLmGraphOptions,
+} from './causal.ts';
+export {
+  bartGraph, bartEncoderGraph, bartPrefillGraph, bartStepGraph, bartKvGeometry, shiftTokensRight, seq2seqLoss,
+  type BartGraphOptions,
+} from './seq2seq.ts';
+export {
+  paramsFromCheckpoint, modelParamShapes, parameterCount, checkpointPrefix, type Checkpoint, type CheckpointTensor,
+} from './checkpoint.ts';

@@ -1,0 +1,101 @@
+/**
+ * Llama (transformers' LlamaForCausalLM) as a graph: RMSNorm, rotary position embeddings
+ * (rotate_half convention, base `rope_theta`), SwiGLU MLP, grouped-query attention (core
+ * `attention` repeats the key/value heads). Parameter names are the checkpoint's keys without
+ * the `model.` prefix (`layers.3.self_attn.q_proj.weight`); `nn.Linear` weights are stored
+ * [out, in] and used as `x @ Wᵀ`. The head is `lm_head.weight` or, when tied, `embed_tokens`.
+ */
+import type { Node } from '../ir/node.ts';
+import { withPath } from '../ir/node.ts';
+import { param, constant } from '../ops/leaves.ts';
+import { add, mul } from '../ops/binary.ts';
+import { cast, cos, sin, neg } from '../ops/unary.ts';
+import { matmul, mT } from '../ops/matmul.ts';
+import { gather } from '../ops/gather.ts';
+import { concat, reshape, slice } from '../ops/layout.ts';
+import { rmsNorm } from '../nn/norm.ts';
+import { attention } from '../nn/attention.ts';
+import type { LlamaConfig } from './config.ts';
+import {
+  type CausalLmInputs, type CausalLmOutputs, type KeyValue,
+  activation, inputLength, linear, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
+} from './common.ts';
+
+const norm = (cfg: LlamaConfig, x: Node, name: string): Node => rmsNorm(x, param(`${name}.weight`, [cfg.hidden_size]), cfg.rms_norm_eps);
+
+const proj = (x: Node, name: string, out: number, inp: number, bias: boolean): Node =>
+  linear(x, param(`${name}.weight`, [out, inp]), bias ? param(`${name}.bias`, [out]) : undefined);
+
+/** Token embeddings `embed_tokens[ids]`: int [B, T] -> f32 [B, T, D]. */
+export const llamaTokenEmbeddings = (cfg: LlamaConfig, ids: Node): Node =>
+  gather(param('embed_tokens.weight', [cfg.vocab_size, cfg.hidden_size]), ids);
+
+/**
+ * RoPE inverse frequencies 1 / theta^(2j/Dh), j < Dh/2, rounded to float32 at each step as
+ * transformers computes them (`1.0 / (base ** (arange(0, dim, 2).float() / dim))`).
+ */
+export const ropeInvFreq = (theta: number, headDim: number): number[] =>
+  Array.from({ length: headDim / 2 }, (_, j) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * j) / headDim))));
+
+/**
+ * cos and sin of the rotary angles for positions [T] or [B, T]: each [T, Dh] or [B, 1, T, Dh]
+ * (broadcasting against [B, H, T, Dh]); the frequencies are repeated (cat(freqs, freqs)).
+ */
+export const ropeCosSin = (cfg: LlamaConfig, positions: Node): { cos: Node; sin: Node } => {
+  const Dh = cfg.head_dim;
+  const inv = constant(ropeInvFreq(cfg.rope_theta, Dh), [Dh / 2]);
+  const pos = cast(positions, 'float32');
+  const freqs = mul(reshape(pos, [...pos.shape, 1]), inv); // [..., T, Dh/2]
+  let emb = concat([freqs, freqs], -1); // [..., T, Dh]
+  if (emb.shape.length === 3) emb = reshape(emb, [emb.shape[0]!, 1, emb.shape[1]!, Dh]); // [B, 1, T, Dh]
+  return { cos: cos(emb), sin: sin(emb) };
+};
+
+/** rotate_half: cat(-x2, x1) of the two halves of the last axis. */
+const rotateHalf = (x: Node): Node => {
+  const d = x.shape[x.shape.length - 1] as number;
+  return concat([neg(slice(x, -1, d / 2, d)), slice(x, -1, 0, d / 2)], -1);
+};
+
+/** x * cos + rotate_half(x) * sin, for x [B, H, T, Dh]. */
+export const applyRope = (x: Node, cs: { cos: Node; sin: Node }): Node => add(mul(x, cs.cos), mul(rotateHalf(x), cs.sin));
+
+const attn = (cfg: LlamaConfig, i: number, x: Node, cs: { cos: Node; sin: Node }, past: KeyValue | undefined, keyMask: Node | undefined): [Node, KeyValue] => {
+  const [D, H, Hkv, Dh, bias] = [cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim, cfg.attention_bias];
+  const p = `layers.${i}.self_attn`;
+  const q = applyRope(splitHeads(proj(x, `${p}.q_proj`, H * Dh, D, bias), H, Dh), cs); // [B, H, T, Dh]
+  const k = applyRope(splitHeads(proj(x, `${p}.k_proj`, Hkv * Dh, D, bias), Hkv, Dh), cs); // [B, Hkv, T, Dh]
+  const v = splitHeads(proj(x, `${p}.v_proj`, Hkv * Dh, D, bias), Hkv, Dh); // [B, Hkv, T, Dh]
+  const kv = withPast({ key: k, value: v }, past); // [B, Hkv, Tpast+T, Dh]
+  const y = attention(q, kv.key, kv.value, { scale: 1 / Math.sqrt(Dh), causal: true, ...(keyMask ? { keyMask } : {}) }); // [B, H, T, Dh]
+  return [proj(mergeHeads(y), `${p}.o_proj`, D, H * Dh, bias), kv]; // [B, T, D]
+};
+
+const mlp = (cfg: LlamaConfig, i: number, x: Node): Node => {
+  const [D, F, bias] = [cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias];
+  const p = `layers.${i}.mlp`;
+  const gate = activation(cfg.hidden_act, proj(x, `${p}.gate_proj`, F, D, bias)); // [B, T, F]
+  return proj(mul(gate, proj(x, `${p}.up_proj`, F, D, bias)), `${p}.down_proj`, D, F, bias); // [B, T, D]
+};
+
+/** The Llama forward pass: logits [B, T, V], final hidden states and per-layer presents. */
+export const llamaForward = (cfg: LlamaConfig, inp: CausalLmInputs): CausalLmOutputs => {
+  const T = inputLength('llama', inp, cfg.hidden_size);
+  let x = inp.inputsEmbeds ?? withPath('embed_tokens', () => llamaTokenEmbeddings(cfg, inp.ids!)); // [B, T, D]
+  const offset = inp.positionOffset ?? pastLength(inp.pastKeyValues?.(0));
+  const cs = withPath('rotary_emb', () => ropeCosSin(cfg, inp.positionIds ?? positionRange(offset, T)));
+  const keyMask = toKeyMask(inp.attentionMask);
+  const presents: KeyValue[] = [];
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    x = withPath(`layers[${i}]`, () => {
+      const [a, kv] = withPath('self_attn', () => attn(cfg, i, norm(cfg, x, `layers.${i}.input_layernorm`), cs, inp.pastKeyValues?.(i), keyMask));
+      presents.push(kv);
+      const h = add(x, a); // [B, T, D]
+      return add(h, withPath('mlp', () => mlp(cfg, i, norm(cfg, h, `layers.${i}.post_attention_layernorm`))));
+    });
+  }
+  const hidden = withPath('norm', () => norm(cfg, x, 'norm')); // [B, T, D]
+  const head = param(cfg.tie_word_embeddings ? 'embed_tokens.weight' : 'lm_head.weight', [cfg.vocab_size, cfg.hidden_size]);
+  const logits = withPath('lm_head', () => matmul(hidden, mT(head))); // [B, T, V]
+  return { logits, hidden, presents };
+};
