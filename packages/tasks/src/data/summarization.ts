@@ -26,7 +26,7 @@ import {
   type SummaryRow,
 } from './codecs.ts';
 import { Collector, type LoadOptions, type Loaded } from './loaded.ts';
-import { loadJsonlWith } from './jsonl.ts';
+import { loadJsonArrayWith, loadJsonlWith } from './jsonl.ts';
 import { ioError, readText } from './text.ts';
 import { parseJson } from './json.ts';
 import { xsumTopic } from './splits.ts';
@@ -273,3 +273,8 @@ export const loadBbcNewsDir =
     }
     return E.right(acc.done());
   };
+
+/** SAMSum's original release: `train.json` / `val.json` / `test.json`, JSON arrays of `{id, dialogue, summary}`. */
+export const loadSamsumJson: Loader = loadJsonArrayWith(RawSamsum, (r) =>
+  E.right({ id: String(r.id), document: r.dialogue, summary: r.summary, references: [r.summary] }),
+);
