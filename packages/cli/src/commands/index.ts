@@ -1,4 +1,5 @@
 import type { Command } from '../cli.ts';
+import { convert } from './convert.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [convert];
