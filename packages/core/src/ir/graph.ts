@@ -1,9 +1,18 @@
 /**
  * A graph is a set of named outputs; its inputs and parameters are the `input`/`param`
- * leaves reachable from them. Utilities: topological order, leaves, dead-node elimination
- * (implicit: only reachable nodes are ever visited), and substitution.
+ * leaves reachable from them. Utilities: topological order, leaves, dead-node elimination,
+ * common-subexpression sharing, and substitution.
+ *
+ * Common subexpressions are shared by construction: nodes are hash-consed (`apply` returns
+ * the existing node for the same op, attributes and inputs), so a graph never holds two
+ * structurally equal nodes and no separate CSE pass is needed; `substitute` re-applies nodes
+ * through `apply`, so rebuilt graphs are shared the same way. Dead nodes are never part of a
+ * graph: everything walks from the outputs (`graphNodes`), and `dce` drops outputs you no
+ * longer need.
  */
-import type { Node } from './node.ts';
+import { apply, atPath, type Node, type OpSignature } from './node.ts';
+import type { OpName } from '../ops/attrs.ts';
+import { opDef } from '../ops/table.ts';
 
 export interface Graph {
   readonly outputs: Readonly<Record<string, Node>>;
@@ -12,13 +21,19 @@ export interface Graph {
 export const graph = (outputs: Readonly<Record<string, Node>>): Graph => ({ outputs: Object.freeze({ ...outputs }) });
 
 /** Every node reachable from `roots`, inputs before users (deterministic: by node id). */
-export const topoOrder = (roots: readonly Node[]): Node[] => {
+export const topoOrder = (roots: readonly Node[]): Node[] => topoOrderUntil(roots, () => false);
+
+/**
+ * Like `topoOrder`, but does not include or walk past nodes for which `stop` holds (the
+ * nodes between `roots` and a cut, e.g. a composite's decomposition above its operands).
+ */
+export const topoOrderUntil = (roots: readonly Node[], stop: (n: Node) => boolean): Node[] => {
   const seen = new Set<number>();
   const out: Node[] = [];
   const stack: Node[] = [...roots];
   while (stack.length > 0) {
     const n = stack.pop()!;
-    if (seen.has(n.id)) continue;
+    if (seen.has(n.id) || stop(n)) continue;
     seen.add(n.id);
     out.push(n);
     for (const i of n.inputs) if (!seen.has(i.id)) stack.push(i);
@@ -36,3 +51,39 @@ export const graphInputs = (g: Graph): Node<'input'>[] =>
 /** The `param` leaves of a graph. */
 export const graphParams = (g: Graph): Node<'param'>[] =>
   graphNodes(g).filter((n): n is Node<'param'> => n.op === 'param');
+
+/** Dead-node elimination by outputs: the graph of just the named outputs (and what they need). */
+export const dce = (g: Graph, keep: readonly string[]): Graph =>
+  graph(Object.fromEntries(keep.map((k) => {
+    const n = g.outputs[k];
+    if (n === undefined) throw new Error(`dce: unknown output '${k}' (outputs: ${Object.keys(g.outputs).join(', ')})`);
+    return [k, n];
+  })));
+
+/**
+ * Rebuilds the nodes reachable from `roots` with some nodes replaced: `replace(n)` returns a
+ * substitute for `n` (or undefined to keep it, rebuilt over substituted inputs). Each rebuilt
+ * node is re-applied through its op's shape rule at its own path, so a substitution that
+ * breaks shapes throws a `GraphError` there (use `build` for a `Left`). Unchanged subgraphs
+ * come back as the very same nodes.
+ */
+export const rebuild = (roots: readonly Node[], replace: (n: Node) => Node | undefined): Node[] => {
+  const memo = new Map<number, Node>();
+  for (const n of topoOrder(roots)) {
+    const r = replace(n);
+    if (r !== undefined) {
+      memo.set(n.id, r);
+      continue;
+    }
+    const ins = n.inputs.map((i) => memo.get(i.id)!);
+    memo.set(n.id, ins.every((x, k) => x === n.inputs[k]) ? n : atPath(n.path, () => apply(opDef(n.op) as OpSignature<OpName>, ins, n.attrs as never)));
+  }
+  return roots.map((r) => memo.get(r.id)!);
+};
+
+/** `rebuild` over a graph's outputs, replacing nodes by the map (keys: the nodes to replace). */
+export const substitute = (g: Graph, replacements: ReadonlyMap<Node, Node>): Graph => {
+  const names = Object.keys(g.outputs);
+  const outs = rebuild(names.map((k) => g.outputs[k]!), (n) => replacements.get(n));
+  return graph(Object.fromEntries(names.map((k, i) => [k, outs[i]!])));
+};

@@ -48,6 +48,27 @@ const pathStack: string[] = [];
 /** The current builder path (`layers[3].attn`), as set by `withPath`. */
 export const currentPath = (): string => pathStack.join('.');
 
+/**
+ * Runs `f` with the builder path set to exactly `path` (not appended), e.g. to build a
+ * node's decomposition or gradient at the node's own location, or to replay a printed graph.
+ */
+export const atPath = <A>(path: string, f: () => A): A => {
+  const saved = pathStack.splice(0, pathStack.length);
+  if (path !== '') pathStack.push(path);
+  try {
+    return f();
+  } finally {
+    pathStack.splice(0, pathStack.length, ...saved);
+  }
+};
+
+/**
+ * How many distinct nodes have been built so far in this process. Node ids are below it,
+ * so comparing ids against a count taken earlier tells which nodes a computation created
+ * (tests use this to show that a gradient never constructed weight-gradient nodes).
+ */
+export const nodeCount = (): number => nextId;
+
 /** Runs `f` with `segment` appended to the builder path; nodes built inside record it. */
 export const withPath = <A>(segment: string, f: () => A): A => {
   pathStack.push(segment);

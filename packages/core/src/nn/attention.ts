@@ -10,9 +10,10 @@
  * needs: the first Tk - Tq keys are visible to every query. Masked scores take float32's
  * lowest value, as Hugging Face does, so a fully masked row is uniform rather than NaN.
  */
-import { apply, type Node, type TypeInfo } from '../ir/node.ts';
+import { apply, currentPath, type Node, type TypeInfo } from '../ir/node.ts';
+import { GraphError } from '../errors.ts';
 import type { OpDef } from '../ops/def.ts';
-import { dimEq, dimDiv, dimToString, dimSub, isConcrete } from '../types/dim.ts';
+import { dimEq, dimDiv, dimMul, dimToString, dimSub, isConcrete } from '../types/dim.ts';
 import { shapeToString } from '../types/shape.ts';
 import { add, mul, lessEqual, where, sub } from '../ops/binary.ts';
 import { cast } from '../ops/unary.ts';
@@ -51,7 +52,7 @@ export const repeatKv = (x: Node, groups: number): Node => {
   if (groups === 1) return x;
   const [B, Hk, T, D] = x.shape;
   const e = broadcastTo(reshape(x, [B!, Hk!, 1, T!, D!]), [B!, Hk!, groups, T!, D!]);
-  return reshape(e, [B!, (Hk as number) * groups, T!, D!]);
+  return reshape(e, [B!, dimMul(Hk!, groups), T!, D!]);
 };
 
 export const attentionDef: OpDef<'attention'> = {
@@ -89,8 +90,10 @@ export interface AttentionOptions {
 /** Scaled dot-product attention (see the module comment for shapes and masking). */
 export const attention = (q: Node, k: Node, v: Node, opts: AttentionOptions = {}): Node => {
   const D = q.shape[3];
-  const scale = opts.scale ?? (typeof D === 'number' ? 1 / Math.sqrt(D) : NaN);
-  if (Number.isNaN(scale)) throw new Error('attention: head dim is symbolic; pass an explicit scale');
+  if (opts.scale === undefined && q.shape.length === 4 && typeof D !== 'number')
+    throw new GraphError('attention', currentPath(), `head dim ${dimToString(D!)} is not concrete; pass an explicit scale (operands: q ${shapeToString(q.shape)})`);
+  // a q of the wrong rank gets a placeholder scale: the shape rule then names the problem
+  const scale = opts.scale ?? (typeof D === 'number' ? 1 / Math.sqrt(D) : 1);
   const inputs = opts.keyMask ? [q, k, v, opts.keyMask] : [q, k, v];
   return apply(attentionDef, inputs, { scale, causal: opts.causal ?? true, masked: opts.keyMask !== undefined });
 };

@@ -23,14 +23,39 @@ export const DimC = new t.Type<Dim, number | string, unknown>(
   (d) => (typeof d === 'number' ? d : dimToString(d)),
 );
 export const ShapeC = t.readonlyArray(DimC, 'Shape');
-const Int = t.number;
+
+/**
+ * A number inside attributes. JSON has no NaN, ±Infinity or -0, so those are encoded as the
+ * strings `"NaN"`, `"Infinity"`, `"-Infinity"`, `"-0"`: hash-consing keys and printed graphs
+ * then tell `scalar(Infinity)` from `scalar(-Infinity)`, and `parse(print(g))` restores them.
+ */
+export const NumC = new t.Type<number, number | string, unknown>(
+  'Num',
+  (u): u is number => typeof u === 'number',
+  (u, c) => {
+    if (typeof u === 'number') return t.success(u);
+    if (u === 'NaN') return t.success(NaN);
+    if (u === 'Infinity') return t.success(Infinity);
+    if (u === '-Infinity') return t.success(-Infinity);
+    if (u === '-0') return t.success(-0);
+    return t.failure(u, c, 'expected a number');
+  },
+  (n) => (Number.isNaN(n) ? 'NaN' : n === Infinity ? 'Infinity' : n === -Infinity ? '-Infinity' : Object.is(n, -0) ? '-0' : n),
+);
+/** An integer attribute (axis, index). */
+const Int = new t.Type<number, number, unknown>(
+  'Int',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u),
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) ? t.success(u) : t.failure(u, c, 'expected an integer')),
+  (n) => n,
+);
 const Empty = t.type({});
 
 export const attrCodecs = {
   // leaves
   input: t.type({ name: t.string, shape: ShapeC, dtype: DTypeC }),
   param: t.type({ name: t.string, shape: ShapeC, dtype: DTypeC }),
-  constant: t.type({ shape: t.readonlyArray(Int), dtype: DTypeC, values: t.readonlyArray(t.number) }),
+  constant: t.type({ shape: t.readonlyArray(Int), dtype: DTypeC, values: t.readonlyArray(NumC) }),
   iota: t.type({ shape: ShapeC, axis: Int, dtype: DTypeC }),
   // elementwise unary
   neg: Empty, exp: Empty, log: Empty, tanh: Empty, erf: Empty, sqrt: Empty, rsqrt: Empty,
@@ -58,11 +83,11 @@ export const attrCodecs = {
   // composites (defined by their decomposition; backends may fuse)
   softmax: t.type({ axis: Int }),
   logSoftmax: t.type({ axis: Int }),
-  layerNorm: t.type({ eps: t.number }),
-  rmsNorm: t.type({ eps: t.number }),
+  layerNorm: t.type({ eps: NumC }),
+  rmsNorm: t.type({ eps: NumC }),
   gelu: t.type({ approximate: t.keyof({ none: null, tanh: null }) }),
   silu: Empty,
-  attention: t.type({ scale: t.number, causal: t.boolean, masked: t.boolean }),
+  attention: t.type({ scale: NumC, causal: t.boolean, masked: t.boolean }),
   crossEntropy: t.type({ ignoreIndex: Int, reduction: t.keyof({ mean: null, sum: null, none: null }) }),
 } as const;
 

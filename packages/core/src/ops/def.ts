@@ -13,12 +13,18 @@ export interface VjpArgs<K extends OpName> {
   readonly node: Node<K>;
   readonly inputs: readonly Node[];
   readonly ct: Node;
+  /**
+   * Which inputs need a cotangent (those on a path to a requested gradient). A VJP should
+   * build nothing for the others (return `undefined`): a gradient w.r.t. a prefix must not
+   * construct the frozen weights' gradients. Absent means all inputs.
+   */
+  readonly wants?: readonly boolean[];
 }
 
 /**
  * A VJP builds, for each input, the graph of its cotangent, or `undefined` for a symbolic
- * zero (integer/bool inputs, or inputs the op is constant in). It need not reduce
- * broadcasts: autodiff sums cotangents back to each input's shape in one place.
+ * zero (integer/bool inputs, inputs the op is constant in, inputs not in `wants`). It need
+ * not reduce broadcasts: autodiff sums cotangents back to each input's shape in one place.
  */
 export type Vjp<K extends OpName> = (args: VjpArgs<K>) => ReadonlyArray<Node | undefined>;
 
@@ -39,6 +45,10 @@ export interface RefContext {
   /** Float precision of the evaluation. */
   readonly precision: 'f32' | 'f64';
 }
+
+/** `f()` when input `i` needs a cotangent (per `wants`), otherwise a symbolic zero. */
+export const wanted = (wants: readonly boolean[] | undefined, i: number, f: () => Node): Node | undefined =>
+  wants === undefined || wants[i] === true ? f() : undefined;
 
 export type RefKernel<K extends OpName> = (inputs: readonly RefTensor[], node: Node<K>, ctx: RefContext) => RefTensor;
 

@@ -1,25 +1,31 @@
 /** Leaves: named inputs (data fed per call), parameters (weights), constants and iota. */
-import { apply, type Node } from '../ir/node.ts';
+import { apply, currentPath, type Node } from '../ir/node.ts';
 import type { OpDef } from './def.ts';
 import type { DType } from '../types/dtype.ts';
-import { type Dim, sym, isConcrete } from '../types/dim.ts';
-import { normAxis, type Shape } from '../types/shape.ts';
-import { pendingRef } from './pending.ts';
+import { type Dim, isConcrete, parseDim } from '../types/dim.ts';
+import { normAxis, shapeToString, type Shape } from '../types/shape.ts';
+import { GraphError } from '../errors.ts';
+import { evalDim, fail, fromNumbers, refTensor, sizeOf, stridesOf, shapeStr } from './kernel.ts';
 
 const noGrad = () => [];
 
+/** Concrete dims of a declared shape must be non-negative integers. */
+const checkDims = (shape: Shape): string | undefined =>
+  shape.every((d) => !isConcrete(d) || (Number.isInteger(d) && d >= 0)) ? undefined : `invalid shape ${shapeToString(shape)}`;
+
 export const inputDef: OpDef<'input'> = {
   name: 'input', kind: 'leaf', arity: 0,
-  infer: (_, a) => ({ shape: a.shape, dtype: a.dtype }),
+  infer: (_, a) => checkDims(a.shape) ?? { shape: a.shape, dtype: a.dtype },
   vjp: noGrad,
-  ref: pendingRef('input'),
+  // the evaluator has checked the fed tensor against the declared dtype and shape
+  ref: (_, node, ctx) => ctx.leaves('input', node.attrs.name),
 };
 
 export const paramDef: OpDef<'param'> = {
   name: 'param', kind: 'leaf', arity: 0,
-  infer: (_, a) => ({ shape: a.shape, dtype: a.dtype }),
+  infer: (_, a) => checkDims(a.shape) ?? { shape: a.shape, dtype: a.dtype },
   vjp: noGrad,
-  ref: pendingRef('param'),
+  ref: (_, node, ctx) => ctx.leaves('param', node.attrs.name),
 };
 
 export const constantDef: OpDef<'constant'> = {
@@ -32,20 +38,37 @@ export const constantDef: OpDef<'constant'> = {
     return { shape: a.shape, dtype: a.dtype };
   },
   vjp: noGrad,
-  ref: pendingRef('constant'),
+  ref: (_, node, ctx) => refTensor(node.dtype, [...node.attrs.shape], fromNumbers(node.dtype, node.attrs.values, ctx.precision, node)),
 };
 
 export const iotaDef: OpDef<'iota'> = {
   name: 'iota', kind: 'leaf', arity: 0,
   infer: (_, a) =>
-    normAxis(a.axis, a.shape.length) === undefined
+    normAxis(a.axis, a.shape.length) !== a.axis
       ? `axis ${a.axis} out of range for rank ${a.shape.length}`
-      : a.dtype === 'bool' ? 'iota cannot be bool' : { shape: a.shape, dtype: a.dtype },
+      : a.dtype === 'bool' ? 'iota cannot be bool' : checkDims(a.shape) ?? { shape: a.shape, dtype: a.dtype },
   vjp: noGrad,
-  ref: pendingRef('iota'),
+  ref: (_, node, ctx) => {
+    const shape = node.attrs.shape.map((d) => evalDim(d, ctx.env, node));
+    if (shape.some((d) => d < 0)) fail(node, `negative dim in ${shapeStr(shape)}`);
+    const n = sizeOf(shape);
+    const len = shape[node.attrs.axis]!;
+    const stride = stridesOf(shape)[node.attrs.axis]!;
+    if (node.dtype === 'int64' && len > 2147483648) fail(node, `int64 iota of length ${len} outside the reference evaluator's range`);
+    const vals = new Array<number>(n);
+    for (let i = 0; i < n; i++) vals[i] = Math.floor(i / stride) % len;
+    return refTensor(node.dtype, shape, fromNumbers(node.dtype, vals, ctx.precision, node));
+  },
 };
 
-const toDims = (shape: readonly (Dim | string)[]): Shape => shape.map((d) => (typeof d === 'string' ? sym(d) : d));
+/** Dims given as numbers or printed dims (`'B'`, `'P+T'`); a malformed one is a GraphError. */
+const toDims = (shape: readonly (Dim | string)[]): Shape =>
+  shape.map((d) => {
+    if (typeof d !== 'string') return d;
+    const p = parseDim(d);
+    if (p === undefined) throw new GraphError('dim', currentPath(), `malformed dim '${d}'`);
+    return p;
+  });
 
 /** A named graph input fed at each call; string dims are symbolic (`input('ids', ['B','T'], 'int32')`). */
 export const input = (name: string, shape: readonly (Dim | string)[], dtype: DType = 'float32'): Node<'input'> =>
