@@ -1,0 +1,237 @@
+/**
+ * `onnxBackend(opts)`: the core `Backend` contract on onnxruntime-node. A graph is lowered to
+ * ONNX once, loaded into an `InferenceSession`, and run many times.
+ *
+ * Where values live:
+ * - frozen parameters: either initializers inside the model (ORT owns a copy, may prepack
+ *   them) or graph inputs fed with `ort.Tensor`s created once over the caller's buffers
+ *   (onnxruntime-node wraps a CPU tensor's memory without copying). `weights: 'auto'`
+ *   embeds them below 1 GiB in total and binds them as inputs above (protobuf's 2 GiB limit;
+ *   GPT-2 large has 3.1 GB of float32 weights).
+ * - state (trainable parameters, optimizer moments): graph inputs whose `ort.Tensor`s are
+ *   replaced after each run by the output tensors they name. onnxruntime-node hands outputs
+ *   back as external ArrayBuffers that own the ORT value, so the new state is used as the
+ *   next input without a host round trip or a copy.
+ */
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { Backend, CompileOptions, Executable, Graph, HostTensor, Node, Shape, DType } from '@prefix-tuning/core';
+import { graphNodes, isConcrete, dimToString, shapeToString } from '@prefix-tuning/core';
+import { lowerGraph, checkLeafValue, type LoweredModel } from './lower/graph.ts';
+import type { FusionOptions } from './lower/table.ts';
+import { encodeModel } from './onnx/model.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface OnnxBackendOptions {
+  /** Execution providers in order of preference (default ['cpu']). 'cuda' needs ORT's CUDA provider libraries. */
+  readonly executionProviders?: readonly ExecutionProvider[];
+  /** Threads for one op (default: the machine's available parallelism). */
+  readonly intraOpNumThreads?: number;
+  /** ORT graph optimizations (default 'all'). */
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** How frozen parameters are bound (default 'auto': initializers up to 1 GiB, inputs above). */
+  readonly weights?: 'initializers' | 'inputs' | 'auto';
+  /** Fused kernels to use (default: all fusions on). */
+  readonly fusions?: Partial<FusionOptions>;
+  /** Debugging: ORT writes its optimized model here. */
+  readonly optimizedModelPath?: string;
+  /** Debugging: ORT writes a JSON profile with this prefix (per-node timings). */
+  readonly profilePrefix?: string;
+  /** ORT log severity (0 verbose .. 4 fatal; default 3, errors only). */
+  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+const AUTO_INITIALIZER_LIMIT = 1 << 30;
+
+const bytesOf = (t: HostTensor): number => t.data.byteLength;
+
+/** A host tensor as an ORT tensor over the same memory (converting only mismatched storage). */
+export const toOrt = (t: HostTensor): ort.Tensor => {
+  switch (t.dtype) {
+    case 'float32': return new ort.Tensor('float32', t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), [...t.shape]);
+    case 'int32': return new ort.Tensor('int32', t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>), [...t.shape]);
+    case 'int64':
+      if (!(t.data instanceof BigInt64Array)) throw new Error(`int64 tensor data must be a BigInt64Array, got ${t.data.constructor.name}`);
+      return new ort.Tensor('int64', t.data, [...t.shape]);
+    case 'bool':
+      if (!(t.data instanceof Uint8Array)) throw new Error(`bool tensor data must be a Uint8Array, got ${t.data.constructor.name}`);
+      return new ort.Tensor('bool', t.data, [...t.shape]);
+  }
+};
+
+/** An ORT tensor as a host tensor over the same memory. */
+export const fromOrt = (t: ort.Tensor): HostTensor => {
+  const dtype = t.type as DType;
+  if (!['float32', 'int32', 'int64', 'bool'].includes(dtype)) throw new Error(`unexpected output dtype ${t.type}`);
+  return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+};
+
+const copyHost = (t: HostTensor): HostTensor => ({ dtype: t.dtype, shape: [...t.shape], data: t.data.slice() });
+
+/** Emits the ONNX model of a graph (for inspection or other runtimes); params in `initializers` are embedded. */
+export const toOnnx = (g: Graph, opts: { initializers?: Readonly<Record<string, HostTensor>>; fusions?: Partial<FusionOptions> } = {}): Uint8Array =>
+  encodeModel(lowerGraph(g, opts).model);
+
+class OnnxExecutable implements Executable {
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(
+    readonly graph: Graph,
+    private readonly session: ort.InferenceSession,
+    private readonly lowered: LoweredModel,
+    /** Inputs bound once (frozen params as inputs). */
+    private readonly bound: ReadonlyMap<string, ort.Tensor>,
+    /** Current state tensors, and the output that replaces each. */
+    private readonly state: Map<string, ort.Tensor>,
+    private readonly stateNext: ReadonlyMap<string, string>,
+    private readonly internal: ReadonlySet<string>,
+  ) {}
+
+  private leaf(name: string): LoweredModel['inputs'][number] | undefined {
+    return this.lowered.inputs.find((i) => i.name === name);
+  }
+
+  run(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const job = this.queue.then(() => this.runNow(feeds, fetch));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async runNow(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.disposed) throw new Error('run: executable was disposed');
+    const outputNames = new Set(this.lowered.outputs.map((o) => o.name));
+    const wanted = fetch ?? this.lowered.outputs.map((o) => o.name).filter((n) => !this.internal.has(n));
+    for (const f of wanted) if (!outputNames.has(f)) throw new Error(`run: unknown output '${f}' (outputs: ${[...outputNames].join(', ')})`);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    const sizes = new Map<string, [number, string]>();
+    const bindSizes = (name: string, declared: Shape, actual: readonly number[]): void => {
+      declared.forEach((d, i) => {
+        if (isConcrete(d)) return;
+        const key = dimToString(d);
+        const prev = sizes.get(key);
+        if (prev !== undefined && prev[0] !== actual[i])
+          throw new Error(`run: dim ${key} is ${prev[0]} in '${prev[1]}' but ${actual[i]} in '${name}'`);
+        sizes.set(key, [actual[i]!, name]);
+      });
+    };
+    for (const inp of this.lowered.inputs) {
+      const bound = this.bound.get(inp.name) ?? this.state.get(inp.name);
+      if (bound !== undefined) {
+        if (inp.name in feeds) throw new Error(`run: '${inp.name}' is ${this.state.has(inp.name) ? 'state' : 'a bound parameter'}; it cannot be fed`);
+        ortFeeds[inp.name] = bound;
+        bindSizes(inp.name, inp.shape, bound.dims);
+        continue;
+      }
+      const t = feeds[inp.name];
+      if (t === undefined) throw new Error(`run: missing feed '${inp.name}' (${inp.dtype}${shapeToString(inp.shape)})`);
+      const leafNode = { op: inp.kind, dtype: inp.dtype, shape: inp.shape, attrs: { name: inp.name } } as unknown as Node<'input'>;
+      const bad = checkLeafValue(leafNode, t, 'feed');
+      if (bad !== undefined) throw new Error(`run: ${bad}`);
+      bindSizes(inp.name, inp.shape, t.shape);
+      ortFeeds[inp.name] = toOrt(t);
+    }
+    for (const k of Object.keys(feeds)) if (this.leaf(k) === undefined) throw new Error(`run: '${k}' is not an input of the graph`);
+    const fetches = [...new Set([...wanted, ...this.stateNext.values()])];
+    const out = await this.session.run(ortFeeds, fetches);
+    for (const [s, next] of this.stateNext) this.state.set(s, out[next] as ort.Tensor);
+    const result: Record<string, HostTensor> = {};
+    for (const f of wanted) result[f] = fromOrt(out[f] as ort.Tensor);
+    return result;
+  }
+
+  async readState(name: string): Promise<HostTensor> {
+    await this.queue;
+    const t = this.state.get(name);
+    if (t === undefined) throw new Error(`readState: no state entry '${name}' (state: ${[...this.state.keys()].join(', ')})`);
+    return copyHost(fromOrt(t));
+  }
+
+  async writeState(name: string, value: HostTensor): Promise<void> {
+    await this.queue;
+    const cur = this.state.get(name);
+    if (cur === undefined) throw new Error(`writeState: no state entry '${name}'`);
+    if (value.dtype !== cur.type || value.shape.length !== cur.dims.length || value.shape.some((d, i) => d !== cur.dims[i]))
+      throw new Error(`writeState '${name}': expected ${cur.type}[${cur.dims.join(',')}], got ${value.dtype}[${value.shape.join(',')}]`);
+    this.state.set(name, toOrt(copyHost(value)));
+  }
+
+  async dispose(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+}
+
+/** The ONNX Runtime backend (CPU by default; see OnnxBackendOptions). */
+export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
+  const eps = opts.executionProviders ?? ['cpu'];
+  const threads = opts.intraOpNumThreads ?? availableParallelism();
+  return {
+    name: 'onnx',
+    engine: `onnxruntime-node ${ort.env.versions.common} ${eps.join('+')} (${threads} threads)`,
+    async compile(g: Graph, copts: CompileOptions = {}): Promise<Executable> {
+      const params = copts.params ?? {};
+      const stateSpecs = copts.state ?? {};
+      const leaves = new Map<string, Node<'input'> | Node<'param'>>();
+      for (const n of graphNodes(g)) if (n.op === 'input' || n.op === 'param') leaves.set((n as Node<'input'>).attrs.name, n as Node<'input'>);
+      const outputs = new Set(Object.keys(g.outputs));
+      for (const [name, spec] of Object.entries(stateSpecs)) {
+        const leaf = leaves.get(name);
+        if (leaf === undefined) throw new Error(`compile: state '${name}' is not a leaf of the graph`);
+        if (name in params) throw new Error(`compile: '${name}' is given both as a parameter and as state`);
+        const bad = checkLeafValue(leaf, spec.init, 'state');
+        if (bad !== undefined) throw new Error(`compile: ${bad}`);
+        if (spec.next !== undefined) {
+          if (!outputs.has(spec.next)) throw new Error(`compile: state '${name}' is updated from '${spec.next}', which is not an output`);
+          const o = g.outputs[spec.next]!;
+          if (o.dtype !== leaf.dtype || o.shape.length !== leaf.shape.length || o.shape.some((d, i) => dimToString(d) !== dimToString(leaf.shape[i]!)))
+            throw new Error(`compile: state '${name}' (${leaf.dtype}${shapeToString(leaf.shape)}) cannot take output '${spec.next}' (${o.dtype}${shapeToString(o.shape)})`);
+        }
+      }
+      const frozen: Record<string, HostTensor> = {};
+      for (const [name, leaf] of leaves) {
+        if (leaf.op !== 'param' || name in stateSpecs) continue;
+        const t = params[name];
+        if (t === undefined) throw new Error(`compile: no value for parameter '${name}' (${leaf.dtype}${shapeToString(leaf.shape)})`);
+        const bad = checkLeafValue(leaf, t, 'parameter');
+        if (bad !== undefined) throw new Error(`compile: ${bad}`);
+        frozen[name] = t;
+      }
+      for (const o of copts.internalOutputs ?? []) if (!outputs.has(o)) throw new Error(`compile: internal output '${o}' is not an output`);
+      const total = Object.values(frozen).reduce((s, t) => s + bytesOf(t), 0);
+      const mode = opts.weights ?? 'auto';
+      const embed = mode === 'initializers' || (mode === 'auto' && total <= AUTO_INITIALIZER_LIMIT);
+      const lowered = lowerGraph(g, { initializers: embed ? frozen : {}, fusions: opts.fusions });
+      let bytes: Uint8Array | undefined = encodeModel(lowered.model);
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [...eps],
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+        logSeverityLevel: opts.logSeverityLevel ?? 3,
+        ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
+        ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+      };
+      let session: ort.InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(bytes, sessionOptions);
+      } catch (e) {
+        throw new Error(`compile: onnxruntime rejected the lowered model: ${(e as Error).message}`);
+      }
+      bytes = undefined;
+      const bound = new Map<string, ort.Tensor>();
+      if (!embed) for (const [name, t] of Object.entries(frozen)) bound.set(name, toOrt(t));
+      const state = new Map<string, ort.Tensor>();
+      const stateNext = new Map<string, string>();
+      for (const [name, spec] of Object.entries(stateSpecs)) {
+        state.set(name, toOrt(copyHost(spec.init)));
+        if (spec.next !== undefined) stateNext.set(name, spec.next);
+      }
+      return new OnnxExecutable(g, session, lowered, bound, state, stateNext, new Set(copts.internalOutputs ?? []));
+    },
+  };
+};

@@ -1,0 +1,335 @@
+/**
+ * The lowering table: one entry per core op, typed so that a primitive without a lowering is
+ * a compile error; composites may carry a fused lowering (ONNX LayerNormalization, Softmax,
+ * Gelu, SoftmaxCrossEntropyLoss, a fused attention) and otherwise fall back to their
+ * `decompose`, which is their specification.
+ *
+ * Values are *lazily broadcast*: a lowered value may have extent 1 on an axis where the core
+ * node has a larger extent (from `broadcastTo`, `iota`, or elementwise ops over such values).
+ * Elementwise ops, transposes, slices and reductions work on the small value directly (ONNX
+ * broadcasts like NumPy); every other op materialises it with `Expand` first. So a causal
+ * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
+ */
+import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
+import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, opDef } from '@prefix-tuning/core';
+import { attr, onnxDTypeCode } from '../onnx/model.ts';
+import type { Emitter } from './emitter.ts';
+
+/** A lowered value: its ONNX name and actual shape (each dim equal to the node's or 1). */
+export interface LValue {
+  readonly name: string;
+  readonly shape: Shape;
+}
+
+/** What a lowering rule sees. */
+export interface LowerArgs<K extends OpName> {
+  readonly node: Node<K>;
+  readonly ins: readonly LValue[];
+  readonly cx: LowerContext;
+}
+
+export type Lowering<K extends OpName> = (args: LowerArgs<K>) => LValue;
+
+/** Which fused kernels to use (all on by default; switches exist to measure them). */
+export interface FusionOptions {
+  /** gelu: ONNX Gelu (opset 20), com.microsoft Gelu/FastGelu, or the decomposition. */
+  readonly gelu: 'onnx' | 'contrib' | 'decompose';
+  readonly layerNorm: boolean;
+  readonly softmax: boolean;
+  readonly crossEntropy: boolean;
+  /** attention: MatMul + Softmax with scale folded into a com.microsoft FusedMatMul, or the decomposition. */
+  readonly attention: 'fused' | 'decompose';
+}
+
+export const defaultFusions: FusionOptions = { gelu: 'onnx', layerNorm: true, softmax: true, crossEntropy: true, attention: 'fused' };
+
+export interface LowerContext {
+  readonly e: Emitter;
+  readonly fusions: FusionOptions;
+  /** Materialises a lazily broadcast value to the full shape `to`. */
+  full(v: LValue, to: Shape): string;
+  /** Lowers a core node built during lowering (decompositions), reusing lowered inputs. */
+  lower(n: Node): LValue;
+}
+
+export type PrimitiveOp = Exclude<OpName, CompositeOp>;
+export type CompositeOp = 'softmax' | 'logSoftmax' | 'layerNorm' | 'rmsNorm' | 'gelu' | 'silu' | 'attention' | 'crossEntropy';
+export const compositeOps: readonly CompositeOp[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'gelu', 'silu', 'attention', 'crossEntropy'];
+
+export type LoweringTable = { readonly [K in PrimitiveOp]: Lowering<K> } & { readonly [K in CompositeOp]?: Lowering<K> };
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const same = (node: Node, name: string): LValue => ({ name, shape: node.shape });
+const full = (a: LowerArgs<OpName>, i: number): string => a.cx.full(a.ins[i]!, a.node.inputs[i]!.shape);
+const isLazy = (v: LValue, declared: Shape): boolean => v.shape.some((d, i) => !dimEq(d, declared[i]!));
+
+/** Right-aligned broadcast of actual shapes, padded to `rank`. */
+const bshape = (shapes: readonly Shape[], rank: number): Shape => {
+  let out: Shape = Array.from({ length: rank }, () => 1);
+  for (const s of shapes) {
+    const r = broadcastShapes(out, s);
+    if (typeof r === 'string') throw new Error(`internal: ${r}`);
+    out = r;
+  }
+  return out;
+};
+
+const elementwise = (op: string, extra: Record<string, ReturnType<typeof attr.int>> = {}) =>
+  ({ node, ins, cx }: LowerArgs<OpName>): LValue =>
+    ({ name: cx.e.emit(op, ins.map((v) => v.name), extra), shape: bshape(ins.map((v) => v.shape), node.shape.length) });
+
+const unary = (op: string) => elementwise(op);
+
+/** A scalar of `dtype` holding a dim's runtime value (sums over broadcast axes, Range limits). */
+const dimScalarOf = (cx: LowerContext, d: Dim, dtype: 'float32' | 'int32' | 'int64'): string =>
+  isConcrete(d) ? cx.e.scalar(dtype, d) : cx.e.emit('Cast', [cx.e.emit('Squeeze', [cx.e.dim(d), cx.e.ints([0])])], { to: attr.int(onnxDTypeCode[dtype]) });
+
+type ReduceName = 'reduceSum' | 'reduceMax' | 'reduceMean';
+
+/** Reductions; axes along which the value is only lazily broadcast need no data pass. */
+const reduce = (onnxOp: string, kind: ReduceName): Lowering<ReduceName> => ({ node, ins, cx }) => {
+  const x = ins[0]!;
+  const decl = node.inputs[0]!.shape;
+  const { axes, keepDims } = node.attrs;
+  if (axes.length === 0) return x;
+  const real = axes.filter((a) => dimEq(x.shape[a]!, decl[a]!));
+  const virt = axes.filter((a) => !real.includes(a));
+  let name = x.name;
+  if (real.length > 0) name = cx.e.emit(onnxOp, [name, cx.e.ints(real)], { keepdims: attr.int(1) });
+  if (kind === 'reduceSum' && virt.length > 0) {
+    const dt = node.dtype as 'float32' | 'int32' | 'int64';
+    const factor = virt.reduce<Dim>((f, a) => dimMul(f, decl[a]!), 1);
+    name = cx.e.emit('Mul', [name, dimScalarOf(cx, factor, dt)]);
+  }
+  // keepDims shape: reduced axes become 1
+  const kept: Shape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  if (keepDims) return { name, shape: kept };
+  name = cx.e.emit('Squeeze', [name, cx.e.ints([...axes])]);
+  return { name, shape: kept.filter((_, i) => !axes.includes(i)) };
+};
+
+const castTo = (cx: LowerContext, name: string, dtype: keyof typeof onnxDTypeCode): string =>
+  cx.e.emit('Cast', [name], { to: attr.int(onnxDTypeCode[dtype]) });
+
+const idx64 = (cx: LowerContext, v: string, dtype: string): string => (dtype === 'int64' ? v : castTo(cx, v, 'int64'));
+
+/** Fallback for composites: lower the defining decomposition. */
+export const viaDecomposition = <K extends CompositeOp>({ node, cx }: LowerArgs<K>): LValue => {
+  const def = opDef(node.op);
+  if (!def.decompose) throw new Error(`composite '${node.op}' has no decomposition`);
+  return cx.lower(def.decompose(node.inputs, node.attrs as never));
+};
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+export const loweringTable: LoweringTable = {
+  // leaves other than input/param (bound by the compiler) -----------------------------------
+  input: () => { throw new Error('internal: input leaves are bound by the compiler'); },
+  param: () => { throw new Error('internal: param leaves are bound by the compiler'); },
+  constant: ({ node, cx }) => same(node, cx.e.constant(node.dtype, node.attrs.shape, node.attrs.values)),
+  iota: ({ node, cx }) => {
+    // Range along the axis, shaped [1,..,n,..,1]: lazily broadcast over the other axes.
+    const { axis, shape } = node.attrs;
+    const n = shape[axis]!;
+    const dt = node.dtype as 'float32' | 'int32' | 'int64';
+    const limit = isConcrete(n) ? cx.e.scalar(dt, n) : dimScalarOf(cx, n, dt);
+    const r = cx.e.emit('Range', [cx.e.scalar(dt, 0), limit, cx.e.scalar(dt, 1)]);
+    const lazy: Shape = shape.map((d, i) => (i === axis ? d : 1));
+    const name = shape.length === 1 ? r : cx.e.emit('Reshape', [r, cx.e.ints(lazy.map((d) => (isConcrete(d) ? d : -1)))]);
+    return { name, shape: lazy };
+  },
+
+  // elementwise unary ------------------------------------------------------------------------
+  neg: unary('Neg'), exp: unary('Exp'), log: unary('Log'), tanh: unary('Tanh'), erf: unary('Erf'), sqrt: unary('Sqrt'),
+  rsqrt: ({ ins, cx }) => ({ name: cx.e.emit('Reciprocal', [cx.e.emit('Sqrt', [ins[0]!.name])]), shape: ins[0]!.shape }),
+  sin: unary('Sin'), cos: unary('Cos'), recip: unary('Reciprocal'), abs: unary('Abs'), logicalNot: unary('Not'),
+  cast: ({ node, ins, cx }) => ({ name: castTo(cx, ins[0]!.name, node.attrs.dtype), shape: ins[0]!.shape }),
+
+  // elementwise binary -----------------------------------------------------------------------
+  add: elementwise('Add'), sub: elementwise('Sub'), mul: elementwise('Mul'), div: elementwise('Div'),
+  maximum: elementwise('Max'), minimum: elementwise('Min'), pow: elementwise('Pow'),
+  equal: elementwise('Equal'), less: elementwise('Less'), lessEqual: elementwise('LessOrEqual'),
+  logicalAnd: elementwise('And'), logicalOr: elementwise('Or'), where: elementwise('Where'),
+
+  // linear algebra (batch dims may stay lazily broadcast: MatMul broadcasts them) ----------
+  matmul: ({ node, ins, cx }) => {
+    const side = (i: number): LValue => {
+      const v = ins[i]!;
+      const decl = node.inputs[i]!.shape;
+      const r = decl.length;
+      if (dimEq(v.shape[r - 1]!, decl[r - 1]!) && dimEq(v.shape[r - 2]!, decl[r - 2]!)) return v;
+      const to = [...v.shape.slice(0, r - 2), decl[r - 2]!, decl[r - 1]!];
+      return { name: cx.e.emit('Expand', [v.name, cx.e.shape(to)]), shape: to };
+    };
+    const a = side(0);
+    const b = side(1);
+    const r = node.shape.length;
+    const batch = bshape([a.shape.slice(0, -2), b.shape.slice(0, -2)], r - 2);
+    return { name: cx.e.emit('MatMul', [a.name, b.name]), shape: [...batch, node.shape[r - 2]!, node.shape[r - 1]!] };
+  },
+
+  // reductions -------------------------------------------------------------------------------
+  reduceSum: reduce('ReduceSum', 'reduceSum'),
+  reduceMax: reduce('ReduceMax', 'reduceMax'),
+  reduceMean: reduce('ReduceMean', 'reduceMean'),
+  argMax: (a) => {
+    const { node, cx } = a;
+    const am = cx.e.emit('ArgMax', [full(a, 0)], { axis: attr.int(node.attrs.axis), keepdims: attr.int(node.attrs.keepDims ? 1 : 0) });
+    return same(node, castTo(cx, am, 'int32'));
+  },
+
+  // indexing ---------------------------------------------------------------------------------
+  gather: (a) => same(a.node, a.cx.e.emit('Gather', [full(a, 0), full(a, 1)], { axis: attr.int(a.node.attrs.axis) })),
+  scatterAdd: (a) => {
+    // out[..pre, idx[i], ..post] += upd[..pre, i, ..post]: move the index axes first and use
+    // ScatterND(reduction=add) on zeros [S, ..pre, ..post].
+    const { node, cx } = a;
+    const upd = node.inputs[0]!;
+    const idx = node.inputs[1]!;
+    const ax = node.attrs.axis;
+    const k = idx.shape.length;
+    const r = upd.shape.length;
+    const pre = upd.shape.slice(0, ax);
+    const post = upd.shape.slice(ax + k);
+    let u = full(a, 0);
+    if (ax > 0) {
+      const perm = [...Array.from({ length: k }, (_, i) => ax + i), ...Array.from({ length: ax }, (_, i) => i), ...Array.from({ length: r - ax - k }, (_, i) => ax + k + i)];
+      u = cx.e.emit('Transpose', [u], { perm: attr.ints(perm) });
+    }
+    const ind = cx.e.emit('Unsqueeze', [idx64(cx, full(a, 1), idx.dtype), cx.e.ints([k])]);
+    const zeros = cx.e.emit('ConstantOfShape', [cx.e.shape([node.attrs.size, ...pre, ...post])], {
+      value: attr.tensor({ name: '', dtype: 'float32', dims: [1], data: new Float32Array(1) }),
+    });
+    let out = cx.e.emit('ScatterND', [zeros, ind, u], { reduction: attr.string('add') });
+    if (ax > 0) {
+      const rr = 1 + pre.length + post.length;
+      const perm = [...Array.from({ length: ax }, (_, i) => 1 + i), 0, ...Array.from({ length: rr - 1 - ax }, (_, i) => 1 + ax + i)];
+      out = cx.e.emit('Transpose', [out], { perm: attr.ints(perm) });
+    }
+    return same(node, out);
+  },
+
+  // layout -----------------------------------------------------------------------------------
+  concat: (a) => same(a.node, a.cx.e.emit('Concat', a.ins.map((_, i) => full(a, i)), { axis: attr.int(a.node.attrs.axis) })),
+  slice: ({ node, ins, cx }) => {
+    const x = ins[0]!;
+    const { axis, start, end } = node.attrs;
+    const shape = x.shape.map((d, i) => (i === axis ? node.shape[i]! : d));
+    if (x.shape[axis] === 1 && !dimEq(node.inputs[0]!.shape[axis]!, 1)) return { name: x.name, shape: x.shape }; // lazily broadcast axis
+    const name = cx.e.emit('Slice', [x.name, cx.e.dim(start), cx.e.dim(end), cx.e.ints([axis])]);
+    return { name, shape };
+  },
+  pad: (a) => {
+    const { node, cx } = a;
+    const { axis, before, after } = node.attrs;
+    const pads = cx.e.emit('Concat', [cx.e.dim(before), cx.e.dim(after)], { axis: attr.int(0) });
+    const zero = cx.e.scalar(node.dtype, 0);
+    return same(node, cx.e.emit('Pad', [full(a, 0), pads, zero, cx.e.ints([axis])], { mode: attr.string('constant') }));
+  },
+  reshape: (a) => {
+    const { node, cx } = a;
+    const from = node.inputs[0]!.shape;
+    const to = node.shape;
+    if (to.some((d) => d === 0)) return same(node, cx.e.emit('Reshape', [full(a, 0), cx.e.shape(to)], { allowzero: attr.int(1) }));
+    // A reshape that only inserts or removes axes of extent 1 keeps a lazy value lazy.
+    const x = a.ins[0]!;
+    if (isLazy(x, from)) {
+      const squeezedFrom = from.map((d, i) => [d, x.shape[i]!] as const).filter(([d]) => d !== 1);
+      const squeezedTo = to.filter((d) => d !== 1);
+      if (squeezedFrom.length === squeezedTo.length && squeezedFrom.every(([d], i) => dimEq(d, squeezedTo[i]!))) {
+        let j = 0;
+        const lazy: Shape = to.map((d) => (d === 1 ? 1 : squeezedFrom[j++]![1]));
+        return { name: cx.e.emit('Reshape', [x.name, cx.e.shape(lazy.map((d, i) => (dimEq(d, to[i]!) ? d : 1)))]), shape: lazy };
+      }
+    }
+    return same(node, cx.e.emit('Reshape', [full(a, 0), cx.e.reshapeTarget(from, to)]));
+  },
+  transpose: ({ node, ins, cx }) => ({
+    name: cx.e.emit('Transpose', [ins[0]!.name], { perm: attr.ints(node.attrs.perm) }),
+    shape: node.attrs.perm.map((p) => ins[0]!.shape[p]!),
+  }),
+  broadcastTo: ({ node, ins, cx }) => {
+    // Lazy: only align ranks (leading 1s); materialised by the first consumer that needs it.
+    const x = ins[0]!;
+    const extra = node.shape.length - x.shape.length;
+    if (extra === 0) return x;
+    const shape: Shape = [...Array.from({ length: extra }, () => 1), ...x.shape];
+    return { name: cx.e.emit('Unsqueeze', [x.name, cx.e.ints(Array.from({ length: extra }, (_, i) => i))]), shape };
+  },
+
+  // composites with fused lowerings ----------------------------------------------------------
+  softmax: (a) => (a.cx.fusions.softmax ? same(a.node, a.cx.e.emit('Softmax', [full(a, 0)], { axis: attr.int(a.node.attrs.axis) })) : viaDecomposition(a)),
+  logSoftmax: (a) => (a.cx.fusions.softmax ? same(a.node, a.cx.e.emit('LogSoftmax', [full(a, 0)], { axis: attr.int(a.node.attrs.axis) })) : viaDecomposition(a)),
+  layerNorm: (a) =>
+    a.cx.fusions.layerNorm
+      ? same(a.node, a.cx.e.emit('LayerNormalization', [full(a, 0), full(a, 1), full(a, 2)], { axis: attr.int(-1), epsilon: attr.float(a.node.attrs.eps) }))
+      : viaDecomposition(a),
+  gelu: (a) => {
+    const { node, cx } = a;
+    const tanh = node.attrs.approximate === 'tanh';
+    switch (cx.fusions.gelu) {
+      case 'onnx': return same(node, cx.e.emit('Gelu', [full(a, 0)], { approximate: attr.string(tanh ? 'tanh' : 'none') }));
+      case 'contrib': return same(node, cx.e.emit(tanh ? 'FastGelu' : 'Gelu', [full(a, 0)], {}, { domain: 'com.microsoft' }));
+      case 'decompose': return viaDecomposition(a);
+    }
+  },
+  silu: ({ node, ins, cx }) => ({ name: cx.e.emit('Mul', [ins[0]!.name, cx.e.emit('Sigmoid', [ins[0]!.name])]), shape: ins[0]!.shape }),
+  attention: (a) => (a.cx.fusions.attention === 'fused' ? lowerAttention(a) : viaDecomposition(a)),
+  crossEntropy: (a) => {
+    const { node, cx } = a;
+    if (!cx.fusions.crossEntropy) return viaDecomposition(a);
+    const { ignoreIndex, reduction } = node.attrs;
+    const nll = cx.e.emit('SoftmaxCrossEntropyLoss', [full(a, 0), full(a, 1)], { ignore_index: attr.int(ignoreIndex), reduction: attr.string('none') });
+    if (reduction === 'none') return same(node, nll);
+    const total = cx.e.emit('ReduceSum', [nll], { keepdims: attr.int(0) });
+    if (reduction === 'sum') return same(node, total);
+    const labels = full(a, 1);
+    const lt = node.inputs[1]!.dtype;
+    const valid = castTo(cx, cx.e.emit('Not', [cx.e.emit('Equal', [labels, cx.e.scalar(lt, ignoreIndex)])]), 'float32');
+    const count = cx.e.emit('Max', [cx.e.emit('ReduceSum', [valid], { keepdims: attr.int(0) }), cx.e.scalar('float32', 1)]);
+    return same(node, cx.e.emit('Div', [total, count]));
+  },
+};
+
+/**
+ * Attention as MatMul + Softmax: scores = FusedMatMul(q, k, transB, alpha=scale) (no
+ * transposed copy of k, no separate scaling), masks as one boolean [B|1, 1, Tq, Tk] selecting
+ * scores or float32's lowest value (the decomposition's exact semantics), and grouped-query
+ * heads by folding the group into the query axis instead of repeating k and v.
+ */
+const lowerAttention = (a: LowerArgs<'attention'>): LValue => {
+  const { node, cx } = a;
+  const { scale, causal } = node.attrs;
+  const [q, k] = node.inputs;
+  const [, H, Tq, D] = q!.shape;
+  const Hk = k!.shape[1]!;
+  const Tk = k!.shape[2]!;
+  const groups = isConcrete(H!) && isConcrete(Hk) ? H! / Hk : 1;
+  let qn = full(a, 0);
+  const kn = full(a, 1);
+  const vn = full(a, 2);
+  if (groups > 1) qn = cx.e.emit('Reshape', [qn, cx.e.ints([0, Hk as number, -1, D as number])]); // [B,Hk,g*Tq,D]
+  let s = cx.e.emit('FusedMatMul', [qn, kn], { alpha: attr.float(scale), transA: attr.int(0), transB: attr.int(1) }, { domain: 'com.microsoft' });
+  if (groups > 1) s = cx.e.emit('Reshape', [s, cx.e.ints([0, isConcrete(H!) ? H! : -1, -1, 0])]);
+  let mask: string | undefined;
+  if (causal) {
+    const rows = cx.e.emit('Range', [cx.e.scalar('int64', 0), cx.e.emit('Squeeze', [cx.e.dim(Tq!), cx.e.ints([0])]), cx.e.scalar('int64', 1)]);
+    const cols = cx.e.emit('Range', [cx.e.scalar('int64', 0), cx.e.emit('Squeeze', [cx.e.dim(Tk), cx.e.ints([0])]), cx.e.scalar('int64', 1)]);
+    const off = dimSub(Tk, Tq!);
+    const shifted = cx.e.emit('Add', [cx.e.emit('Unsqueeze', [rows, cx.e.ints([1])]), cx.e.dim(off)]);
+    mask = cx.e.emit('LessOrEqual', [cols, shifted]); // [Tq, Tk]
+  }
+  if (node.attrs.masked) {
+    const km = cx.e.emit('Unsqueeze', [full(a, 3), cx.e.ints([1, 2])]); // [B,1,1,Tk]
+    mask = mask === undefined ? km : cx.e.emit('And', [km, mask]);
+  }
+  if (mask !== undefined) s = cx.e.emit('Where', [mask, s, cx.e.scalar('float32', -3.4028234663852886e38)]);
+  let p = cx.e.emit('Softmax', [s], { axis: attr.int(-1) });
+  if (groups > 1) p = cx.e.emit('Reshape', [p, cx.e.ints([0, isConcrete(Hk) ? Hk : -1, -1, 0])]);
+  let o = cx.e.emit('MatMul', [p, vn]);
+  if (groups > 1) o = cx.e.emit('Reshape', [o, cx.e.ints([0, isConcrete(H!) ? H! : -1, -1, 0])]);
+  return same(node, o);
+};
