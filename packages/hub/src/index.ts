@@ -8,3 +8,5 @@ export { loadAdapterDir, saveAdapterDir, type Adapter } from './adapter.ts';
 export { loadTokenizer, makeTokenizer, TokenizerConfig, type TextTokenizer } from './tokenizer.ts';
 export { readBytes, readJson, writeFileAtomic } from './files.ts';
 export { convertLlama2c, CONVERTED_FILES } from './llama2c.ts';
+export { resolveModel, cacheDirFor, cacheRoot, REQUIRED_FILES, OPTIONAL_FILES, type ResolveOptions } from './resolve.ts';
+export { downloadFile, resolveUrl, consoleReporter, type ProgressEvent, type DownloadContext, type DownloadFailure } from './download.ts';
