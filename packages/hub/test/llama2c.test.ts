@@ -10,7 +10,7 @@ import { loadFloat32Weights } from '../src/checkpoint.ts';
 import { loadTokenizer } from '../src/tokenizer.ts';
 import { parseLlama2cTokenizer, parseLlama2cModel, llamaHfTensors, type Float32Tensor } from '../src/core-io.ts';
 import { greedy, runcEncode } from './llama-reference.ts';
-import { shared, tempDir } from './paths.ts';
+import { fixtures, shared, tempDir } from './paths.ts';
 
 const dir = join(shared, 'models/stories260K');
 const model = join(dir, 'stories260K.bin');
@@ -108,4 +108,15 @@ test('the converted tokenizer.json encodes exactly as llama2.c run.c does, and d
     }),
     { numRuns: 300 },
   );
+});
+
+const spFixture = join(fixtures, 'tokenizers/stories260K-llama2c.json');
+test('the converted tokenizer equals real SentencePiece (tools/llama2c_tokenizer_oracle.py fixture)', { skip: (!have || !existsSync(spFixture)) && 'shared model or fixture missing' }, async () => {
+  const tok = await loadTokenizer(await convertOnce());
+  assert.ok(E.isRight(tok));
+  const fx = JSON.parse(readFileSync(spFixture, 'utf8')) as { strings: string[]; ids: number[][]; decoded: string[] };
+  fx.strings.forEach((s, i) => {
+    assert.deepEqual(tok.right.encode(s), fx.ids[i], s);
+    assert.equal(tok.right.decode(fx.ids[i]!, { skipSpecialTokens: true }), fx.decoded[i], s);
+  });
 });
