@@ -40,13 +40,11 @@ const TokenIds = t.union([NonNegativeInt, t.readonlyArray(NonNegativeInt), t.nul
  * `gelu`/`gelu_python` (erf form), `gelu_new`/`gelu_fast`/`gelu_pytorch_tanh`/
  * `gelu_python_tanh` (tanh approximation), `quick_gelu` (x·σ(1.702x)), `relu`, `silu`/`swish`.
  */
-export const Activation = t.keyof(
-  {
-    gelu: null, gelu_python: null, gelu_new: null, gelu_fast: null, gelu_pytorch_tanh: null, gelu_python_tanh: null,
-    quick_gelu: null, relu: null, silu: null, swish: null,
-  },
-  'Activation',
-);
+const activationNames = {
+  gelu: null, gelu_python: null, gelu_new: null, gelu_fast: null, gelu_pytorch_tanh: null, gelu_python_tanh: null,
+  quick_gelu: null, relu: null, silu: null, swish: null,
+};
+export const Activation = t.keyof(activationNames, `one of ${Object.keys(activationNames).join(', ')}`);
 export type Activation = t.TypeOf<typeof Activation>;
 
 // ---------------------------------------------------------------------------------------------
@@ -78,7 +76,7 @@ export const Gpt2ConfigJson = t.intersection([
 ], 'Gpt2ConfigJson');
 
 /** A resolved GPT-2 config (every default applied). */
-export const Gpt2Config = t.readonly(t.type({
+export const Gpt2Config = t.readonly(t.exact(t.type({
   model_type: t.literal('gpt2'),
   vocab_size: PositiveInt,
   n_positions: PositiveInt,
@@ -97,7 +95,7 @@ export const Gpt2Config = t.readonly(t.type({
   bos_token_id: TokenId,
   eos_token_id: TokenIds,
   pad_token_id: TokenId,
-}), 'Gpt2Config');
+})), 'Gpt2Config');
 export type Gpt2Config = t.TypeOf<typeof Gpt2Config>;
 
 
@@ -140,7 +138,7 @@ export const LlamaConfigJson = t.intersection([
 ], 'LlamaConfigJson');
 
 /** A resolved Llama config. */
-export const LlamaConfig = t.readonly(t.type({
+export const LlamaConfig = t.readonly(t.exact(t.type({
   model_type: t.literal('llama'),
   vocab_size: PositiveInt,
   hidden_size: PositiveInt,
@@ -161,7 +159,7 @@ export const LlamaConfig = t.readonly(t.type({
   bos_token_id: TokenId,
   eos_token_id: TokenIds,
   pad_token_id: TokenId,
-}), 'LlamaConfig');
+})), 'LlamaConfig');
 export type LlamaConfig = t.TypeOf<typeof LlamaConfig>;
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +200,7 @@ export const BartConfigJson = t.intersection([
 ], 'BartConfigJson');
 
 /** A resolved BART config. */
-export const BartConfig = t.readonly(t.type({
+export const BartConfig = t.readonly(t.exact(t.type({
   model_type: t.literal('bart'),
   vocab_size: PositiveInt,
   d_model: PositiveInt,
@@ -224,7 +222,7 @@ export const BartConfig = t.readonly(t.type({
   decoder_start_token_id: TokenId,
   forced_bos_token_id: TokenId,
   forced_eos_token_id: TokenIds,
-}), 'BartConfig');
+})), 'BartConfig');
 export type BartConfig = t.TypeOf<typeof BartConfig>;
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +238,7 @@ export type CausalLmConfig = Gpt2Config | LlamaConfig;
 export const supportedModelTypes = ['gpt2', 'llama', 'bart'] as const;
 
 const isWrapper = (ty: t.Decoder<unknown, unknown>): boolean =>
-  ty instanceof t.UnionType || ty instanceof t.IntersectionType || ty instanceof t.ReadonlyType;
+  ty instanceof t.UnionType || ty instanceof t.IntersectionType || ty instanceof t.ReadonlyType || ty instanceof t.ExactType;
 
 /**
  * io-ts errors as `key.path: expected T, got V` (or `key.path: missing`), one line per
