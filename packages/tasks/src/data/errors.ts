@@ -52,15 +52,21 @@ const show = (v: unknown): string => {
  * Only the first `max` errors are listed.
  */
 export const formatValidationErrors = (errors: t.Errors, max = 3): string => {
-  const parts = errors.slice(0, max).map((err) => {
+  const member = (ty: t.Decoder<unknown, unknown>) => {
+    const tag = (ty as { _tag?: string })._tag;
+    return tag === 'UnionType' || tag === 'IntersectionType' || tag === 'ReadonlyType' || tag === 'ExactType';
+  };
+  const lines = errors.map((err) => {
     const path = err.context
       .slice(1)
+      .filter((_, i) => !member(err.context[i].type)) // keys under unions / intersections are member indices
       .map((c) => (/^\d+$/.test(c.key) ? `[${c.key}]` : `.${c.key}`))
       .join('');
     const expected = err.context[err.context.length - 1]?.type.name ?? 'value';
     const where = path === '' ? 'record' : `field ${path}`;
     return err.message ?? `${where}: expected ${expected}, got ${show(err.value)}`;
   });
-  const more = errors.length > max ? ` (+${errors.length - max} more)` : '';
-  return parts.join('; ') + more;
+  const unique = [...new Set(lines)];
+  const more = unique.length > max ? ` (+${unique.length - max} more)` : '';
+  return unique.slice(0, max).join('; ') + more;
 };

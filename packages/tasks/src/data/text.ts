@@ -54,9 +54,13 @@ export async function* linesOf(chunks: AsyncIterable<string>): AsyncGenerator<Li
 /** The lines of a file. Throws on I/O errors (loaders turn them into `DataError`s). */
 export const fileLines = (file: string): AsyncGenerator<Line> => linesOf(textChunks(file));
 
-/** A thrown I/O error as a `DataError` for `file`. */
+/**
+ * A thrown I/O error (one with an errno `code`) as a `DataError` for `file`. Anything else is a
+ * bug, not a data problem, and is rethrown.
+ */
 export const ioError = (file: string, err: unknown): DataError => {
   const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code !== 'string') throw err;
   const reason =
     e?.code === 'ENOENT'
       ? 'no such file'
