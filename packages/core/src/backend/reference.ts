@@ -261,12 +261,6 @@ const pick = (g: Graph, names: readonly string[] | undefined): Record<string, No
   return out;
 };
 
-const checkFeedNames = (leaves: readonly Leaf[], feeds: Readonly<Record<string, unknown>>, kind: 'input' | 'param', exempt: ReadonlySet<string> = new Set()): void => {
-  const names = new Set(leaves.filter((l) => l.op === kind).map((l) => l.attrs.name));
-  for (const k of Object.keys(feeds))
-    if (!names.has(k) && !exempt.has(k)) throw new EvalError(kind, '', `unknown ${kind} '${k}' (the graph's ${kind}s: ${[...names].join(', ') || 'none'})`);
-};
-
 /**
  * Evaluates a graph's outputs (or those named in `outputs`), throwing `EvalError` on a bad
  * feed or a failing kernel. Feeds bind `input` leaves, `params` bind `param` leaves (unknown
@@ -280,7 +274,6 @@ export const evaluate = (
 ): Record<string, HostTensor> => {
   const precision = opts.precision ?? 'f32';
   const outs = pick(g, opts.outputs);
-  checkFeedNames(leavesOf(topoOrder(Object.values(g.outputs))), feeds, 'input');
   const values = run(
     outs,
     (leaf) => {
@@ -352,7 +345,6 @@ const compileReference = (g: Graph, copts: CompileOptions, precision: Precision,
     graph: g,
     run: async (feeds, fetch) => {
       alive();
-      checkFeedNames(leaves, feeds, 'input', new Set([...state.keys()]));
       for (const k of Object.keys(feeds))
         if (state.get(k)?.leaf.op === 'input') throw new EvalError('input', '', `'${k}' is held in state; it cannot also be fed`);
       const wanted = fetch ?? Object.keys(g.outputs).filter((k) => !internal.has(k));

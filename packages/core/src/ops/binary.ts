@@ -3,7 +3,7 @@
  * cotangents at the broadcast output shape; autodiff reduces them to each operand's shape.
  */
 import { apply, type Node, type TypeInfo } from '../ir/node.ts';
-import { type OpDef, type Vjp, type RefKernel, wanted } from './def.ts';
+import { type OpDef, type Vjp, type RefKernel, wanted, floatOnly } from './def.ts';
 import type { OpName } from './attrs.ts';
 import { broadcastShapes } from '../types/shape.ts';
 import { broadcastConcrete, broadcastOffsets, fail, map2, refTensor, shapeStr, sizeOf } from './kernel.ts';
@@ -28,7 +28,7 @@ const kernel2 = <K extends OpName>(out: 'same' | 'bool', f: (x: number, y: numbe
   ([a, b], node, ctx) => map2(a!, b!, out === 'same' ? a!.dtype : 'bool', ctx.precision, node, f);
 
 const arith = <K extends Arith>(name: K, vjp: Vjp<K>, f: (x: number, y: number) => number): OpDef<K> => ({
-  name, kind: 'primitive', arity: 2, infer: inferBinary('arith'), vjp, ref: kernel2('same', f),
+  name, kind: 'primitive', arity: 2, infer: inferBinary('arith'), vjp: floatOnly(vjp), ref: kernel2('same', f),
 });
 const noGrad2 = () => [undefined, undefined];
 
@@ -42,10 +42,10 @@ export const mulDef: OpDef<'mul'> = arith(
 // Integer division truncates toward zero (C, ONNX); an integer division by zero is an error.
 export const divDef: OpDef<'div'> = {
   name: 'div', kind: 'primitive', arity: 2, infer: inferBinary('arith'),
-  vjp: ({ inputs: [, b], node, ct, wants }) => [
+  vjp: floatOnly(({ inputs: [, b], node, ct, wants }) => [
     wanted(wants, 0, () => div(ct, b!)),
     wanted(wants, 1, () => neg(mul(ct, div(node, b!)))),
-  ],
+  ]),
   ref: ([a, b], node, ctx) =>
     a!.dtype === 'float32'
       ? map2(a!, b!, 'float32', ctx.precision, node, (x, y) => x / y)
@@ -90,7 +90,7 @@ export const whereDef: OpDef<'where'> = {
     if (typeof s2 === 'string') return s2;
     return { shape: s2, dtype: a!.dtype };
   },
-  vjp: ({ inputs: [c], ct, wants }) => [undefined, wanted(wants, 1, () => where(c!, ct, 0)), wanted(wants, 2, () => where(c!, 0, ct))],
+  vjp: floatOnly(({ inputs: [c], ct, wants }) => [undefined, wanted(wants, 1, () => where(c!, ct, 0)), wanted(wants, 2, () => where(c!, 0, ct))]),
   ref: ([c, a, b], node) => {
     const s1 = broadcastConcrete(c!.shape, a!.shape);
     const shape = s1 && broadcastConcrete(s1, b!.shape);

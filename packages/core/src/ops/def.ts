@@ -50,6 +50,10 @@ export interface RefContext {
 export const wanted = (wants: readonly boolean[] | undefined, i: number, f: () => Node): Node | undefined =>
   wants === undefined || wants[i] === true ? f() : undefined;
 
+/** Wraps a VJP so that an integer application of the op (int add, int where) gives symbolic zeros. */
+export const floatOnly = <K extends OpName>(vjp: Vjp<K>): Vjp<K> => (args) =>
+  args.node.dtype === 'float32' ? vjp(args) : args.inputs.map(() => undefined);
+
 export type RefKernel<K extends OpName> = (inputs: readonly RefTensor[], node: Node<K>, ctx: RefContext) => RefTensor;
 
 export interface OpDef<K extends OpName> extends OpSignature<K> {

@@ -1,6 +1,6 @@
 /** Elementwise unary primitives. Each VJP is written with the public builders. */
 import { apply, type Node } from '../ir/node.ts';
-import type { OpDef, Vjp } from './def.ts';
+import { type OpDef, type Vjp, floatOnly } from './def.ts';
 import type { OpName } from './attrs.ts';
 import type { DType } from '../types/dtype.ts';
 import { sub, mul, div, where, less } from './binary.ts';
@@ -72,7 +72,7 @@ const floatUnary = <K extends UnaryName>(name: K, vjp: Vjp<K>, allowInt = false)
     x!.dtype === 'float32' || (allowInt && (x!.dtype === 'int32' || x!.dtype === 'int64'))
       ? { shape: x!.shape, dtype: x!.dtype }
       : `${name} expects ${allowInt ? 'a numeric' : 'a float32'} operand, got ${x!.dtype}`,
-  vjp,
+  vjp: floatOnly(vjp),
   ref: ([x], node, ctx) => map1(x!, x!.dtype, ctx.precision, node, unaryFns[name]),
 });
 

@@ -1,0 +1,44 @@
+/**
+ * The op table is complete: every op has a shape rule, a VJP (or, for a composite,
+ * 'viaDecomposition'), a reference kernel that is not a placeholder (or, for a composite,
+ * its decomposition), and an entry in the property-test coverage table whose generator
+ * really builds that op. Adding an op without all of these fails here (and the coverage
+ * table's type makes a missing entry a compile error as well).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { opDef, opNames, opTable } from '../src/index.ts';
+import { attrCodecs } from '../src/ops/attrs.ts';
+import { cases } from './support/cases.ts';
+
+test('the op table has exactly the ops that have attribute codecs', () => {
+  assert.deepEqual(Object.keys(opTable).sort(), Object.keys(attrCodecs).sort());
+  for (const op of opNames) assert.equal(opDef(op).name, op, `${op}: the record is named ${opDef(op).name}`);
+});
+
+for (const op of opNames) {
+  test(`${op} has a shape rule, a VJP, a reference kernel and property tests`, () => {
+    const def = opDef(op);
+    assert.equal(typeof def.infer, 'function', 'shape rule');
+    assert.ok(['leaf', 'primitive', 'composite'].includes(def.kind));
+    if (def.kind === 'composite') {
+      assert.equal(typeof def.decompose, 'function', 'a composite needs a decomposition');
+      assert.ok(typeof def.vjp === 'function' || def.vjp === 'viaDecomposition', 'VJP');
+      assert.ok(typeof def.ref === 'function' || def.ref === 'viaDecomposition', 'reference');
+    } else {
+      assert.equal(def.decompose, undefined, 'only composites decompose');
+      assert.equal(typeof def.vjp, 'function', 'a primitive needs a VJP');
+      assert.equal(typeof def.ref, 'function', 'a primitive needs a reference kernel');
+    }
+    if (typeof def.ref === 'function') assert.notEqual((def.ref as { pending?: boolean }).pending, true, 'the reference kernel is a placeholder');
+    // the coverage table: an entry whose generator builds this op at the root
+    const entry = cases[op];
+    assert.ok(entry !== undefined, `no property-test case for ${op}`);
+    for (const c of fc.sample(entry.gen, { numRuns: 5, seed: 42 })) assert.equal(c.out.op, op, `the ${op} case builds ${c.out.op}`);
+  });
+}
+
+test('the coverage table has no entry for an op that does not exist', () => {
+  assert.deepEqual(Object.keys(cases).sort(), [...opNames].sort());
+});
