@@ -77,7 +77,17 @@ export const startHub = async (repo: string, files: Record<string, Uint8Array | 
       done(status);
       res.writeHead(status, headers);
       if (f.drop?.requests.includes(n)) {
-        res.write(slice.subarray(0, f.drop.afterBytes), () => setTimeout(() => res.socket?.destroy(), 20));
+        // Part of the body in small paced writes, a pause so the client consumes it, then FIN.
+        // (Sent at once with the FIN, a client stream that errors may drop chunks it had queued.)
+        const part = slice.subarray(0, f.drop.afterBytes);
+        const send = (off: number): void => {
+          if (off >= part.length) {
+            setTimeout(() => res.socket?.end(), 50);
+            return;
+          }
+          res.write(part.subarray(off, off + 1000), () => setTimeout(() => send(off + 1000), 2));
+        };
+        send(0);
         return;
       }
       res.end(slice);

@@ -56,7 +56,13 @@ test('a dropped connection resumes with an HTTP Range request and the file verif
     assert.equal(r.right, join(cache, 'hub', 'gpt2-medium'));
     assert.deepEqual(new Uint8Array(await readFile(join(r.right, 'model.safetensors'))), weights);
     const cdn = hub.requests.filter((q) => q.path.startsWith('/cdn/'));
-    assert.deepEqual(cdn.map((q) => q.range), [undefined, 'bytes=5000-', 'bytes=10000-']);
+    // how many of the 5000 bytes sent before each drop reach the file depends on the transport
+    // (a stream that errors may drop chunks it had queued), so the offsets are bounded, not exact
+    assert.equal(cdn.length, 3);
+    assert.equal(cdn[0]!.range, undefined);
+    const starts = cdn.slice(1).map((q) => Number(/^bytes=(\d+)-$/.exec(q.range ?? '')?.[1] ?? -1));
+    assert.ok(starts.every((n, i) => n >= (i === 0 ? 0 : starts[i - 1]!) && n <= 5000 * (i + 1)), String(starts));
+    assert.ok(starts[0]! > 0 && starts[1]! > starts[0]!, `each attempt resumed further: ${starts}`);
     assert.deepEqual(cdn.map((q) => q.status), [200, 206, 206]);
     assert.equal(events.filter((e) => e.kind === 'retry').length, 2);
   } finally {
