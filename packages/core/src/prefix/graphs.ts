@@ -1,0 +1,220 @@
+/**
+ * Model graphs with a variant injected: the training graph (loss), and the generation
+ * graphs (prefill puts the variant's activations at the first positions of the KV cache, so
+ * the ordinary one-token step graph continues from it).
+ *
+ * Named inputs (int32): decoder-only `input_ids` [B, T], `attention_mask` [B, T] (1 = attend,
+ * real tokens only: virtual positions are added inside), `labels` [B, T] (-100 = ignored),
+ * `position_ids` [B, T] for generation from left-padded prompts; infix variants also take
+ * `source_ids` [B, S] and `source_mask` [B, S] with `input_ids` the target; a prefix bank takes
+ * `user_ids` [B]. BART: `input_ids`/`attention_mask` [B, S] for the encoder and `labels` [B, T]
+ * (decoder inputs are the labels shifted right).
+ */
+import type { Node } from '../ir/node.ts';
+import { type Graph, graph } from '../ir/graph.ts';
+import { type Dim, dimAdd, sym } from '../types/dim.ts';
+import { input } from '../ops/leaves.ts';
+import { concat, slice, broadcastTo } from '../ops/layout.ts';
+import { scalar } from '../ops/leaves.ts';
+import { GraphError } from '../errors.ts';
+import type { CausalLmConfig, BartConfig, ModelConfig } from '../models/config.ts';
+import { type KeyValue, type PastKeyValues, extendKeyMask, lastPosition } from '../models/common.ts';
+import { causalLmForward, causalLmTokenEmbeddings, causalLmKvGeometry, causalLmLoss, presentOutputs } from '../models/causal.ts';
+import { bartEncoderForward, bartDecoderForward, bartTokenEmbeddings } from '../models/bart.ts';
+import { bartKvGeometry, shiftTokensRight, seq2seqLoss } from '../models/seq2seq.ts';
+import { modelParamShapes } from '../models/checkpoint.ts';
+import { type Injection, type ModelSites, sitePast, embeddingPrefix } from './inject.ts';
+
+/** The attention sites, embedding width and weights of a model config (what `inject` needs). */
+export const modelSites = (cfg: ModelConfig): ModelSites => {
+  const shapes = modelParamShapes(cfg);
+  const layerOf = (name: string): number => {
+    const m = /(?:^|\.)(?:h|layers)\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) : -1;
+  };
+  const weights = Object.entries(shapes).map(([name, shape]) => ({
+    name, shape,
+    // BART: finetune's top-k counts decoder layers; encoder layers are never "top"
+    layer: cfg.model_type === 'bart' && name.startsWith('encoder.') ? -2 : layerOf(name),
+  }));
+  if (cfg.model_type === 'bart') {
+    const g = bartKvGeometry(cfg);
+    const kv = (x: { layers: number; heads: number; headDim: number }) => ({ layers: x.layers, kvHeads: x.heads, headDim: x.headDim });
+    return { sites: { self: kv(g.decoder), encoder: kv(g.encoder), cross: kv(g.cross) }, embedDim: cfg.d_model, weights, layers: cfg.decoder_layers };
+  }
+  const g = causalLmKvGeometry(cfg);
+  return {
+    sites: { self: { layers: g.layers, kvHeads: g.heads, headDim: g.headDim } },
+    embedDim: cfg.model_type === 'gpt2' ? cfg.n_embd : cfg.hidden_size,
+    weights,
+    layers: g.layers,
+  };
+};
+
+const B: Dim = sym('B');
+
+/** Ones [B, n] in a mask's dtype: virtual positions every query may see. */
+const onesMask = (like: Node, n: Dim): Node => broadcastTo(scalar(1, like.dtype), [like.shape[0]!, n]);
+
+const concatKv = (a: KeyValue, b: KeyValue | undefined): KeyValue =>
+  b === undefined ? a : { key: concat([a.key, b.key], 2), value: concat([a.value, b.value], 2) };
+
+/** Per-layer past lengths must agree when a padding mask is used (one mask serves every layer). */
+const uniformLength = (p: ReturnType<typeof sitePast>, layers: number, what: string): Dim => {
+  if (!p) return 0;
+  const lens = new Set(Array.from({ length: layers }, (_, l) => p.layers.get(l) ?? 0));
+  if (lens.size > 1)
+    throw new GraphError('inject', what, `activations of different lengths per layer (${[...lens].join(', ')}) need per-layer masks; give every selected layer the same length, or select all layers`);
+  return p.length;
+};
+
+interface CausalParts {
+  readonly logits: Node; // [B, T, V] for the real tokens
+  readonly presents: readonly KeyValue[];
+}
+
+/**
+ * The decoder-only forward with a variant injected. `ids` are the real tokens ([B, T]);
+ * `mask` their padding mask (1 = real). Infix variants take the source separately.
+ */
+export const injectedCausalForward = (
+  cfg: CausalLmConfig,
+  inj: Injection,
+  inp: { ids: Node; mask?: Node; positionIds?: Node; source?: { ids: Node; mask: Node } },
+): CausalParts => {
+  const layers = causalLmKvGeometry(cfg).layers;
+  const prefix = sitePast(inj, 'prefix', 'self', B);
+  const P = uniformLength(prefix, layers, 'prefix');
+  const emb = embeddingPrefix(inj, B);
+  const Pe: Dim = emb ? emb.shape[1]! : 0;
+  const infix = sitePast(inj, 'infix', 'self', B);
+  if (infix && !inp.source) throw new GraphError('inject', 'infix', 'an infix variant needs the source and the target separately');
+  // 1. the source (infix variants): prefix ++ [virtual embeddings; source]
+  let past: PastKeyValues | undefined = prefix?.past;
+  let pastLen: Dim = P;
+  let pastMask: Node | undefined;
+  let inputsEmbeds = (ids: Node): Node => (emb ? concat([emb, causalLmTokenEmbeddings(cfg, ids)], 1) : causalLmTokenEmbeddings(cfg, ids));
+  if (inp.source) {
+    const srcMask = extendKeyMask(extendKeyMask(inp.source.mask, Pe), P); // [B, P+Pe+S]
+    const src = causalLmForward(cfg, {
+      inputsEmbeds: inputsEmbeds(inp.source.ids),
+      ...(past ? { pastKeyValues: past } : {}),
+      positionOffset: P,
+      attentionMask: srcMask,
+    });
+    const Pi = uniformLength(infix, layers, 'infix');
+    past = (l) => concatKv(src.presents[l]!, infix?.past(l));
+    pastLen = dimAdd(src.presents[0]!.key.shape[2]!, Pi);
+    pastMask = concat([srcMask, onesMask(inp.source.mask, Pi)], 1); // infix positions follow the source
+    inputsEmbeds = (ids: Node) => causalLmTokenEmbeddings(cfg, ids);
+  }
+  // 2. the real tokens
+  const T = inp.ids.shape[1]!;
+  const ownMask = inp.mask ?? undefined;
+  const fullMask = ownMask
+    ? pastMask ? concat([pastMask, ownMask], 1) : extendKeyMask(extendKeyMask(ownMask, Pe), pastLen)
+    : undefined;
+  const out = causalLmForward(cfg, {
+    inputsEmbeds: inputsEmbeds(inp.ids),
+    ...(past ? { pastKeyValues: past } : {}),
+    ...(inp.positionIds ? { positionIds: inp.positionIds } : { positionOffset: pastLen }),
+    ...(fullMask ? { attentionMask: fullMask } : {}),
+  });
+  const logits = !inp.source && emb ? slice(out.logits, 1, Pe, dimAdd(Pe, T)) : out.logits; // [B, T, V]
+  return { logits, presents: out.presents };
+};
+
+/** Options of the training graph. */
+export interface TrainGraphOptions {
+  /** Per-token mean (Hugging Face) or per-sentence sum (the official prefix-tuning code). */
+  readonly loss: 'mean' | 'sum';
+}
+
+const hasInfix = (inj: Injection): boolean => inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
+
+/** The training graph: named inputs (see the module comment) -> `loss` (and `logits`). */
+export const injectedTrainGraph = (cfg: ModelConfig, inj: Injection, opts: TrainGraphOptions): Graph => {
+  if (cfg.model_type === 'bart') return bartTrainGraph(cfg, inj, opts);
+  const T = sym('T');
+  const ids = input('input_ids', [B, T], 'int32');
+  const mask = input('attention_mask', [B, T], 'int32');
+  const labels = input('labels', [B, T], 'int32');
+  const S = sym('S');
+  const out = injectedCausalForward(cfg, inj, {
+    ids, mask,
+    ...(hasInfix(inj) ? { source: { ids: input('source_ids', [B, S], 'int32'), mask: input('source_mask', [B, S], 'int32') } } : {}),
+  });
+  return graph({ loss: causalLmLoss(out.logits, labels, opts.loss) });
+};
+
+/**
+ * Prefill for generation: the prompt (`input_ids`, `attention_mask`, `position_ids` for left
+ * padding; infix: `source_*` and the target start in `input_ids`) -> last-position `logits`
+ * [B, V] and `present.{i}.key|value` holding the variant's activations first. Continue with
+ * the model's ordinary `stepGraph` (with `attention_mask` over the whole cache).
+ */
+export const injectedPrefillGraph = (cfg: CausalLmConfig, inj: Injection): Graph => {
+  const T = sym('T');
+  const S = sym('S');
+  const out = injectedCausalForward(cfg, inj, {
+    ids: input('input_ids', [B, T], 'int32'),
+    mask: input('attention_mask', [B, T], 'int32'),
+    positionIds: input('position_ids', [B, T], 'int32'),
+    ...(hasInfix(inj) ? { source: { ids: input('source_ids', [B, S], 'int32'), mask: input('source_mask', [B, S], 'int32') } } : {}),
+  });
+  return graph({ logits: lastPosition(out.logits), ...presentOutputs(out.presents) });
+};
+
+/** Number of virtual positions the variant puts before the prompt (to build masks and positions on the host). */
+export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number => {
+  void cfg;
+  const kv = inj.groups.filter((g) => g.kind === 'prefix' && g.site === 'self').reduce((s, g) => s + g.length, 0);
+  const emb = inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0);
+  return kv + emb;
+};
+
+// ---------------------------------------------------------------------------------- BART
+
+/** BART forward with prefixes at the encoder self-attention, decoder self-attention and cross-attention. */
+export const injectedBartForward = (
+  cfg: BartConfig,
+  inj: Injection,
+  inp: { ids: Node; mask: Node; decoderIds: Node; decoderMask?: Node },
+): { logits: Node; encoderHidden: Node } => {
+  if (hasInfix(inj)) throw new GraphError('inject', 'infix', 'infix variants apply to decoder-only models (the encoder-decoder already separates source and target)');
+  const enc = sitePast(inj, 'prefix', 'encoder', B);
+  const dec = sitePast(inj, 'prefix', 'self', B);
+  const cross = sitePast(inj, 'prefix', 'cross', B);
+  const Pe = uniformLength(enc, cfg.encoder_layers, 'prefix_encoder');
+  const Pd = uniformLength(dec, cfg.decoder_layers, 'prefix');
+  const Pc = uniformLength(cross, cfg.decoder_layers, 'prefix_cross');
+  const embPrefix = embeddingPrefix(inj, B);
+  const E: Dim = embPrefix ? embPrefix.shape[1]! : 0;
+  const encoder = bartEncoderForward(cfg, {
+    ...(embPrefix ? { inputsEmbeds: concat([embPrefix, bartEmbed(cfg, inp.ids)], 1) } : { ids: inp.ids }),
+    attentionMask: extendKeyMask(extendKeyMask(inp.mask, E), Pe),
+    ...(enc ? { pastKeyValues: enc.past } : {}),
+  });
+  const decoder = bartDecoderForward(cfg, {
+    ids: inp.decoderIds,
+    encoderHidden: encoder.hidden,
+    encoderAttentionMask: extendKeyMask(extendKeyMask(inp.mask, E), Pc),
+    ...(cross ? { crossPastKeyValues: cross.past } : {}),
+    ...(dec ? { pastKeyValues: dec.past } : {}),
+    ...(inp.decoderMask ? { attentionMask: extendKeyMask(inp.decoderMask, Pd) } : {}),
+  });
+  return { logits: decoder.logits, encoderHidden: encoder.hidden };
+};
+
+const bartEmbed = (cfg: BartConfig, ids: Node): Node => bartTokenEmbeddings(cfg, 'encoder', ids);
+
+const bartTrainGraph = (cfg: BartConfig, inj: Injection, opts: TrainGraphOptions): Graph => {
+  const [S, T] = [sym('S'), sym('T')];
+  const labels = input('labels', [B, T], 'int32');
+  const out = injectedBartForward(cfg, inj, {
+    ids: input('input_ids', [B, S], 'int32'),
+    mask: input('attention_mask', [B, S], 'int32'),
+    decoderIds: shiftTokensRight(labels, cfg.pad_token_id ?? 1, cfg.decoder_start_token_id ?? 2),
+  });
+  return graph({ loss: seq2seqLoss(out.logits, labels, opts.loss) });
+};

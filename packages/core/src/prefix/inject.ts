@@ -1,0 +1,209 @@
+/**
+ * `inject(model, variant)`: a tuning variant applied to a model as a pure transform. The
+ * result names the trainable parameters (with their initialisation) and builds the model's
+ * forward pass with the variant's activations in place:
+ *
+ * - prefix     per-layer key/value activations prepended at the chosen attention sites;
+ * - embedding  virtual-token embeddings prepended to the input embeddings;
+ * - infix      per-layer key/value activations between the source and the target
+ *              (`[x; INFIX; y]`): the source is encoded first, the target attends to
+ *              source ++ infix ++ itself;
+ * - finetune   the model's own weights (all, or the top k layers) become trainable;
+ * - compose    all of its parts at once (activations at one site are concatenated in order).
+ *
+ * Positions and masks (as the official code and PEFT): a past of P virtual positions shifts
+ * the real tokens' absolute positions by P (GPT-2's learned positions and Llama's RoPE both
+ * see positions P, P+1, …), and virtual positions are never masked. With length 0 every
+ * variant is exactly the base model.
+ *
+ * A prefix *bank* (`users` > 0) holds one prefix per user; a `user_ids` [B] input picks each
+ * row's prefix, so one batch mixes users in training and in generation.
+ */
+import type { Node } from '../ir/node.ts';
+import { withPath } from '../ir/node.ts';
+import { type Dim, sym } from '../types/dim.ts';
+import { input, param } from '../ops/leaves.ts';
+import { concat, broadcastTo, reshape } from '../ops/layout.ts';
+import { gather } from '../ops/gather.ts';
+import { add, mul } from '../ops/binary.ts';
+import { tanh } from '../ops/unary.ts';
+import { matmul, mT } from '../ops/matmul.ts';
+import type { KeyValue, PastKeyValues } from '../models/common.ts';
+import { type Variant, type Reparam, type Site, flattenVariant, selectLayers } from './variant.ts';
+import { type ParamSpec, type KvGeometry, activationParamSpecs, promptToPast, tokenDim } from './params.ts';
+
+/** What a variant needs to know about the model: its attention sites and embedding width. */
+export interface ModelSites {
+  /** Attention sites with their geometry: `self` for decoder-only models and BART's decoder. */
+  readonly sites: Partial<Record<Site, KvGeometry>>;
+  /** Width of the input embeddings (for embedding-only prefixes). */
+  readonly embedDim: number;
+  /** Names of the model's weights by layer (for finetune variants): layer -1 = not in a layer. */
+  readonly weights: readonly { readonly name: string; readonly shape: readonly number[]; readonly layer: number }[];
+  /** Number of layers counted by finetune's `top` (decoder layers for BART). */
+  readonly layers: number;
+}
+
+export interface InjectOptions {
+  /** Prefix bank: one set of activations per user, selected by a `user_ids` [B] input. */
+  readonly users?: number;
+  /**
+   * `train`: activations from their parametrisation (MLP or direct); `stored`: the computed
+   * activations as one `<scope>.embedding.weight` [P, W] each (an adapter after training).
+   */
+  readonly mode?: 'train' | 'stored';
+  /** Add `<scope>.dropout_mask` inputs (host-fed, 0 or 1/(1-p)) for parts with dropout > 0. */
+  readonly dropout?: boolean;
+}
+
+/** One group of trainable activations. */
+export interface ActivationGroup {
+  /** Parameter scope, e.g. `prefix`, `prefix_1`, `infix`, `embedding`. */
+  readonly scope: string;
+  readonly kind: 'prefix' | 'infix' | 'embedding';
+  readonly length: number;
+  /** Width of one virtual position: 2·L·td for key/value activations, D for embeddings. */
+  readonly width: number;
+  /** Input width of the MLP (td, or D for embeddings). */
+  readonly inDim: number;
+  readonly reparam: Reparam;
+  readonly dropout: number;
+  /** Key/value groups: site and the layers that receive activations. */
+  readonly site?: Site;
+  readonly layers?: readonly number[];
+  readonly shared?: boolean;
+  readonly geometry?: KvGeometry;
+  /** Initialisation text when initialised from real words. */
+  readonly initText?: string;
+}
+
+export interface Injection {
+  readonly variant: Variant;
+  readonly groups: readonly ActivationGroup[];
+  /** Trainable parameters: the groups' and the model weights made trainable by finetune parts. */
+  readonly trainable: readonly ParamSpec[];
+  readonly users: number;
+  readonly mode: 'train' | 'stored';
+  readonly dropoutInputs: boolean;
+}
+
+const scopeName = (kind: string, i: number): string => (i === 0 ? kind : `${kind}_${i}`);
+
+/** Realises a variant against a model's sites: groups and trainable parameters. Throws on a bad selection. */
+export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions = {}): Injection => {
+  const users = opts.users ?? 0;
+  const mode = opts.mode ?? 'train';
+  const counts: Record<string, number> = {};
+  const groups: ActivationGroup[] = [];
+  const finetune = new Set<string>();
+  for (const part of flattenVariant(variant)) {
+    if (part.kind === 'finetune') {
+      const layers = new Set(selectLayers(part.layers, model.layers));
+      const all = part.layers === 'all';
+      for (const w of model.weights) if (all || layers.has(w.layer)) finetune.add(w.name);
+      continue;
+    }
+    const reparam: Reparam = mode === 'stored' ? { kind: 'direct' } : (part.reparam ?? { kind: 'direct' });
+    const common = {
+      kind: part.kind,
+      length: part.length,
+      reparam,
+      dropout: part.dropout ?? 0,
+      ...(part.init?.kind === 'words' ? { initText: part.init.text } : {}),
+    };
+    const next = (kind: string): string => scopeName(kind, (counts[kind] = (counts[kind] ?? -1) + 1));
+    if (part.kind === 'embedding') {
+      groups.push({ ...common, scope: next('embedding'), width: model.embedDim, inDim: model.embedDim });
+      continue;
+    }
+    const sites: readonly Site[] =
+      part.kind === 'prefix' && part.sites ? part.sites : (Object.keys(model.sites) as Site[]).filter((s) => part.kind === 'prefix' || s === 'self');
+    for (const site of sites) {
+      const g = model.sites[site];
+      if (!g) throw new Error(`inject: the model has no '${site}' attention (it has ${Object.keys(model.sites).join(', ')})`);
+      const layers = selectLayers(part.layers, g.layers);
+      const bad = layers.find((l) => l >= g.layers);
+      if (bad !== undefined) throw new Error(`inject: layer ${bad} out of range (the '${site}' attention has ${g.layers} layers)`);
+      const shared = part.kind === 'prefix' && part.shared === true;
+      const width = 2 * (shared ? 1 : layers.length) * tokenDim(g);
+      const base = part.kind === 'infix' ? 'infix' : site === 'self' ? 'prefix' : `prefix_${site}`;
+      groups.push({ ...common, scope: next(base), site, layers, shared, geometry: g, width, inDim: tokenDim(g) });
+    }
+  }
+  const trainable: ParamSpec[] = [
+    ...groups.flatMap((g) => activationParamSpecs(g.scope, g.length, g.width, g.inDim, g.reparam).map((p) =>
+      users > 0 && p.name.endsWith('.embedding.weight') ? { ...p, shape: [users, ...p.shape] } : p)),
+    ...model.weights.filter((w) => finetune.has(w.name)).map((w): ParamSpec => ({
+      name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name },
+      decay: !/(^|\.)(bias|ln_\w+|layer_?norm\w*|norm)(\.|$)|_layer_norm|layernorm|\.ln_|final_logits_bias/i.test(w.name),
+    })),
+  ];
+  return { variant, groups, trainable, users, mode, dropoutInputs: opts.dropout === true };
+};
+
+/** The batch-size symbol used by injected graphs. */
+export const BATCH: Dim = sym('B');
+
+/** The `user_ids` [B] input of a prefix bank. */
+export const userIdsInput = (B: Dim = BATCH): Node => input('user_ids', [B], 'int32');
+
+/**
+ * A group's activations for a batch: [B, P, W] (bank, or with a dropout mask) or [P, W]
+ * shared by all rows.
+ */
+export const groupActivations = (inj: Injection, g: ActivationGroup, B: Dim): Node =>
+  withPath(g.scope, () => {
+    const bank = inj.users > 0;
+    const ids = bank ? userIdsInput(B) : undefined;
+    const emb = (shape: readonly number[]) => {
+      const e = param(`${g.scope}.embedding.weight`, bank ? [inj.users, ...shape] : shape);
+      return ids ? gather(e, ids) : e; // [B, P, *] or [P, *]
+    };
+    let a: Node;
+    if (g.reparam.kind === 'direct') a = emb([g.length, g.width]);
+    else {
+      const h = g.reparam.hidden;
+      const w0 = param(`${g.scope}.transform.0.weight`, [h, g.inDim]);
+      const b0 = param(`${g.scope}.transform.0.bias`, [h]);
+      const w2 = param(`${g.scope}.transform.2.weight`, [g.width, h]);
+      const b2 = param(`${g.scope}.transform.2.bias`, [g.width]);
+      a = add(matmul(tanh(add(matmul(emb([g.length, g.inDim]), mT(w0)), b0)), mT(w2)), b2); // [(B,) P, W]
+    }
+    if (inj.dropoutInputs && g.dropout > 0) {
+      const mask = input(`${g.scope}.dropout_mask`, [B, g.length, g.width]);
+      a = mul(a.shape.length === 3 ? a : broadcastTo(reshape(a, [1, g.length, g.width]), [B, g.length, g.width]), mask);
+    }
+    return a;
+  });
+
+/** Per-layer key/value activations of a group for a batch ([B, Hkv, P, Dh] each), by layer index. */
+export const groupPast = (inj: Injection, g: ActivationGroup, B: Dim): Map<number, KeyValue> => {
+  const a = groupActivations(inj, g, B);
+  const geo = g.geometry!;
+  const n = g.shared ? 1 : g.layers!.length;
+  const kvs = promptToPast(a, geo, B, n);
+  return new Map(g.layers!.map((l, j) => [l, kvs[g.shared ? 0 : j]!]));
+};
+
+const concatPasts = (a: KeyValue | undefined, b: KeyValue): KeyValue =>
+  a === undefined ? b : { key: concat([a.key, b.key], 2), value: concat([a.value, b.value], 2) };
+
+/** Merged per-layer activations of every group of `kind` at `site` (concatenated in variant order). */
+export const sitePast = (inj: Injection, kind: 'prefix' | 'infix', site: Site, B: Dim): { past: PastKeyValues; length: Dim; layers: Map<number, Dim> } | undefined => {
+  const groups = inj.groups.filter((g) => g.kind === kind && g.site === site && g.length > 0);
+  if (groups.length === 0) return undefined;
+  const merged = new Map<number, KeyValue>();
+  for (const g of groups) for (const [l, kv] of groupPast(inj, g, B)) merged.set(l, concatPasts(merged.get(l), kv));
+  const lengths = new Map<number, Dim>([...merged].map(([l, kv]) => [l, kv.key.shape[2]!]));
+  const length = Math.max(0, ...[...lengths.values()].map((d) => d as number));
+  return { past: (l) => merged.get(l), length, layers: lengths };
+};
+
+/** Virtual-token embeddings of the embedding groups, [B, Pe, D], or undefined. */
+export const embeddingPrefix = (inj: Injection, B: Dim): Node | undefined => {
+  const parts = inj.groups.filter((g) => g.kind === 'embedding' && g.length > 0).map((g) => {
+    const a = groupActivations(inj, g, B);
+    return a.shape.length === 3 ? a : broadcastTo(reshape(a, [1, g.length, g.width]), [B, g.length, g.width]);
+  });
+  return parts.length === 0 ? undefined : concat(parts, 1);
+};
