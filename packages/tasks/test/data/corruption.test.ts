@@ -43,7 +43,7 @@ const corruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
     kind: fc.constant('insert' as const),
     at: fc.nat(),
     bytes: fc.oneof(
-      fc.constant([0x22]), // a stray quote
+      fc.constant([0x22] as number[]), // a stray quote
       fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }), // garbage, often invalid UTF-8
       fc.array(fc.constantFrom(...STRUCTURAL), { minLength: 1, maxLength: 3 }),
     ),
