@@ -14,7 +14,7 @@ const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
  * cancellation); above, 1 - erfc(x) with erfc's continued fraction (modified Lentz).
  */
 export const erfScalar = (x: number): number => {
-  if (Number.isNaN(x)) return NaN;
+  if (Number.isNaN(x) || x === 0) return x; // erf(±0) = ±0
   const ax = Math.abs(x);
   let r: number;
   if (ax < 2.5) {
