@@ -191,10 +191,15 @@ export const ensureDataset =
       return E.left(dataError('usage', name, 0, `unknown dataset "${name}"; known: ${Object.keys(registry).join(', ')}`));
     const need = opts.need ?? [...source.files.map((f) => f.path), ...source.archives.map((a) => a.provides)];
     const shared = join(sharedDir(env), 'data', source.sharedPath);
-    if (need.length > 0 && allPresent(shared, need)) return E.right(shared);
     const cache = datasetCacheDir(name, env);
-    if (allPresent(cache, need)) return E.right(cache);
-    const missing = need.filter((p) => !existsSync(join(cache, p)));
+    if (need.length === 0) {
+      // nothing is downloadable (a manual dataset): any existing copy will do
+      for (const d of [shared, cache]) if (existsSync(d)) return E.right(d);
+    } else {
+      if (allPresent(shared, need)) return E.right(shared);
+      if (allPresent(cache, need)) return E.right(cache);
+    }
+    const missing = need.length === 0 ? ['its files'] : need.filter((p) => !existsSync(join(cache, p)));
     const fill = (kind: DataErrorKind, why: string) =>
       E.left(
         dataError(
@@ -206,6 +211,7 @@ export const ensureDataset =
             (source.manual === undefined ? '' : `. ${source.manual}`),
         ),
       );
+    if (need.length === 0) return fill('offline', `${name} cannot be downloaded automatically`);
     const offline = opts.offline ?? ['1', 'true', 'yes'].includes((env.PREFIX_TUNING_OFFLINE ?? '').toLowerCase());
     if (offline) return fill('offline', `dataset ${name} is not on disk and downloads are off (offline)`);
     for (const path of missing) {
