@@ -30,12 +30,12 @@ import { tanh } from '../ops/unary.ts';
 import { matmul, mT } from '../ops/matmul.ts';
 import type { KeyValue, PastKeyValues } from '../models/common.ts';
 import { type Variant, type Reparam, type Site, flattenVariant, selectLayers } from './variant.ts';
-import { type ParamSpec, type KvGeometry, activationParamSpecs, promptToPast, tokenDim } from './params.ts';
+import { type ParamSpec, type SiteGeometry, activationParamSpecs, promptToPast, tokenDim } from './params.ts';
 
 /** What a variant needs to know about the model: its attention sites and embedding width. */
 export interface ModelSites {
   /** Attention sites with their geometry: `self` for decoder-only models and BART's decoder. */
-  readonly sites: Partial<Record<Site, KvGeometry>>;
+  readonly sites: Partial<Record<Site, SiteGeometry>>;
   /** Width of the input embeddings (for embedding-only prefixes). */
   readonly embedDim: number;
   /** Names of the model's weights by layer (for finetune variants): layer -1 = not in a layer. */
@@ -72,7 +72,7 @@ export interface ActivationGroup {
   readonly site?: Site;
   readonly layers?: readonly number[];
   readonly shared?: boolean;
-  readonly geometry?: KvGeometry;
+  readonly geometry?: SiteGeometry;
   /** Initialisation text when initialised from real words. */
   readonly initText?: string;
 }

@@ -25,7 +25,7 @@ import { gather } from '../ops/gather.ts';
 import type { Reparam } from './variant.ts';
 
 /** Geometry of the attention layers a prefix attaches to (read from the model). */
-export interface KvGeometry {
+export interface SiteGeometry {
   /** Number of layers that receive the prefix. */
   readonly layers: number;
   readonly kvHeads: number;
@@ -33,7 +33,7 @@ export interface KvGeometry {
 }
 
 /** PEFT's token_dim: key/value width per layer. */
-export const tokenDim = (g: KvGeometry): number => g.kvHeads * g.headDim;
+export const tokenDim = (g: SiteGeometry): number => g.kvHeads * g.headDim;
 
 /** How a parameter is initialised. */
 export type InitSpec =
@@ -51,10 +51,10 @@ export interface ParamSpec {
 }
 
 /** Width of the computed prompt's last axis: 2·L·td (one shared layer when `shared`). */
-export const promptWidth = (g: KvGeometry, shared = false): number => 2 * (shared ? 1 : g.layers) * tokenDim(g);
+export const promptWidth = (g: SiteGeometry, shared = false): number => 2 * (shared ? 1 : g.layers) * tokenDim(g);
 
 /** Stored parameter count of a computed prefix: P·2·L·td. */
-export const storedPrefixCount = (g: KvGeometry, length: number, shared = false): number => length * promptWidth(g, shared);
+export const storedPrefixCount = (g: SiteGeometry, length: number, shared = false): number => length * promptWidth(g, shared);
 
 /**
  * Parameters of one trainable-activation group, named `<scope>.<PEFT name>`. nn.Linear's
@@ -104,7 +104,7 @@ export const computedActivations = (scope: string, length: number, width: number
  * prompt [P, 2·L·td] (one prefix for all rows) or [B, P, 2·L·td] (per-row, from a bank)
  * -> L pairs of [B, kvHeads, P, headDim].
  */
-export const promptToPast = (prompt: Node, g: KvGeometry, batch: Dim, layers = g.layers): { key: Node; value: Node }[] => {
+export const promptToPast = (prompt: Node, g: SiteGeometry, batch: Dim, layers = g.layers): { key: Node; value: Node }[] => {
   const perRow = prompt.shape.length === 3;
   const P = prompt.shape[perRow ? 1 : 0]!;
   const x = perRow

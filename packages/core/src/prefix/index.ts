@@ -1,0 +1,14 @@
+/** Prefix injection: tuning variants, their parametrisation, and injected model graphs. */
+export * from './variant.ts';
+export {
+  type SiteGeometry, type ParamSpec, type InitSpec, tokenDim, promptWidth, storedPrefixCount, activationParamSpecs,
+  computedActivations, promptToPast, bankLookup,
+} from './params.ts';
+export {
+  type ModelSites, type InjectOptions, type ActivationGroup, type Injection, inject, groupActivations, groupPast, sitePast,
+  embeddingPrefix, userIdsInput,
+} from './inject.ts';
+export {
+  modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength,
+  type TrainGraphOptions,
+} from './graphs.ts';
