@@ -1,7 +1,8 @@
 /**
  * Where datasets live on disk. Local copies come first: `$PREFIX_TUNING_SHARED/data/<dir>`
  * (default `<repo>/../shared/data/<dir>`); then the download cache
- * `$PREFIX_TUNING_CACHE/datasets/<name>` (default `~/.cache/prefix-tuning/datasets/<name>`).
+ * `$PREFIX_TUNING_CACHE/datasets/<name>` (default `~/.cache/prefix-tuning/datasets/<name>`,
+ * or under `$XDG_CACHE_HOME` when set).
  */
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,11 +20,14 @@ export const sharedDir = (env: DataEnv = process.env): string =>
     ? resolve(env.PREFIX_TUNING_SHARED)
     : resolve(repoRoot, '..', 'shared');
 
-/** The cache root: `$PREFIX_TUNING_CACHE`, else `~/.cache/prefix-tuning`. */
+/**
+ * The cache root, shared with the hub package: `$PREFIX_TUNING_CACHE`, else
+ * `$XDG_CACHE_HOME/prefix-tuning`, else `~/.cache/prefix-tuning`.
+ */
 export const cacheRoot = (env: DataEnv = process.env): string =>
   env.PREFIX_TUNING_CACHE !== undefined && env.PREFIX_TUNING_CACHE !== ''
     ? resolve(env.PREFIX_TUNING_CACHE)
-    : join(homedir(), '.cache', 'prefix-tuning');
+    : join(env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(homedir(), '.cache'), 'prefix-tuning');
 
 /** The download directory of one dataset: `<cache root>/datasets/<name>`. */
 export const datasetCacheDir = (name: string, env: DataEnv = process.env): string =>

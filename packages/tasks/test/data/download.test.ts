@@ -281,3 +281,13 @@ test('tar: unsafe member paths, bad checksums and truncated archives are refused
   writeFileSync(join(root, 'evil', 'notgz.tar.gz'), 'plain text');
   assert.equal((await left(extractTarGz(join(root, 'evil', 'notgz.tar.gz'), join(root, 'evil', 'o5')))).kind, 'archive');
 });
+
+test('paths: shared and cache directories follow the environment', async () => {
+  const { sharedDir, cacheRoot, datasetCacheDir } = await import('../../src/data/paths.ts');
+  assert.equal(sharedDir({ PREFIX_TUNING_SHARED: '/srv/shared' }), '/srv/shared');
+  assert.ok(sharedDir({}).endsWith('/shared'));
+  assert.equal(cacheRoot({ PREFIX_TUNING_CACHE: '/c' }), '/c');
+  assert.equal(cacheRoot({ XDG_CACHE_HOME: '/x' }), '/x/prefix-tuning');
+  assert.equal(datasetCacheDir('e2e', { PREFIX_TUNING_CACHE: '/c' }), '/c/datasets/e2e');
+  assert.match(cacheRoot({}), /\.cache\/prefix-tuning$/);
+});
