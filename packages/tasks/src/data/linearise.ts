@@ -43,7 +43,7 @@ export const parseMR = (mr: string): E.Either<string, readonly MRAttribute[]> =>
   let i = 0;
   const n = mr.length;
   const skipWs = () => {
-    while (i < n && /\s/.test(mr[i])) i += 1;
+    for (let c = mr.charCodeAt(i); i < n && (c === 32 || c === 9 || c === 10 || c === 13 || c === 160); c = mr.charCodeAt(i)) i += 1;
   };
   skipWs();
   if (i === n) return E.left('empty meaning representation');
