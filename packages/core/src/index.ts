@@ -36,3 +36,4 @@ export * from './prefix/index.ts';
 export * from './decode/processors.ts';
 export * from './decode/search.ts';
 export { type Rng, rng, nextU32, split, Sampler } from './random.ts';
+export * from './loop/trainer.ts';

@@ -1,0 +1,224 @@
+/**
+ * The training loop, over any backend: the official trainer's recipe (AdamW without decay on
+ * biases and norms, linear warmup then linear decay, gradient clipping, gradient
+ * accumulation, per-token mean or per-sentence sum loss), dev evaluation each epoch with
+ * early stopping, seeded and reproducible.
+ *
+ * Resumable exactly: the loop's whole state (trainable parameters, optimizer moments, step,
+ * epoch, position in the epoch, best dev loss, patience) is a `TrainState` value handed to
+ * `checkpoint` and accepted back as `resume`; the batch order of every epoch is a pure
+ * function of (seed, epoch), so a run killed at any moment and resumed from its last
+ * checkpoint ends with exactly the parameters of an uninterrupted run.
+ *
+ * Files, terminals and signals are the caller's: the loop reports through callbacks.
+ */
+import type { Backend, Executable } from '../backend/backend.ts';
+import type { HostTensor } from '../backend/tensor.ts';
+import type { Graph } from '../ir/graph.ts';
+import { graph } from '../ir/graph.ts';
+import type { Node } from '../ir/node.ts';
+import { trainStepGraph, trainState, trainInternalOutputs, trainNames, type Trainable } from '../train/step.ts';
+import type { AdamWConfig } from '../train/config.ts';
+import { Sampler } from '../random.ts';
+
+export interface ScheduleConfig {
+  /** Peak learning rate. */
+  readonly lr: number;
+  /** Linear warmup steps (optimizer updates). */
+  readonly warmupSteps: number;
+  /** `linear`: decay to 0 at the last update (transformers' get_linear_schedule_with_warmup); `constant`. */
+  readonly decay: 'linear' | 'constant';
+}
+
+/** Learning rate at optimizer update `step` (1-based) of `total`. */
+export const learningRate = (s: ScheduleConfig, step: number, total: number): number => {
+  const t = step - 1; // transformers' LambdaLR sees 0, 1, ... for the successive updates
+  if (t < s.warmupSteps) return (s.lr * t) / Math.max(1, s.warmupSteps);
+  if (s.decay === 'constant') return s.lr;
+  return s.lr * Math.max(0, (total - t) / Math.max(1, total - s.warmupSteps));
+};
+
+export interface TrainerConfig {
+  readonly epochs: number;
+  readonly schedule: ScheduleConfig;
+  readonly optimizer: AdamWConfig;
+  readonly seed: number;
+  /** Stop when the dev loss has not improved for this many epochs (absent: never). */
+  readonly patience?: number;
+  /** Write a checkpoint every this many optimizer updates (and at each epoch end). */
+  readonly checkpointEvery?: number;
+}
+
+/** A batch: graph feeds and the number of target tokens it holds (for tokens/s). */
+export interface Batch {
+  readonly feeds: Readonly<Record<string, HostTensor>>;
+  readonly tokens: number;
+}
+
+export interface StepMetrics {
+  readonly step: number;
+  readonly epoch: number;
+  readonly batch: number;
+  readonly batchesPerEpoch: number;
+  readonly totalSteps: number;
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly lr: number;
+  readonly tokens: number;
+  readonly seconds: number;
+}
+
+export interface EpochMetrics {
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly devLoss?: number;
+  readonly best: boolean;
+}
+
+/** Everything needed to resume (a plain value; serialise it as you like). */
+export interface TrainState {
+  readonly step: number;
+  readonly epoch: number;
+  /** Micro-batches of the current epoch already consumed. */
+  readonly batchInEpoch: number;
+  readonly bestDevLoss: number | null;
+  readonly badEpochs: number;
+  /** Trainable parameters, optimizer moments and accumulators by state name. */
+  readonly tensors: Readonly<Record<string, HostTensor>>;
+  /** The best-on-dev trainable parameters so far (early stopping restores them). */
+  readonly best: Readonly<Record<string, HostTensor>> | null;
+  readonly done: boolean;
+}
+
+export interface TrainerHooks {
+  readonly onStep?: (m: StepMetrics) => void | Promise<void>;
+  readonly onEpoch?: (m: EpochMetrics) => void | Promise<void>;
+  readonly checkpoint?: (s: TrainState) => Promise<void>;
+  /** Polled between steps (e.g. set by SIGINT): the loop checkpoints and returns. */
+  readonly shouldStop?: () => boolean;
+  /** Extra feeds per micro-batch (e.g. dropout masks), from a generator seeded by the step. */
+  readonly extraFeeds?: (step: number, batch: Batch, rng: Sampler) => Record<string, HostTensor>;
+}
+
+export interface TrainResult {
+  readonly state: TrainState;
+  /** Final trainable parameters (the best on dev when a dev set was given). */
+  readonly params: Record<string, HostTensor>;
+  readonly stopped: 'finished' | 'early-stopped' | 'interrupted';
+}
+
+const scalarF32 = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: Float32Array.of(v) });
+
+/** The order of an epoch's batches: a pure function of (seed, epoch). */
+export const epochOrder = (seed: number, epoch: number, n: number): number[] =>
+  new Sampler((seed * 1000003 + epoch * 7919) >>> 0).shuffle(Array.from({ length: n }, (_, i) => i));
+
+/**
+ * Trains `trainable` params of `loss` (a float32 scalar node whose graph's other params are
+ * `frozen`). `train` batches are re-ordered every epoch; `dev` batches are evaluated after
+ * each epoch with the forward graph alone.
+ */
+export const train = async (args: {
+  readonly backend: Backend;
+  readonly loss: Node;
+  readonly trainable: readonly Trainable[];
+  readonly init: Readonly<Record<string, HostTensor>>;
+  readonly frozen: Readonly<Record<string, HostTensor>>;
+  readonly trainBatches: readonly Batch[];
+  readonly devBatches?: readonly Batch[];
+  readonly config: TrainerConfig;
+  readonly hooks?: TrainerHooks;
+  readonly resume?: TrainState;
+}): Promise<TrainResult> => {
+  const { backend, loss, trainable, config, hooks = {} } = args;
+  const k = config.optimizer.accumulation ?? 1;
+  const nBatches = args.trainBatches.length;
+  if (nBatches === 0) throw new Error('train: no training batches');
+  const updatesPerEpoch = Math.ceil(nBatches / k);
+  const totalSteps = updatesPerEpoch * config.epochs;
+  const stepGraph: Graph = trainStepGraph(loss, trainable, config.optimizer);
+  const exe: Executable = await backend.compile(stepGraph, {
+    params: args.frozen,
+    state: trainState(trainable, args.init, config.optimizer),
+    internalOutputs: trainInternalOutputs(stepGraph),
+  });
+  // forward-only graph for dev loss; trainable values are (read-only) state written before each evaluation
+  const evalExe = args.devBatches && args.devBatches.length > 0
+    ? await backend.compile(graph({ loss }), { params: args.frozen, state: Object.fromEntries(trainable.map((t) => [t.name, { init: args.init[t.name]! }])) })
+    : undefined;
+  const stateNames = Object.keys(trainState(trainable, args.init, config.optimizer));
+  const readAll = async (): Promise<Record<string, HostTensor>> =>
+    Object.fromEntries(await Promise.all(stateNames.map(async (n) => [n, await exe.readState(n)] as const)));
+  const readParams = async (): Promise<Record<string, HostTensor>> =>
+    Object.fromEntries(await Promise.all(trainable.map(async (t) => [t.name, await exe.readState(t.name)] as const)));
+
+  let st: TrainState = args.resume ?? { step: 0, epoch: 0, batchInEpoch: 0, bestDevLoss: null, badEpochs: 0, tensors: {}, best: null, done: false };
+  if (args.resume) for (const [n, t] of Object.entries(args.resume.tensors)) await exe.writeState(n, t);
+  const snapshot = async (patch: Partial<TrainState>): Promise<TrainState> => ({ ...st, ...patch, tensors: await readAll() });
+  let stopped: TrainResult['stopped'] = 'finished';
+  try {
+    epochs: while (!st.done && st.epoch < config.epochs) {
+      const order = epochOrder(config.seed, st.epoch, nBatches);
+      let lossSum = 0;
+      let lossCount = 0;
+      for (let b = st.batchInEpoch; b < nBatches; b++) {
+        if (hooks.shouldStop?.()) {
+          stopped = 'interrupted';
+          st = await snapshot({});
+          break epochs;
+        }
+        const batch = args.trainBatches[order[b]!]!;
+        const micro = b % k;
+        const lastOfGroup = micro === k - 1 || b === nBatches - 1;
+        const step = st.step + 1; // the optimizer update this micro-batch contributes to
+        const lr = learningRate(config.schedule, step, totalSteps);
+        const t0 = performance.now();
+        const extra = hooks.extraFeeds?.(step * k + micro, batch, new Sampler((config.seed ^ (step * 2654435761 + micro)) >>> 0)) ?? {};
+        const out = await exe.run(
+          {
+            ...batch.feeds, ...extra,
+            [trainNames.lr]: scalarF32(lr), [trainNames.step]: scalarF32(step),
+            ...(k > 1 ? { [trainNames.apply]: scalarF32(lastOfGroup ? 1 : 0) } : {}),
+          },
+          [trainNames.loss, trainNames.gradNorm],
+        );
+        const l = Number(out[trainNames.loss]!.data[0]);
+        lossSum += l;
+        lossCount++;
+        st = { ...st, batchInEpoch: b + 1, step: lastOfGroup ? step : st.step };
+        await hooks.onStep?.({
+          step, epoch: st.epoch, batch: b + 1, batchesPerEpoch: nBatches, totalSteps, loss: l,
+          gradNorm: Number(out[trainNames.gradNorm]!.data[0]), lr, tokens: batch.tokens, seconds: (performance.now() - t0) / 1000,
+        });
+        if (lastOfGroup && config.checkpointEvery && step % config.checkpointEvery === 0 && hooks.checkpoint)
+          await hooks.checkpoint(await snapshot({}));
+      }
+      // end of epoch: dev evaluation and early stopping
+      let devLoss: number | undefined;
+      if (evalExe) {
+        const params = await readParams();
+        for (const [n, v] of Object.entries(params)) await evalExe.writeState(n, v);
+        let s = 0;
+        for (const d of args.devBatches!) s += Number((await evalExe.run(d.feeds, ['loss']))['loss']!.data[0]);
+        devLoss = s / args.devBatches!.length;
+      }
+      const improved = devLoss !== undefined && (st.bestDevLoss === null || devLoss < st.bestDevLoss);
+      const best = improved ? await readParams() : st.best;
+      const badEpochs = devLoss === undefined || improved ? 0 : st.badEpochs + 1;
+      const early = config.patience !== undefined && badEpochs >= config.patience;
+      st = {
+        ...st, epoch: st.epoch + 1, batchInEpoch: 0, best, badEpochs,
+        bestDevLoss: improved ? devLoss! : st.bestDevLoss, done: early || st.epoch + 1 >= config.epochs,
+      };
+      await hooks.onEpoch?.({ epoch: st.epoch, trainLoss: lossSum / Math.max(1, lossCount), ...(devLoss !== undefined ? { devLoss } : {}), best: improved });
+      if (early) stopped = 'early-stopped';
+      st = await snapshot({});
+      if (hooks.checkpoint) await hooks.checkpoint(st);
+    }
+    const params = st.best ? { ...st.best } : await readParams();
+    return { state: st, params, stopped };
+  } finally {
+    await exe.dispose();
+    await evalExe?.dispose();
+  }
+};
