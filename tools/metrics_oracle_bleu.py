@@ -13,6 +13,9 @@ tools/metrics_oracle_common.py) the numbers that the OFFICIAL scorers give on re
   and `-f` segment statistics whose corpus sums are recorded (n-gram matches, counts,
   information). `run_pymteval` (its Python port, which does NOT equal the Perl NIST) is recorded
   for information only.
+Also writes fixtures/metrics/mteval_sacrebleu_cases.json: the same numbers for small cases written
+here (CASES), each aimed at one rule (entities, case, Unicode whitespace, ties, empty hypothesis...).
+
 * sacrebleu (PyPI): corpus_bleu (13a, exp smoothing), corpus_chrf (chrF2 and chrF++), corpus_ter
   (defaults), and the sentence_* scores of every segment.
 
@@ -22,7 +25,8 @@ Requirements (outside the repository):
   perl with XML::Twig (Debian: apt-get install libxml-twig-perl)
   a copy of the e2e-metrics working tree (default /work/e2e-metrics; --e2e-metrics PATH)
 
-Run:  /work/venvs/metrics/bin/python tools/metrics_oracle_bleu.py [--e2e-metrics PATH]
+Run:  /work/venvs/metrics/bin/python tools/metrics_oracle_bleu.py [--e2e-metrics PATH] [--what all|sets|cases]
+(the sets take about 20 minutes, mostly sacreBLEU's TER on 547 segments with up to 42 references)
 """
 from __future__ import annotations
 
@@ -126,47 +130,88 @@ def sacrebleu_scores(hyps: list[str], refs: list[list[str]]) -> dict:
     }
 
 
+# Small cases written for this oracle (not data): each exercises one rule of the scorers.
+CASES = [
+    {"id": "zero-prefix-quirk", "hyps": ["0 x"], "refs": [["0 x 0 y"]]},
+    {"id": "entities-case-unicode",
+     "hyps": ["CAF\u00c9 &amp; Bar costs \u00a320.50, near the 3-star Hotel."],
+     "refs": [["Caf\u00e9 & bar costs \u00a320.50 , near the 3-star hotel.", "The CAF\u00c9 and BAR is near a hotel"]]},
+    {"id": "unicode-whitespace", "hyps": ["a\u00a0b\u2003c d"], "refs": [["a b c d"]]},
+    {"id": "closest-length-tie", "hyps": ["the cat sat down"], "refs": [["the cat sat", "the cat sat down now"]]},
+    {"id": "empty-hypothesis", "hyps": ["", "the cat sat"], "refs": [["a b"], ["the cat sat on the mat"]]},
+    {"id": "varying-reference-counts",
+     "hyps": ["the cat sat on the mat", "a dog barked loudly", "it rains"],
+     "refs": [["the cat sat on a mat"], ["the dog barked", "a dog barks loudly", "dogs bark"], ["it is raining", "rain"]]},
+    {"id": "no-higher-order-matches", "hyps": ["mat the on sat cat the"], "refs": [["the cat sat on the mat"]]},
+    {"id": "numbers-punctuation",
+     "hyps": ["It's 1,000.5 km-long (approx.) -- yes! See e.g. 3-4 items/day; cost: $5."],
+     "refs": [["It is 1,000.5 km long (approx.), yes. See 3 - 4 items per day; cost $5."]]},
+    {"id": "short-hypothesis", "hyps": ["cat"], "refs": [["the cat"]]},
+    {"id": "shift-needed", "hyps": ["on the mat the cat sat"], "refs": [["the cat sat on the mat"]]},
+]
+
+
+def score_corpus(ms, e2e_path: Path, hyps: list[str], refs: list[list[str]]) -> tuple[dict, str, str]:
+    """Official numbers of one corpus; also returns the e2e-metrics text files."""
+    ref_txt, hyp_txt = e2e_text_files(hyps, refs)
+    with tempfile.TemporaryDirectory(prefix="e2e-oracle-") as tmp:
+        ref_file, hyp_file = Path(tmp) / "refs.txt", Path(tmp) / "hyp.txt"
+        ref_file.write_text(ref_txt, encoding="utf-8")
+        hyp_file.write_text(hyp_txt, encoding="utf-8")
+        if len(hyps) > 1:
+            data_src, data_ref, data_sys = ms.load_data(str(ref_file), str(hyp_file))
+        else:  # a one-example file with several references reads as single-reference in e2e-metrics
+            data_src, data_ref, data_sys = [""], [[r.strip() for r in refs[0]]], [hyps[0].strip()]
+    with contextlib.redirect_stderr(io.StringIO()):
+        official = ms.run_mteval(data_ref, data_sys, data_src)
+        try:
+            py = ms.run_pymteval(data_ref, data_sys)
+        except ZeroDivisionError:  # the Python port fails on hypotheses shorter than 5 words
+            py = {"BLEU": None, "NIST": None}
+    full = perl_full_precision(ms, e2e_path, data_src, data_ref, data_sys)
+    assert abs(full["bleu"] - official["BLEU"]) < 6e-5 and abs(full["nist"] - official["NIST"]) < 6e-5
+    # the e2e-metrics reader strips lines; sacreBLEU gets the same strings
+    return ({"e2e_metrics": {"BLEU": official["BLEU"], "NIST": official["NIST"]}, "mteval": full,
+             "pymteval": {"BLEU": py["BLEU"], "NIST": py["NIST"]}, "sacrebleu": sacrebleu_scores(data_sys, data_ref)},
+            ref_txt, hyp_txt)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--e2e-metrics", type=Path, default=Path("/work/e2e-metrics"))
-    ap.add_argument("--out", type=Path, default=REPO / "fixtures" / "metrics" / "mteval_sacrebleu.json")
+    ap.add_argument("--what", choices=["all", "sets", "cases"], default="all")
     args = ap.parse_args()
     ms = load_e2e_metrics(args.e2e_metrics)
     perl_version = subprocess.run(["perl", "-e", "print $^V"], capture_output=True, text=True).stdout
-    results = []
-    for spec in SETS:
-        hyps, refs = build_set(spec["rule"])
-        assert all(s.strip() for s in hyps + [r for rs in refs for r in rs]), "blank text in a set"
-        ref_txt, hyp_txt = e2e_text_files(hyps, refs)
-        with tempfile.TemporaryDirectory(prefix="e2e-oracle-") as tmp:
-            ref_file, hyp_file = Path(tmp) / "refs.txt", Path(tmp) / "hyp.txt"
-            ref_file.write_text(ref_txt, encoding="utf-8")
-            hyp_file.write_text(hyp_txt, encoding="utf-8")
-            data_src, data_ref, data_sys = ms.load_data(str(ref_file), str(hyp_file))
-        with contextlib.redirect_stderr(io.StringIO()):
-            official = ms.run_mteval(data_ref, data_sys, data_src)
-            py = ms.run_pymteval(data_ref, data_sys)
-        full = perl_full_precision(ms, args.e2e_metrics, data_src, data_ref, data_sys)
-        assert abs(full["bleu"] - official["BLEU"]) < 6e-5 and abs(full["nist"] - official["NIST"]) < 6e-5
-        # the e2e-metrics reader strips lines; the scorers below get the same strings
-        results.append({
-            "id": spec["id"], "rule": spec["rule"], "n": len(hyps),
-            "sha256": {"source": sha256_file(shared_dir() / spec["rule"]["source"]),
-                       "refs_txt": sha256_bytes(ref_txt.encode()), "hyp_txt": sha256_bytes(hyp_txt.encode())},
-            "e2e_metrics": {"BLEU": official["BLEU"], "NIST": official["NIST"]},
-            "mteval": full,
-            "pymteval": {"BLEU": py["BLEU"], "NIST": py["NIST"]},
-            "sacrebleu": sacrebleu_scores(data_sys, data_ref),
-        })
-        print(f"{spec['id']}: n={len(hyps)} BLEU={official['BLEU']} NIST={official['NIST']} "
-              f"sacreBLEU={results[-1]['sacrebleu']['bleu']:.4f} chrF={results[-1]['sacrebleu']['chrf']:.4f} "
-              f"TER={results[-1]['sacrebleu']['ter']:.4f}", file=sys.stderr)
+    import sacrebleu  # noqa: PLC0415
     commit = os.environ.get("E2E_METRICS_COMMIT", "1b9c4d87fd0bbb171ea966741cdc012588581ed4")
-    write_json(args.out, {
-        "generator": "tools/metrics_oracle_bleu.py",
-        "oracles": {"e2e_metrics_commit": commit, "perl": perl_version, "sacrebleu": results[0]["sacrebleu"]["version"]},
-        "sets": results,
-    })
+    oracles = {"e2e_metrics_commit": commit, "perl": perl_version, "sacrebleu": sacrebleu.__version__}
+    out_dir = REPO / "fixtures" / "metrics"
+    if args.what in ("all", "cases"):
+        cases = []
+        for case in CASES:
+            scores, _, _ = score_corpus(ms, args.e2e_metrics, case["hyps"], case["refs"])
+            cases.append({**case, **scores})
+            print(f"case {case['id']}: BLEU={scores['mteval']['bleu']} NIST={scores['mteval']['nist']}", file=sys.stderr, flush=True)
+        write_json(out_dir / "mteval_sacrebleu_cases.json",
+                   {"generator": "tools/metrics_oracle_bleu.py --what cases", "oracles": oracles, "cases": cases})
+    if args.what in ("all", "sets"):
+        results = []
+        for spec in SETS:
+            hyps, refs = build_set(spec["rule"])
+            assert all(s.strip() for s in hyps + [r for rs in refs for r in rs]), "blank text in a set"
+            scores, ref_txt, hyp_txt = score_corpus(ms, args.e2e_metrics, hyps, refs)
+            results.append({
+                "id": spec["id"], "rule": spec["rule"], "n": len(hyps),
+                "sha256": {"source": sha256_file(shared_dir() / spec["rule"]["source"]),
+                           "refs_txt": sha256_bytes(ref_txt.encode()), "hyp_txt": sha256_bytes(hyp_txt.encode())},
+                **scores,
+            })
+            sb = scores["sacrebleu"]
+            print(f"{spec['id']}: n={len(hyps)} BLEU={scores['e2e_metrics']['BLEU']} NIST={scores['e2e_metrics']['NIST']} "
+                  f"sacreBLEU={sb['bleu']:.4f} chrF={sb['chrf']:.4f} TER={sb['ter']:.4f}", file=sys.stderr, flush=True)
+        write_json(out_dir / "mteval_sacrebleu.json",
+                   {"generator": "tools/metrics_oracle_bleu.py --what sets", "oracles": oracles, "sets": results})
 
 
 if __name__ == "__main__":

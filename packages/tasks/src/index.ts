@@ -6,3 +6,4 @@
 export * from './data/index.ts';
 
 // metrics exports (the metrics engineer appends below this line)
+export * from './metrics/index.ts';

@@ -1,5 +1,6 @@
 import type { Command } from '../cli.ts';
 import { convert } from './convert.ts';
+import { scoreCommand } from './score.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [convert];
+export const commands: readonly Command[] = [convert, scoreCommand];
