@@ -47,6 +47,8 @@ export interface BartGraphOptions {
   readonly shiftLabels?: boolean;
   /** Adds `decoder_attention_mask` [B, T]. */
   readonly decoderAttentionMask?: boolean;
+  /** Adds `present.{i}.decoder.*` [B, H, T, Dh] and the cross-attention `present.{i}.encoder.*` [B, H, S, Dh]. */
+  readonly presents?: boolean;
 }
 
 const pad = (cfg: BartConfig): number => cfg.pad_token_id ?? 1;
@@ -67,6 +69,7 @@ export const bartGraph = (cfg: BartConfig, opts: BartGraphOptions = {}): Graph =
   });
   const outputs: Record<string, Node> = { logits: dec.logits, encoder_last_hidden_state: enc.hidden };
   if (labels && opts.loss) outputs['loss'] = seq2seqLoss(dec.logits, labels, opts.loss);
+  if (opts.presents) Object.assign(outputs, presentOutputs(dec.presents, 'present', '.decoder'), presentOutputs(dec.crossPresents, 'present', '.encoder'));
   return graph(outputs);
 };
 

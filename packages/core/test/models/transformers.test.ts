@@ -53,13 +53,19 @@ describe('models equal transformers on its own checkpoints', () => {
 
       it('logits and past key/values of the full forward (with a padding mask)', () => {
         if (cfg.model_type === 'bart') {
-          const out = evaluate(bartGraph(cfg, { decoderAttentionMask: true }), {
+          const out = evaluate(bartGraph(cfg, { decoderAttentionMask: true, presents: true }), {
             input_ids: ids(inp.input_ids), attention_mask: ids(inp.attention_mask),
             decoder_input_ids: ids(inp.decoder_input_ids), decoder_attention_mask: ids(inp.decoder_attention_mask),
           }, params);
           close('logits', out['logits'], expected.logits);
-          const enc = expected.encoder_hidden_states;
-          close('encoder_last_hidden_state', out['encoder_last_hidden_state'], enc[enc.length - 1]);
+          expected.past_key_values.forEach((kv: Record<string, JsonTensor>, i: number) => {
+            close(`present.${i}.decoder.key`, out[`present.${i}.decoder.key`], kv['self_key']!);
+            close(`present.${i}.decoder.value`, out[`present.${i}.decoder.value`], kv['self_value']!);
+            close(`present.${i}.encoder.key`, out[`present.${i}.encoder.key`], kv['cross_key']!);
+            close(`present.${i}.encoder.value`, out[`present.${i}.encoder.value`], kv['cross_value']!);
+          });
+          const enc = expected.encoder_hidden_states as JsonTensor[] | undefined;
+          if (enc) close('encoder_last_hidden_state', out['encoder_last_hidden_state'], enc[enc.length - 1]!);
           return;
         }
         const out = evaluate(causalLmGraph(cfg, { attentionMask: true, presents: true }), {
