@@ -89,7 +89,7 @@ test('fan-in is summed: d/dx sum(x*x + 3x) = 2x + 3', () => {
 
 test('unbroadcast sums over leading axes and stretched size-1 axes (symbolic dims too)', () => {
   const ct = input('ct', [2, 'A', 3]);
-  const u = unbroadcast(ct, ['A' as never, 1].map((d) => (d === 'A' ? ct.shape[1]! : d)));
+  const u = unbroadcast(ct, [ct.shape[1]!, 1]);
   assert.equal(shapeToString(u.shape), '[A,1]');
   const vals = Array.from({ length: 12 }, (_, i) => i);
   const r = arr(ev({ u }, { ct: f32([2, 2, 3], vals) }).u!);

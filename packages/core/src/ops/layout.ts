@@ -6,6 +6,9 @@ import { broadcastShapes, normAxis, shapeEq, shapeToString, type Shape } from '.
 import { GraphError } from '../errors.ts';
 import { allocLike, broadcastConcrete, broadcastOffsets, evalDim, fail, refTensor, shapeStr, sizeOf, stridesOf } from './kernel.ts';
 
+/** A concrete dim must be a non-negative integer (symbolic dims are sizes by construction). */
+const validDim = (d: Dim): boolean => !isConcrete(d) || (Number.isInteger(d) && d >= 0);
+
 export const concatDef: OpDef<'concat'> = {
   name: 'concat', kind: 'primitive', arity: [1, Infinity],
   infer: (xs, a) => {
@@ -128,9 +131,11 @@ export const padDef: OpDef<'pad'> = {
 export const reshapeDef: OpDef<'reshape'> = {
   name: 'reshape', kind: 'primitive', arity: 1,
   infer: ([x], a) =>
-    dimEq(dimProd(x!.shape), dimProd(a.shape))
-      ? { shape: a.shape, dtype: x!.dtype }
-      : `cannot reshape ${shapeToString(x!.shape)} to ${shapeToString(a.shape)}: element counts ${dimToString(dimProd(x!.shape))} vs ${dimToString(dimProd(a.shape))}`,
+    !a.shape.every(validDim)
+      ? `cannot reshape ${shapeToString(x!.shape)} to ${shapeToString(a.shape)}: invalid target dim`
+      : dimEq(dimProd(x!.shape), dimProd(a.shape))
+        ? { shape: a.shape, dtype: x!.dtype }
+        : `cannot reshape ${shapeToString(x!.shape)} to ${shapeToString(a.shape)}: element counts ${dimToString(dimProd(x!.shape))} vs ${dimToString(dimProd(a.shape))}`,
   vjp: ({ inputs: [x], ct }) => [x!.dtype === 'float32' ? reshape(ct, x!.shape) : undefined],
   // values are immutable, so the data is shared, not copied
   ref: ([x], node, ctx) => {
@@ -186,6 +191,7 @@ export const transposeDef: OpDef<'transpose'> = {
 export const broadcastToDef: OpDef<'broadcastTo'> = {
   name: 'broadcastTo', kind: 'primitive', arity: 1,
   infer: ([x], a) => {
+    if (!a.shape.every(validDim)) return `cannot broadcast ${shapeToString(x!.shape)} to ${shapeToString(a.shape)}: invalid target dim`;
     const s = broadcastShapes(x!.shape, a.shape);
     if (typeof s === 'string' || !shapeEq(s, a.shape)) return `cannot broadcast ${shapeToString(x!.shape)} to ${shapeToString(a.shape)}`;
     return { shape: a.shape, dtype: x!.dtype };

@@ -9,6 +9,8 @@
  * equality (`P+T` and `T+P` are the same dim).
  */
 
+import { GraphError } from '../errors.ts';
+
 /** A monomial's variables, sorted, joined by `*` (empty string for the constant term). */
 type Monomial = string;
 
@@ -55,7 +57,7 @@ const termsOf = (d: Dim): Map<Monomial, number> =>
 
 /** A named symbolic size, e.g. `sym('B')`. Names are identifiers (letters, digits, `_`). */
 export const sym = (name: string): Dim => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid dim name '${name}'`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new GraphError('dim', '', `invalid dim name '${name}'`);
   return fromTerms(new Map([[name, 1]]));
 };
 

@@ -37,7 +37,7 @@ export const buildGpt2 = ({ nLayer, d, nHead, tag }: Gpt2Config): Gpt2Stack => {
   };
   const x = input(`${tag}x`, ['B', 'T', d]);
   const past: [Node, Node][] = [];
-  let h = x;
+  let h: Node = x;
   for (let l = 0; l < nLayer; l++) {
     const pk = input(`${tag}past.${l}.key`, ['B', nHead, 'P', dh]);
     const pv = input(`${tag}past.${l}.value`, ['B', nHead, 'P', dh]);
