@@ -37,3 +37,4 @@ export * from './decode/processors.ts';
 export * from './decode/search.ts';
 export { type Rng, rng, nextU32, split, Sampler } from './random.ts';
 export * from './loop/trainer.ts';
+export { causalDecoder, type CausalDecoder } from './decode/session.ts';

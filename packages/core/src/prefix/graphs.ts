@@ -14,8 +14,9 @@ import type { Node } from '../ir/node.ts';
 import { type Graph, graph } from '../ir/graph.ts';
 import { type Dim, dimAdd, sym } from '../types/dim.ts';
 import { input } from '../ops/leaves.ts';
-import { concat, slice, broadcastTo } from '../ops/layout.ts';
-import { scalar } from '../ops/leaves.ts';
+import { concat, slice, broadcastTo, reshape } from '../ops/layout.ts';
+import { scalar, iota } from '../ops/leaves.ts';
+import { add } from '../ops/binary.ts';
 import { GraphError } from '../errors.ts';
 import type { CausalLmConfig, BartConfig, ModelConfig } from '../models/config.ts';
 import { type KeyValue, type PastKeyValues, extendKeyMask, lastPosition } from '../models/common.ts';
@@ -114,10 +115,14 @@ export const injectedCausalForward = (
   const fullMask = ownMask
     ? pastMask ? concat([pastMask, ownMask], 1) : extendKeyMask(extendKeyMask(ownMask, Pe), pastLen)
     : undefined;
+  // explicit positions cover the real tokens; virtual embeddings take the positions just before them
+  const positionIds = inp.positionIds && emb && !inp.source
+    ? concat([broadcastTo(reshape(add(iota([Pe], 0, inp.positionIds.dtype), scalar(P as number, inp.positionIds.dtype)), [1, Pe]), [inp.positionIds.shape[0]!, Pe]), inp.positionIds], 1)
+    : inp.positionIds;
   const out = causalLmForward(cfg, {
     inputsEmbeds: inputsEmbeds(inp.ids),
     ...(past ? { pastKeyValues: past } : {}),
-    ...(inp.positionIds ? { positionIds: inp.positionIds } : { positionOffset: pastLen }),
+    ...(positionIds ? { positionIds } : { positionOffset: pastLen }),
     ...(fullMask ? { attentionMask: fullMask } : {}),
   });
   const logits = !inp.source && emb ? slice(out.logits, 1, Pe, dimAdd(Pe, T)) : out.logits; // [B, T, V]

@@ -1,0 +1,114 @@
+/**
+ * A `DecodeSession` for decoder-only models on any backend: a prefill graph (with the
+ * variant's activations at the first positions of the KV cache) and the one-token step graph,
+ * compiled once; the KV cache lives on the host between steps and is reordered for beams.
+ * Prompts of different lengths are left-padded (positions follow the attention mask, as
+ * transformers' generate does), and each row may carry its own prefix from a bank.
+ */
+import type { Backend, Executable } from '../backend/backend.ts';
+import type { HostTensor } from '../backend/tensor.ts';
+import type { CausalLmConfig } from '../models/config.ts';
+import { prefillGraph, stepGraph, causalLmKvGeometry } from '../models/causal.ts';
+import { type Injection } from '../prefix/inject.ts';
+import { injectedPrefillGraph, virtualPrefixLength } from '../prefix/graphs.ts';
+import type { DecodeSession } from './search.ts';
+
+export interface CausalDecoder {
+  /** Starts a session for `prompts`, each repeated `beams` times (rows b·beams … b·beams+beams-1). */
+  start(prompts: readonly (readonly number[])[], opts?: { beams?: number; userIds?: readonly number[]; padId?: number }): Promise<DecodeSession>;
+  dispose(): Promise<void>;
+}
+
+const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'int32', shape, data: Int32Array.from(data) });
+
+/**
+ * Compiles the prefill and step graphs of `cfg` with `params` (model weights, and the
+ * injection's parameters when `inj` is given: a stored adapter or training-mode params).
+ */
+export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<CausalDecoder> => {
+  const pre: Executable = await backend.compile(inj ? injectedPrefillGraph(cfg, inj) : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
+  const step: Executable = await backend.compile(stepGraph(cfg, { attentionMask: true, positionIds: true }), { params });
+  const L = causalLmKvGeometry(cfg).layers;
+  const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
+  const V = cfg.vocab_size;
+  return {
+    async start(prompts, opts = {}) {
+      const K = opts.beams ?? 1;
+      const R = prompts.length * K;
+      if (inj && inj.users > 0 && opts.userIds?.length !== prompts.length) throw new Error('a prefix bank needs one user id per prompt');
+      const T0 = Math.max(1, ...prompts.map((p) => p.length));
+      const ids = new Int32Array(R * T0).fill(opts.padId ?? 0);
+      const mask = new Int32Array(R * T0);
+      const pos = new Int32Array(R * T0).fill(1);
+      const lastPos = new Int32Array(R);
+      prompts.forEach((p, b) => {
+        for (let k = 0; k < K; k++) {
+          const r = b * K + k;
+          const off = T0 - p.length;
+          p.forEach((t, j) => {
+            ids[r * T0 + off + j] = t;
+            mask[r * T0 + off + j] = 1;
+            pos[r * T0 + off + j] = virtual + j;
+          });
+          lastPos[r] = virtual + p.length - 1;
+        }
+      });
+      const feeds: Record<string, HostTensor> = { input_ids: i32([R, T0], ids), attention_mask: i32([R, T0], mask), position_ids: i32([R, T0], pos) };
+      if (inj && inj.users > 0) feeds['user_ids'] = i32([R], opts.userIds!.flatMap((u) => Array<number>(K).fill(u)));
+      const out = await pre.run(feeds);
+      let logits = out['logits']!.data as Float32Array;
+      let past: HostTensor[] = [];
+      for (let l = 0; l < L; l++) past.push(out[`present.${l}.key`]!, out[`present.${l}.value`]!);
+      // the cache mask: virtual positions always visible, then the prompt's own mask
+      let cacheLen = past[0]!.shape[2]!;
+      let cacheMask = new Int32Array(R * cacheLen);
+      for (let r = 0; r < R; r++) {
+        cacheMask.fill(1, r * cacheLen, r * cacheLen + (cacheLen - T0));
+        cacheMask.set(mask.subarray(r * T0, (r + 1) * T0), r * cacheLen + cacheLen - T0);
+      }
+      const reorderRows = (t: HostTensor, parents: Int32Array): HostTensor => {
+        const per = t.data.length / R;
+        const src = t.data as Float32Array;
+        const dst = new Float32Array(src.length);
+        parents.forEach((p, i) => dst.set(src.subarray(p * per, (p + 1) * per), i * per));
+        return { ...t, data: dst };
+      };
+      return {
+        vocabSize: V,
+        logits: async () => logits,
+        async advance(parents, tokens) {
+          const identity = parents.every((p, i) => p === i);
+          if (!identity) {
+            past = past.map((t) => reorderRows(t, parents));
+            const m = new Int32Array(cacheMask.length);
+            parents.forEach((p, i) => m.set(cacheMask.subarray(p * cacheLen, (p + 1) * cacheLen), i * cacheLen));
+            cacheMask = m;
+            const lp = Int32Array.from(parents, (p) => lastPos[p]!);
+            lastPos.set(lp);
+          }
+          const nextMask = new Int32Array(R * (cacheLen + 1));
+          for (let r = 0; r < R; r++) {
+            nextMask.set(cacheMask.subarray(r * cacheLen, (r + 1) * cacheLen), r * (cacheLen + 1));
+            nextMask[r * (cacheLen + 1) + cacheLen] = 1;
+          }
+          for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
+          const f: Record<string, HostTensor> = { input_ids: i32([R, 1], tokens), attention_mask: i32([R, cacheLen + 1], nextMask), position_ids: i32([R, 1], lastPos) };
+          for (let l = 0; l < L; l++) {
+            f[`past_key_values.${l}.key`] = past[2 * l]!;
+            f[`past_key_values.${l}.value`] = past[2 * l + 1]!;
+          }
+          const o = await step.run(f);
+          logits = o['logits']!.data as Float32Array;
+          past = [];
+          for (let l = 0; l < L; l++) past.push(o[`present.${l}.key`]!, o[`present.${l}.value`]!);
+          cacheLen += 1;
+          cacheMask = nextMask;
+        },
+      };
+    },
+    async dispose() {
+      await pre.dispose();
+      await step.dispose();
+    },
+  };
+};
