@@ -13,7 +13,6 @@
  * 3. Statistics: lengths, function-word counts, matched words per module split into content and
  *    function words, chunks.
  */
-import { synsetsOf, type SynonymDictionary } from './meteor-synonyms.ts';
 import type { ParaphraseTable } from './meteor-paraphrase.ts';
 
 /** METEOR's matching modules, in the order they run. */
@@ -23,7 +22,8 @@ export type MeteorModule = 'exact' | 'stem' | 'synonym' | 'paraphrase';
 export type AlignerConfig = {
   readonly modules: readonly MeteorModule[];
   readonly functionWords: ReadonlySet<string>;
-  readonly synonyms: SynonymDictionary | null;
+  /** WordNet synsets of a word, own and of its base forms (METEOR's synonym module) */
+  readonly synsets: (word: string) => ReadonlySet<number>;
   readonly paraphrase: ParaphraseTable | null;
   readonly beamSize: number;
   readonly stem: (word: string) => string;
@@ -205,11 +205,13 @@ export const alignStats = (w1: readonly string[], w2: readonly string[], cfg: Al
       const s2 = w2.map(cfg.stem);
       oneToOne(stage, k, w1, w2, (i, j) => s1[i] === s2[j] && w1[i] !== w2[j]);
     } else if (mod === 'synonym') {
-      const d = cfg.synonyms;
-      if (d === null) throw new Error('METEOR synonym module: no synonym dictionary loaded');
-      const syn1 = w1.map((w) => synsetsOf(d, w));
-      const syn2 = w2.map((w) => synsetsOf(d, w));
-      oneToOne(stage, k, w1, w2, (i, j) => w1[i] !== w2[j] && [...syn1[i]].some((x) => syn2[j].has(x)));
+      const syn1 = w1.map(cfg.synsets);
+      const syn2 = w2.map(cfg.synsets);
+      const meet = (a: ReadonlySet<number>, b: ReadonlySet<number>): boolean => {
+        for (const x of a) if (b.has(x)) return true;
+        return false;
+      };
+      oneToOne(stage, k, w1, w2, (i, j) => w1[i] !== w2[j] && meet(syn1[i], syn2[j]));
     } else {
       if (cfg.paraphrase === null) throw new Error('METEOR paraphrase module: no paraphrase table loaded');
       paraphraseMatches(stage, k, w1, w2, cfg.paraphrase);

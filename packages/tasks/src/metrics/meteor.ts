@@ -21,12 +21,14 @@ import * as E from 'fp-ts/lib/Either.js';
 import { checkCorpus, cocoTokenizeCorpus, type CocoOptions } from './coco.ts';
 import { alignStats, type MeteorModule, type MeteorStats } from './meteor-align.ts';
 import { javaTokens, meteorNormalize } from './meteor-normalize.ts';
-import { loadParaphraseTable, type ParaphraseTable } from './meteor-paraphrase.ts';
+import { cachedParaphraseFile, restrictParaphrases, type ParaphraseTable } from './meteor-paraphrase.ts';
 import { loadMeteorResources, type MeteorResources } from './meteor-resources.ts';
 import { snowballEnglish } from './meteor-stemmer.ts';
+import { synsetsOf } from './meteor-synonyms.ts';
 
 export type { MeteorModule } from './meteor-align.ts';
 export { loadMeteorResources, type MeteorResources } from './meteor-resources.ts';
+export { releaseParaphraseFiles } from './meteor-paraphrase.ts';
 
 /** METEOR's four parameters. */
 export type MeteorParameters = {
@@ -182,15 +184,25 @@ export const meteorDetailed = (
   if (modules.includes('paraphrase') && res.paraphrasePath !== null) {
     const vocab = new Set<string>();
     for (const s of segs) for (const w of [s.test, ...s.refs].flat()) vocab.add(w);
-    const loaded = loadParaphraseTable(res.paraphrasePath, vocab);
-    if (E.isLeft(loaded)) throw new Error(`meteor: ${loaded.left}`);
-    paraphrase = loaded.right;
+    const file = cachedParaphraseFile(res.paraphrasePath);
+    if (E.isLeft(file)) throw new Error(`meteor: ${file.left}`);
+    paraphrase = restrictParaphrases(file.right, vocab);
   }
   const stemCache = new Map<string, string>();
+  const synCache = new Map<string, ReadonlySet<number>>();
+  const dict = res.synonyms;
   const cfg = {
     modules,
     functionWords: res.functionWords,
-    synonyms: res.synonyms,
+    synsets: (w: string): ReadonlySet<number> => {
+      if (dict === null) throw new Error('meteor: the synonym module has no synonym dictionary');
+      let s = synCache.get(w);
+      if (s === undefined) {
+        s = synsetsOf(dict, w);
+        synCache.set(w, s);
+      }
+      return s;
+    },
     paraphrase,
     beamSize: opts.beamSize ?? 40,
     stem: (w: string): string => {
