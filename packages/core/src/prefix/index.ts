@@ -5,7 +5,7 @@ export {
   computedActivations, promptToPast, bankLookup,
 } from './params.ts';
 export {
-  type ModelSites, type InjectOptions, type ActivationGroup, type Injection, inject, groupActivations, groupPast, sitePast,
+  type ModelSites, type InjectOptions, type Parametrisation, type GroupShape, type ActivationGroup, type Injection, inject, groupActivations, groupPast, sitePast,
   embeddingPrefix, userIdsInput,
 } from './inject.ts';
 export {

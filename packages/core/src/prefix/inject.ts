@@ -44,7 +44,32 @@ export interface ModelSites {
   readonly layers: number;
 }
 
+/**
+ * A user-defined parametrisation of a group of trainable activations: the extension point for
+ * new variants. `params` names the trainable parameters (under the group's scope); `build`
+ * computes the activations [P, width] from their graph nodes. Register it in
+ * `InjectOptions.parametrisations` and select it with `reparam: { kind: 'custom', name }`.
+ * See `examples/low-rank-prefix.ts`.
+ */
+export interface Parametrisation {
+  readonly params: (g: GroupShape, options: unknown) => readonly ParamSpec[];
+  readonly build: (g: GroupShape, options: unknown, param: (name: string, shape: readonly number[]) => Node) => Node;
+}
+
+/** What a parametrisation sees of its group. */
+export interface GroupShape {
+  readonly scope: string;
+  /** Virtual positions P. */
+  readonly length: number;
+  /** Width of one position's activations: 2·L·td for key/value groups, D for embeddings. */
+  readonly width: number;
+  /** Natural input width (td for key/value groups, D for embeddings). */
+  readonly inDim: number;
+}
+
 export interface InjectOptions {
+  /** User-defined parametrisations by name (for `reparam: { kind: 'custom', name }`). */
+  readonly parametrisations?: Readonly<Record<string, Parametrisation>>;
   /** Prefix bank: one set of activations per user, selected by a `user_ids` [B] input. */
   readonly users?: number;
   /**
@@ -85,6 +110,7 @@ export interface Injection {
   readonly users: number;
   readonly mode: 'train' | 'stored';
   readonly dropoutInputs: boolean;
+  readonly parametrisations: Readonly<Record<string, Parametrisation>>;
 }
 
 const scopeName = (kind: string, i: number): string => (i === 0 ? kind : `${kind}_${i}`);
@@ -130,15 +156,24 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
       groups.push({ ...common, scope: next(base), site, layers, shared, geometry: g, width, inDim: tokenDim(g) });
     }
   }
+  const parametrisations = opts.parametrisations ?? {};
+  const groupParams = (g: ActivationGroup): readonly ParamSpec[] => {
+    if (g.reparam.kind !== 'custom')
+      return activationParamSpecs(g.scope, g.length, g.width, g.inDim, g.reparam).map((p) =>
+        users > 0 && p.name.endsWith('.embedding.weight') ? { ...p, shape: [users, ...p.shape] } : p);
+    const custom = parametrisations[g.reparam.name];
+    if (!custom) throw new Error(`inject: no parametrisation '${g.reparam.name}' registered (known: ${Object.keys(parametrisations).join(', ') || 'none'})`);
+    if (users > 0) throw new Error(`inject: the custom parametrisation '${g.reparam.name}' cannot be used with a prefix bank`);
+    return custom.params(g, g.reparam.options);
+  };
   const trainable: ParamSpec[] = [
-    ...groups.flatMap((g) => activationParamSpecs(g.scope, g.length, g.width, g.inDim, g.reparam).map((p) =>
-      users > 0 && p.name.endsWith('.embedding.weight') ? { ...p, shape: [users, ...p.shape] } : p)),
+    ...groups.flatMap(groupParams),
     ...model.weights.filter((w) => finetune.has(w.name)).map((w): ParamSpec => ({
       name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name },
       decay: !/(^|\.)(bias|ln_\w+|layer_?norm\w*|norm)(\.|$)|_layer_norm|layernorm|\.ln_|final_logits_bias/i.test(w.name),
     })),
   ];
-  return { variant, groups, trainable, users, mode, dropoutInputs: opts.dropout === true };
+  return { variant, groups, trainable, users, mode, dropoutInputs: opts.dropout === true, parametrisations };
 };
 
 /** The batch-size symbol used by injected graphs. */
@@ -161,6 +196,7 @@ export const groupActivations = (inj: Injection, g: ActivationGroup, B: Dim): No
     };
     let a: Node;
     if (g.reparam.kind === 'direct') a = emb([g.length, g.width]);
+    else if (g.reparam.kind === 'custom') a = inj.parametrisations[g.reparam.name]!.build(g, g.reparam.options, (n, s) => param(n, s));
     else {
       const h = g.reparam.hidden;
       const w0 = param(`${g.scope}.transform.0.weight`, [h, g.inDim]);

@@ -24,6 +24,8 @@ const Probability = t.refinement(t.number, (n) => n >= 0 && n < 1, 'Probability'
 export const ReparamC = t.union([
   t.type({ kind: t.literal('direct') }),
   t.type({ kind: t.literal('mlp'), hidden: PositiveInt }),
+  /** A user-defined parametrisation registered by name in `inject`'s options (see `Parametrisation`). */
+  t.intersection([t.type({ kind: t.literal('custom'), name: t.string }), t.partial({ options: t.unknown })]),
 ], 'Reparam');
 export type Reparam = t.TypeOf<typeof ReparamC>;
 
