@@ -43,7 +43,8 @@ export interface ReferenceOptions {
 type Leaf = Node<'input'> | Node<'param'>;
 
 const leafDesc = (n: Leaf): string => `${n.op} '${n.attrs.name}' (declared ${dtypeShort[n.dtype]}${shapeToString(n.shape)})`;
-const leafErr = (n: Leaf, detail: string): EvalError => new EvalError(n.op, n.path, `${leafDesc(n)}: ${detail}`);
+const leafErr = (n: Leaf, detail: string): EvalError =>
+  new EvalError(n.op, n.path, `'${n.attrs.name}' (declared ${dtypeShort[n.dtype]}${shapeToString(n.shape)}): ${detail}`);
 
 // ---------------------------------------------------------------------------------------------
 // Binding symbolic dims
@@ -128,6 +129,9 @@ const toRef = (leaf: Leaf, t: HostTensor, precision: Precision): RefTensor => {
   if (t.shape.length !== leaf.shape.length) throw leafErr(leaf, `fed rank ${t.shape.length} ${shapeStr(t.shape)}`);
   if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw leafErr(leaf, `fed an invalid shape ${shapeStr(t.shape)}`);
   if (t.data.length !== sizeOf(t.shape)) throw leafErr(leaf, `fed ${t.data.length} elements for shape ${shapeStr(t.shape)}`);
+  leaf.shape.forEach((d, i) => {
+    if (typeof d === 'number' && d !== t.shape[i]) throw leafErr(leaf, `fed ${shapeStr(t.shape)}: axis ${i} is ${t.shape[i]}, declared ${d}`);
+  });
   const d = t.data;
   const shape = [...t.shape];
   switch (t.dtype) {
