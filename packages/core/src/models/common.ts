@@ -8,6 +8,7 @@ import { currentPath } from '../ir/node.ts';
 import { GraphError } from '../errors.ts';
 import { type Dim, dimAdd, dimEq, dimToString, dimSub } from '../types/dim.ts';
 import { shapeToString } from '../types/shape.ts';
+import { dtypeShort } from '../types/dtype.ts';
 import { add, mul, div, maximum, equal } from '../ops/binary.ts';
 import { exp, neg, logicalNot } from '../ops/unary.ts';
 import { matmul, mT } from '../ops/matmul.ts';
@@ -75,7 +76,7 @@ const checkPast = (what: string, past: Node, own: Node): void => {
   const [B, H, , D] = own.shape;
   const s = past.shape;
   if (past.dtype !== 'float32' || s.length !== 4 || !dimEq(s[0]!, B!) || !dimEq(s[1]!, H!) || !dimEq(s[3]!, D!))
-    throw new GraphError('pastKeyValues', currentPath(), `past ${what} must be f32[${dimToString(B!)},${dimToString(H!)},Tpast,${dimToString(D!)}], got ${past.dtype}${shapeToString(s)}`);
+    throw new GraphError('pastKeyValues', currentPath(), `past ${what} must be f32[${dimToString(B!)},${dimToString(H!)},Tpast,${dimToString(D!)}], got ${dtypeShort[past.dtype]}${shapeToString(s)}`);
 };
 
 /** Prepends a past (if any) to this layer's keys/values along the time axis: [B,Hkv,Tpast+T,Dh]. */
@@ -120,13 +121,13 @@ export const lastPosition = (x: Node): Node => {
 /** Checks that a node is an integer [B, T] id tensor. */
 export const checkIds = (what: string, ids: Node): void => {
   if ((ids.dtype !== 'int32' && ids.dtype !== 'int64') || ids.shape.length !== 2)
-    throw new GraphError(what, currentPath(), `expected int32/int64 ids [B,T], got ${ids.dtype}${shapeToString(ids.shape)}`);
+    throw new GraphError(what, currentPath(), `expected i32/i64 ids [B,T], got ${dtypeShort[ids.dtype]}${shapeToString(ids.shape)}`);
 };
 
 /** Checks that a node is a float32 [B, T, D] embedding tensor. */
 export const checkEmbeds = (what: string, x: Node, d: number): void => {
   if (x.dtype !== 'float32' || x.shape.length !== 3 || !dimEq(x.shape[2]!, d))
-    throw new GraphError(what, currentPath(), `expected f32[B,T,${d}], got ${x.dtype}${shapeToString(x.shape)}`);
+    throw new GraphError(what, currentPath(), `expected f32[B,T,${d}], got ${dtypeShort[x.dtype]}${shapeToString(x.shape)}`);
 };
 
 /** Inputs of a decoder-only model (GPT-2, Llama). */
