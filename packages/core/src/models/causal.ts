@@ -103,7 +103,12 @@ export const causalLmGraph = (cfg: CausalLmConfig, opts: CausalLmGraphOptions = 
   return graph(outputs);
 };
 
-/** Prefill: `input_ids` [B, T] (+ optional mask/positions) -> last `logits` [B, V] and `present.*`. */
+/**
+ * Prefill: `input_ids` [B, T] (+ optional mask/positions) -> `logits` of position T-1 [B, V]
+ * and `present.*`. Batched prompts of different lengths must be left-padded (with
+ * `attention_mask` and `position_ids` = cumsum(mask) - 1, as transformers' generate does),
+ * so that position T-1 is every row's last real token.
+ */
 export const prefillGraph = (cfg: CausalLmConfig, opts: Pick<CausalLmGraphOptions, 'attentionMask' | 'positionIds'> = {}): Graph =>
   causalLmGraph(cfg, { ...opts, lastOnly: true, presents: true });
 
