@@ -3,7 +3,7 @@
  * tools/metrics_oracle_coco.py scored with pycocoevalcap (fixtures/metrics/coco-e2e-dev.json).
  * No dataset text is committed; the selection rules are the ones recorded in the fixture.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -111,18 +111,19 @@ export const buildSet = (name: SetName, groups = devGroups()): { refs: string[][
   return { refs, hyps };
 };
 
-/** pycocoevalcap's METEOR data directory in the oracle's virtualenv, when this machine has it. */
+/**
+ * METEOR data for the equality tests: `$PREFIX_TUNING_METEOR_DATA`, else pycocoevalcap's `meteor/`
+ * directory in the oracle's virtualenv (/work/venvs/coco) when this machine has it.
+ */
 export const meteorDataDir = (): string | undefined => {
   const env = process.env.PREFIX_TUNING_METEOR_DATA;
   if (env !== undefined && env !== '') return existsSync(env) ? env : undefined;
   const venvLib = '/work/venvs/coco/lib';
   if (!existsSync(venvLib)) return undefined;
-  for (const py of require_readdir(venvLib)) {
+  for (const py of readdirSync(venvLib)) {
     const d = join(venvLib, py, 'site-packages', 'pycocoevalcap', 'meteor');
     if (existsSync(join(d, 'meteor-1.5.jar'))) return d;
   }
   return undefined;
 };
 
-import { readdirSync } from 'node:fs';
-const require_readdir = (d: string): string[] => readdirSync(d);
