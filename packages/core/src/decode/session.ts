@@ -8,7 +8,11 @@
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import type { CausalLmConfig } from '../models/config.ts';
-import { prefillGraph, stepGraph, causalLmKvGeometry } from '../models/causal.ts';
+import { prefillGraph, causalLmKvGeometry, causalLmForward, presentOutputs } from '../models/causal.ts';
+import { lastPosition } from '../models/common.ts';
+import { type Graph, graph } from '../ir/graph.ts';
+import { input } from '../ops/leaves.ts';
+import { dimAdd, sym } from '../types/dim.ts';
 import { type Injection } from '../prefix/inject.ts';
 import { injectedPrefillGraph, virtualPrefixLength } from '../prefix/graphs.ts';
 import type { DecodeSession } from './search.ts';
@@ -19,6 +23,27 @@ export interface CausalDecoder {
   dispose(): Promise<void>;
 }
 
+/**
+ * The one-token step with a per-layer cache: `past_key_values.{l}.key|value` [B, Hkv, Tpast{l}, Dh]
+ * and `attention_mask.{l}` [B, Tpast{l}+1] (layers may hold prefixes of different lengths),
+ * `input_ids` [B, 1], `position_ids` [B, 1] -> `logits` [B, V], `present.{l}.*`.
+ */
+export const perLayerStepGraph = (cfg: CausalLmConfig): Graph => {
+  const g = causalLmKvGeometry(cfg);
+  const B = sym('B');
+  const len = (l: number) => sym(`Tpast${l}`);
+  const out = causalLmForward(cfg, {
+    ids: input('input_ids', [B, 1], 'int32'),
+    positionIds: input('position_ids', [B, 1], 'int32'),
+    pastKeyValues: (l) => ({
+      key: input(`past_key_values.${l}.key`, [B, g.heads, len(l), g.headDim]),
+      value: input(`past_key_values.${l}.value`, [B, g.heads, len(l), g.headDim]),
+    }),
+    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(len(l), 1)], 'int32'),
+  });
+  return graph({ logits: lastPosition(out.logits), ...presentOutputs(out.presents) });
+};
+
 const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'int32', shape, data: Int32Array.from(data) });
 
 /**
@@ -27,7 +52,7 @@ const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 
  */
 export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<CausalDecoder> => {
   const pre: Executable = await backend.compile(inj ? injectedPrefillGraph(cfg, inj) : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
-  const step: Executable = await backend.compile(stepGraph(cfg, { attentionMask: true, positionIds: true }), { params });
+  const step: Executable = await backend.compile(perLayerStepGraph(cfg), { params });
   const L = causalLmKvGeometry(cfg).layers;
   const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
   const V = cfg.vocab_size;
@@ -59,13 +84,16 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
       let logits = out['logits']!.data as Float32Array;
       let past: HostTensor[] = [];
       for (let l = 0; l < L; l++) past.push(out[`present.${l}.key`]!, out[`present.${l}.value`]!);
-      // the cache mask: virtual positions always visible, then the prompt's own mask
-      let cacheLen = past[0]!.shape[2]!;
-      let cacheMask = new Int32Array(R * cacheLen);
-      for (let r = 0; r < R; r++) {
-        cacheMask.fill(1, r * cacheLen, r * cacheLen + (cacheLen - T0));
-        cacheMask.set(mask.subarray(r * T0, (r + 1) * T0), r * cacheLen + cacheLen - T0);
-      }
+      // per-layer cache masks: each layer's virtual positions always visible, then the prompt's own mask
+      let lens = Array.from({ length: L }, (_, l) => past[2 * l]!.shape[2]!);
+      let masks = lens.map((n) => {
+        const m = new Int32Array(R * n);
+        for (let r = 0; r < R; r++) {
+          m.fill(1, r * n, r * n + (n - T0));
+          m.set(mask.subarray(r * T0, (r + 1) * T0), r * n + n - T0);
+        }
+        return m;
+      });
       const reorderRows = (t: HostTensor, parents: Int32Array): HostTensor => {
         const per = t.data.length / R;
         const src = t.data as Float32Array;
@@ -80,29 +108,36 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
           const identity = parents.every((p, i) => p === i);
           if (!identity) {
             past = past.map((t) => reorderRows(t, parents));
-            const m = new Int32Array(cacheMask.length);
-            parents.forEach((p, i) => m.set(cacheMask.subarray(p * cacheLen, (p + 1) * cacheLen), i * cacheLen));
-            cacheMask = m;
-            const lp = Int32Array.from(parents, (p) => lastPos[p]!);
-            lastPos.set(lp);
+            masks = masks.map((m, l) => {
+              const n = lens[l]!;
+              const out = new Int32Array(m.length);
+              parents.forEach((p, i) => out.set(m.subarray(p * n, (p + 1) * n), i * n));
+              return out;
+            });
+            lastPos.set(Int32Array.from(parents, (p) => lastPos[p]!));
           }
-          const nextMask = new Int32Array(R * (cacheLen + 1));
-          for (let r = 0; r < R; r++) {
-            nextMask.set(cacheMask.subarray(r * cacheLen, (r + 1) * cacheLen), r * (cacheLen + 1));
-            nextMask[r * (cacheLen + 1) + cacheLen] = 1;
-          }
+          const nextMasks = masks.map((m, l) => {
+            const n = lens[l]!;
+            const out = new Int32Array(R * (n + 1));
+            for (let r = 0; r < R; r++) {
+              out.set(m.subarray(r * n, (r + 1) * n), r * (n + 1));
+              out[r * (n + 1) + n] = 1;
+            }
+            return out;
+          });
           for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
-          const f: Record<string, HostTensor> = { input_ids: i32([R, 1], tokens), attention_mask: i32([R, cacheLen + 1], nextMask), position_ids: i32([R, 1], lastPos) };
+          const f: Record<string, HostTensor> = { input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos) };
           for (let l = 0; l < L; l++) {
             f[`past_key_values.${l}.key`] = past[2 * l]!;
             f[`past_key_values.${l}.value`] = past[2 * l + 1]!;
+            f[`attention_mask.${l}`] = i32([R, lens[l]! + 1], nextMasks[l]!);
           }
           const o = await step.run(f);
           logits = o['logits']!.data as Float32Array;
           past = [];
           for (let l = 0; l < L; l++) past.push(o[`present.${l}.key`]!, o[`present.${l}.value`]!);
-          cacheLen += 1;
-          cacheMask = nextMask;
+          lens = lens.map((n) => n + 1);
+          masks = nextMasks;
         },
       };
     },

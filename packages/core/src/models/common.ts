@@ -151,8 +151,9 @@ export interface CausalLmInputs {
   /**
    * Key padding mask over past and new positions, [B, Tpast + T]: bool, or 0/1 ints as
    * transformers' `attention_mask` (nonzero = attend). Causal masking is always applied.
+   * A function gives each layer its own mask (layers whose pasts differ in length).
    */
-  readonly attentionMask?: Node;
+  readonly attentionMask?: Node | ((layer: number) => Node);
 }
 
 /** Outputs of a decoder-only model. */

@@ -55,11 +55,11 @@ export const gpt2Forward = (cfg: Gpt2Config, inp: CausalLmInputs): CausalLmOutpu
   const offset = inp.positionOffset ?? pastLength(inp.pastKeyValues?.(0));
   const pos = withPath('wpe', () => gather(wpe, inp.positionIds ?? positionRange(offset, T))); // [T, D] or [B, T, D]
   let x = add(tok, pos); // [B, T, D]
-  const keyMask = toKeyMask(inp.attentionMask);
+  const keyMaskOf = (i: number): Node | undefined => toKeyMask(typeof inp.attentionMask === 'function' ? inp.attentionMask(i) : inp.attentionMask);
   const presents: KeyValue[] = [];
   for (let i = 0; i < cfg.n_layer; i++) {
     x = withPath(`h[${i}]`, () => {
-      const [a, kv] = withPath('attn', () => attn(cfg, i, ln(cfg, x, `h.${i}.ln_1`), inp.pastKeyValues?.(i), keyMask));
+      const [a, kv] = withPath('attn', () => attn(cfg, i, ln(cfg, x, `h.${i}.ln_1`), inp.pastKeyValues?.(i), keyMaskOf(i)));
       presents.push(kv);
       const h = add(x, a); // [B, T, D]
       return add(h, withPath('mlp', () => mlp(cfg, i, ln(cfg, h, `h.${i}.ln_2`))));

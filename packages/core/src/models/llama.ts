@@ -84,11 +84,11 @@ export const llamaForward = (cfg: LlamaConfig, inp: CausalLmInputs): CausalLmOut
   let x = inp.inputsEmbeds ?? withPath('embed_tokens', () => llamaTokenEmbeddings(cfg, inp.ids!)); // [B, T, D]
   const offset = inp.positionOffset ?? pastLength(inp.pastKeyValues?.(0));
   const cs = withPath('rotary_emb', () => ropeCosSin(cfg, inp.positionIds ?? positionRange(offset, T)));
-  const keyMask = toKeyMask(inp.attentionMask);
+  const keyMaskOf = (i: number): Node | undefined => toKeyMask(typeof inp.attentionMask === 'function' ? inp.attentionMask(i) : inp.attentionMask);
   const presents: KeyValue[] = [];
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     x = withPath(`layers[${i}]`, () => {
-      const [a, kv] = withPath('self_attn', () => attn(cfg, i, norm(cfg, x, `layers.${i}.input_layernorm`), cs, inp.pastKeyValues?.(i), keyMask));
+      const [a, kv] = withPath('self_attn', () => attn(cfg, i, norm(cfg, x, `layers.${i}.input_layernorm`), cs, inp.pastKeyValues?.(i), keyMaskOf(i)));
       presents.push(kv);
       const h = add(x, a); // [B, T, D]
       return add(h, withPath('mlp', () => mlp(cfg, i, norm(cfg, h, `layers.${i}.post_attention_layernorm`))));

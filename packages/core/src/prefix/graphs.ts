@@ -60,12 +60,15 @@ const onesMask = (like: Node, n: Dim): Node => broadcastTo(scalar(1, like.dtype)
 const concatKv = (a: KeyValue, b: KeyValue | undefined): KeyValue =>
   b === undefined ? a : { key: concat([a.key, b.key], 2), value: concat([a.value, b.value], 2) };
 
-/** Per-layer past lengths must agree when a padding mask is used (one mask serves every layer). */
+/** A site's past length at each layer (0 where a layer has none). */
+const lengthAt = (p: ReturnType<typeof sitePast>, l: number): Dim => p?.layers.get(l) ?? 0;
+
+/** Requires one length at every layer (where a single mask must serve all layers). */
 const uniformLength = (p: ReturnType<typeof sitePast>, layers: number, what: string): Dim => {
   if (!p) return 0;
-  const lens = new Set(Array.from({ length: layers }, (_, l) => p.layers.get(l) ?? 0));
+  const lens = new Set(Array.from({ length: layers }, (_, l) => lengthAt(p, l)));
   if (lens.size > 1)
-    throw new GraphError('inject', what, `activations of different lengths per layer (${[...lens].join(', ')}) need per-layer masks; give every selected layer the same length, or select all layers`);
+    throw new GraphError('inject', what, `activations of different lengths per layer (${[...lens].join(', ')}) are supported for decoder-only models only`);
   return p.length;
 };
 
@@ -83,47 +86,45 @@ export const injectedCausalForward = (
   inj: Injection,
   inp: { ids: Node; mask?: Node; positionIds?: Node; source?: { ids: Node; mask: Node } },
 ): CausalParts => {
-  const layers = causalLmKvGeometry(cfg).layers;
   const prefix = sitePast(inj, 'prefix', 'self', B);
-  const P = uniformLength(prefix, layers, 'prefix');
+  const P: Dim = prefix?.length ?? 0; // real tokens' positions start after the longest prefix
   const emb = embeddingPrefix(inj, B);
   const Pe: Dim = emb ? emb.shape[1]! : 0;
   const infix = sitePast(inj, 'infix', 'self', B);
   if (infix && !inp.source) throw new GraphError('inject', 'infix', 'an infix variant needs the source and the target separately');
-  // 1. the source (infix variants): prefix ++ [virtual embeddings; source]
+  const embed = (ids: Node): Node => causalLmTokenEmbeddings(cfg, ids);
+  // per-layer masks: each layer's own virtual positions are always visible
+  const withVirtual = (mask: Node, l: number): Node => extendKeyMask(extendKeyMask(mask, Pe), lengthAt(prefix, l));
   let past: PastKeyValues | undefined = prefix?.past;
   let pastLen: Dim = P;
-  let pastMask: Node | undefined;
-  let inputsEmbeds = (ids: Node): Node => (emb ? concat([emb, causalLmTokenEmbeddings(cfg, ids)], 1) : causalLmTokenEmbeddings(cfg, ids));
+  let pastMask: ((l: number) => Node) | undefined;
+  let first = (ids: Node): Node => (emb ? concat([emb, embed(ids)], 1) : embed(ids));
   if (inp.source) {
-    const srcMask = extendKeyMask(extendKeyMask(inp.source.mask, Pe), P); // [B, P+Pe+S]
-    const src = causalLmForward(cfg, {
-      inputsEmbeds: inputsEmbeds(inp.source.ids),
+    // [prefix; virtual embeddings; source] first, then [infix; target] attending to all of it
+    const src = inp.source;
+    const srcOut = causalLmForward(cfg, {
+      inputsEmbeds: first(src.ids),
       ...(past ? { pastKeyValues: past } : {}),
       positionOffset: P,
-      attentionMask: srcMask,
+      ...(inp.mask ? { attentionMask: (l: number) => withVirtual(src.mask, l) } : {}),
     });
-    const Pi = uniformLength(infix, layers, 'infix');
-    past = (l) => concatKv(src.presents[l]!, infix?.past(l));
-    pastLen = dimAdd(src.presents[0]!.key.shape[2]!, Pi);
-    pastMask = concat([srcMask, onesMask(inp.source.mask, Pi)], 1); // infix positions follow the source
-    inputsEmbeds = (ids: Node) => causalLmTokenEmbeddings(cfg, ids);
+    past = (l) => concatKv(srcOut.presents[l]!, infix?.past(l));
+    pastLen = dimAdd(dimAdd(P, Pe), dimAdd(src.ids.shape[1]!, infix?.length ?? 0));
+    pastMask = (l) => concat([withVirtual(src.mask, l), onesMask(src.mask, lengthAt(infix, l))], 1);
+    first = embed;
   }
-  // 2. the real tokens
   const T = inp.ids.shape[1]!;
-  const ownMask = inp.mask ?? undefined;
-  const fullMask = ownMask
-    ? pastMask ? concat([pastMask, ownMask], 1) : extendKeyMask(extendKeyMask(ownMask, Pe), pastLen)
-    : undefined;
+  const own = inp.mask;
+  const maskAt = own ? (l: number): Node => (pastMask ? concat([pastMask(l), own], 1) : withVirtual(own, l)) : undefined;
   // explicit positions cover the real tokens; virtual embeddings take the positions just before them
   const positionIds = inp.positionIds && emb && !inp.source
     ? concat([broadcastTo(reshape(add(iota([Pe], 0, inp.positionIds.dtype), scalar(P as number, inp.positionIds.dtype)), [1, Pe]), [inp.positionIds.shape[0]!, Pe]), inp.positionIds], 1)
     : inp.positionIds;
   const out = causalLmForward(cfg, {
-    inputsEmbeds: inputsEmbeds(inp.ids),
+    inputsEmbeds: first(inp.ids),
     ...(past ? { pastKeyValues: past } : {}),
-    ...(positionIds ? { positionIds } : { positionOffset: pastLen }),
-    ...(fullMask ? { attentionMask: fullMask } : {}),
+    ...(positionIds ? { positionIds } : { positionOffset: inp.source ? pastLen : P }),
+    ...(maskAt ? { attentionMask: maskAt } : {}),
   });
   const logits = !inp.source && emb ? slice(out.logits, 1, Pe, dimAdd(Pe, T)) : out.logits; // [B, T, V]
   return { logits, presents: out.presents };
