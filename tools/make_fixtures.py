@@ -621,6 +621,10 @@ def main() -> None:
         import make_tokenizer_fixtures
 
         make_tokenizer_fixtures.do_tokenizers()
+    if "models" in parts or "peft" in parts:
+        import verify_fixtures  # independent NumPy re-implementation, exits 1 on a mismatch
+
+        verify_fixtures.main()
     print(f"fixtures/ total: {dir_size(FIXTURES)} bytes")
 
 
