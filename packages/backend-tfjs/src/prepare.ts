@@ -1,0 +1,87 @@
+/**
+ * Graph preparation before lowering: a pure rewrite of the core graph into the primitives and
+ * fused composites the TensorFlow.js lowering table executes. Every rewrite computes exactly
+ * what the node computes (the property tests hold the backend to the reference evaluator):
+ *
+ * - composites without a fused tfjs lowering are replaced by their decomposition (their
+ *   specification), recursively; `attention` is always expanded so that a training graph's
+ *   forward pass and its gradient share the same score and probability nodes (hash-consing
+ *   makes the decomposition's nodes the very nodes the gradient graph refers to);
+ * - `crossEntropy` is rewritten to pick each row's log-probability with `gather` instead of
+ *   the decomposition's one-hot [N, V] product (N·V work and memory saved per step); it uses
+ *   the same `logSoftmax(logits)` node as the cross-entropy VJP, so that it is computed once;
+ * - transpose of a transpose becomes one transpose (mT(mT(W)) becomes W), reshape of a
+ *   reshape one reshape.
+ *
+ * The result is a new graph over core nodes (built at the rewritten nodes' own paths).
+ */
+import {
+  type Graph, type Node, type OpName, type OpDef, type Dim,
+  graph, topoOrder, topoOrderUntil, apply, atPath, opDef, decomposition, dimMul,
+  reshape, transpose, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
+} from '@prefix-tuning/core';
+
+/** Decides which composites keep their node (a fused lowering exists for them). */
+export type FusedPredicate = (n: Node) => boolean;
+
+const reapply = (n: Node, ins: readonly Node[]): Node =>
+  ins.every((x, i) => x === n.inputs[i]) ? n : atPath(n.path, () => apply(opDef(n.op) as OpDef<OpName>, ins, n.attrs as never));
+
+/** cross-entropy through gather (see the module comment); the same value as the decomposition. */
+const crossEntropyByGather = (n: Node<'crossEntropy'>): Node => {
+  const [logits, labels] = n.inputs as [Node, Node];
+  const [N, V] = logits.shape as [Dim, Dim];
+  const { ignoreIndex, reduction } = n.attrs;
+  return atPath(n.path, () => {
+    const valid = logicalNot(equal(labels, ignoreIndex)); // bool [N]
+    const safe = where(valid, labels, 0); // [N]
+    const flat = add(mul(iota([N], 0, labels.dtype), V as number), safe); // row * V + label
+    const lp = logSoftmax(logits, -1); // [N, V], shared with the VJP
+    const picked = gather(reshape(lp, [dimMul(N, V)]), flat); // [N]
+    const validF = cast(valid, 'float32');
+    const nll = mul(neg(picked), validF);
+    if (reduction === 'none') return nll;
+    const total = reduceSum(nll);
+    return reduction === 'sum' ? total : div(total, maximum(reduceSum(validF), 1));
+  });
+};
+
+/**
+ * Rewrites `g` (see the module comment). `fused(n)` says whether composite `n` is lowered as
+ * itself; other composites are expanded.
+ */
+export const prepare = (g: Graph, fused: FusedPredicate): Graph => {
+  const memo = new Map<number, Node>();
+  const rewrite = (roots: readonly Node[], stops?: ReadonlySet<number>): void => {
+    const order = stops ? topoOrderUntil(roots, (x) => stops.has(x.id)) : topoOrder(roots);
+    for (const n of order) {
+      if (memo.has(n.id)) continue;
+      const ins = n.inputs.map((x) => memo.get(x.id)!);
+      memo.set(n.id, rewriteOne(n, ins));
+    }
+  };
+  const rewriteOne = (n: Node, ins: readonly Node[]): Node => {
+    if (n.op === 'transpose' && ins[0]!.op === 'transpose') {
+      const inner = ins[0] as Node<'transpose'>;
+      const p1 = inner.attrs.perm;
+      const p2 = (n as Node<'transpose'>).attrs.perm;
+      return atPath(n.path, () => transpose(inner.inputs[0]!, p2.map((p) => p1[p]!)));
+    }
+    if (n.op === 'reshape' && ins[0]!.op === 'reshape') return atPath(n.path, () => reshape(ins[0]!.inputs[0]!, n.shape));
+    if (opDef(n.op).kind !== 'composite') return reapply(n, ins);
+    const m = reapply(n, ins);
+    if (m.op === 'crossEntropy' && !fused(m)) return expand(crossEntropyByGather(m as Node<'crossEntropy'>), m);
+    if (m.op !== 'attention' && fused(m)) return m;
+    return expand(decomposition(m), m);
+  };
+  /** Rewrites the nodes of `root` above `m`'s operands (a decomposition). */
+  const expand = (root: Node, m: Node): Node => {
+    // the operands of `m` are already rewritten (they are themselves): map them to themselves
+    for (const x of m.inputs) if (!memo.has(x.id)) memo.set(x.id, x);
+    rewrite([root], new Set(m.inputs.map((x) => x.id)));
+    return memo.get(root.id)!;
+  };
+  const names = Object.keys(g.outputs);
+  rewrite(names.map((k) => g.outputs[k]!));
+  return graph(Object.fromEntries(names.map((k) => [k, memo.get(g.outputs[k]!.id)!])));
+};
