@@ -77,6 +77,15 @@ export interface InjectOptions {
    * activations as one `<scope>.embedding.weight` [P, W] each (an adapter after training).
    */
   readonly mode?: 'train' | 'stored';
+  /**
+   * `paper` (default): prefixes at every site the variant names (for BART: encoder, decoder and
+   * cross-attention, as Li & Liang). `peft`: PEFT's geometry for encoder-decoder models — only
+   * the decoder self-attention, from a prompt of PEFT's `num_layers` (BART's encoder layer count)
+   * where decoder layer l takes rows 4l and 4l+1 (mod 2L), so PEFT adapters load and train the same.
+   */
+  readonly layout?: 'paper' | 'peft';
+  /** PEFT's `num_layers` when it differs from the site's layer count (layout `peft`). */
+  readonly peftRows?: number;
   /** Add `<scope>.dropout_mask` inputs (host-fed, 0 or 1/(1-p)) for parts with dropout > 0. */
   readonly dropout?: boolean;
 }
@@ -98,6 +107,8 @@ export interface ActivationGroup {
   readonly layers?: readonly number[];
   readonly shared?: boolean;
   readonly geometry?: SiteGeometry;
+  /** Rows of the prompt's [2L] axis feeding each selected layer's key and value (default 2j, 2j+1). */
+  readonly rows?: readonly (readonly [number, number])[];
   /** Initialisation text when initialised from real words. */
   readonly initText?: string;
 }
@@ -142,8 +153,9 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
       groups.push({ ...common, scope: next('embedding'), width: model.embedDim, inDim: model.embedDim });
       continue;
     }
-    const sites: readonly Site[] =
-      part.kind === 'prefix' && part.sites ? part.sites : (Object.keys(model.sites) as Site[]).filter((s) => part.kind === 'prefix' || s === 'self');
+    const peft = opts.layout === 'peft' && model.sites.encoder !== undefined;
+    const sites: readonly Site[] = peft ? ['self']
+      : part.kind === 'prefix' && part.sites ? part.sites : (Object.keys(model.sites) as Site[]).filter((s) => part.kind === 'prefix' || s === 'self');
     for (const site of sites) {
       const g = model.sites[site];
       if (!g) throw new Error(`inject: the model has no '${site}' attention (it has ${Object.keys(model.sites).join(', ')})`);
@@ -151,8 +163,15 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
       const bad = layers.find((l) => l >= g.layers);
       if (bad !== undefined) throw new Error(`inject: layer ${bad} out of range (the '${site}' attention has ${g.layers} layers)`);
       const shared = part.kind === 'prefix' && part.shared === true;
-      const width = 2 * (shared ? 1 : layers.length) * tokenDim(g);
       const base = part.kind === 'infix' ? 'infix' : site === 'self' ? 'prefix' : `prefix_${site}`;
+      if (peft) {
+        // PEFT seq2seq: a [P, 2·Lp·td] prompt; layer l self-attention takes rows 4l, 4l+1 (mod 2Lp)
+        const Lp = opts.peftRows ?? model.sites.encoder!.layers;
+        const rows = layers.map((l) => [(4 * l) % (2 * Lp), (4 * l + 1) % (2 * Lp)] as const);
+        groups.push({ ...common, scope: next(base), site, layers, shared: false, geometry: g, width: 2 * Lp * tokenDim(g), inDim: tokenDim(g), rows });
+        continue;
+      }
+      const width = 2 * (shared ? 1 : layers.length) * tokenDim(g);
       groups.push({ ...common, scope: next(base), site, layers, shared, geometry: g, width, inDim: tokenDim(g) });
     }
   }
@@ -217,7 +236,7 @@ export const groupPast = (inj: Injection, g: ActivationGroup, B: Dim): Map<numbe
   const a = groupActivations(inj, g, B);
   const geo = g.geometry!;
   const n = g.shared ? 1 : g.layers!.length;
-  const kvs = promptToPast(a, geo, B, n);
+  const kvs = promptToPast(a, geo, B, n, g.rows);
   return new Map(g.layers!.map((l, j) => [l, kvs[g.shared ? 0 : j]!]));
 };
 

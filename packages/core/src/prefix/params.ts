@@ -100,21 +100,33 @@ export const computedActivations = (scope: string, length: number, width: number
 };
 
 /**
- * Splits a prompt into per-layer key/value for a batch:
+ * Splits a prompt into per-layer key/value for a batch (layer l's key/value are rows
+ * `rows[l]`, by default 2l and 2l+1 of the [2L] axis):
  * prompt [P, 2·L·td] (one prefix for all rows) or [B, P, 2·L·td] (per-row, from a bank)
  * -> L pairs of [B, kvHeads, P, headDim].
  */
-export const promptToPast = (prompt: Node, g: SiteGeometry, batch: Dim, layers = g.layers): { key: Node; value: Node }[] => {
+export const promptToPast = (
+  prompt: Node,
+  g: SiteGeometry,
+  batch: Dim,
+  layers = g.layers,
+  rows?: readonly (readonly [number, number])[],
+): { key: Node; value: Node }[] => {
   const perRow = prompt.shape.length === 3;
   const P = prompt.shape[perRow ? 1 : 0]!;
+  const W = prompt.shape[perRow ? 2 : 1] as number;
+  const nRows = W / tokenDim(g); // 2L, or PEFT's own row count
   const x = perRow
-    ? transpose(reshape(prompt, [batch, P, 2 * layers, g.kvHeads, g.headDim]), [2, 0, 3, 1, 4]) // [2L, B, H, P, Dh]
-    : transpose(reshape(prompt, [1, P, 2 * layers, g.kvHeads, g.headDim]), [2, 0, 3, 1, 4]); // [2L, 1, H, P, Dh]
+    ? transpose(reshape(prompt, [batch, P, nRows, g.kvHeads, g.headDim]), [2, 0, 3, 1, 4]) // [2L, B, H, P, Dh]
+    : transpose(reshape(prompt, [1, P, nRows, g.kvHeads, g.headDim]), [2, 0, 3, 1, 4]); // [2L, 1, H, P, Dh]
   const pick = (i: number): Node => {
     const s = reshape(slice(x, 0, i, i + 1), [perRow ? batch : 1, g.kvHeads, P, g.headDim]);
     return perRow ? s : broadcastTo(s, [batch, g.kvHeads, P, g.headDim]);
   };
-  return Array.from({ length: layers }, (_, l) => ({ key: pick(2 * l), value: pick(2 * l + 1) }));
+  return Array.from({ length: layers }, (_, l) => {
+    const [k, v] = rows?.[l] ?? [2 * l, 2 * l + 1];
+    return { key: pick(k), value: pick(v) };
+  });
 };
 
 /**

@@ -1,0 +1,241 @@
+/**
+ * The stored adapter of a trained variant, and its inverse (pure: values and bytes in, values
+ * and bytes out).
+ *
+ * After training only the computed activations are kept (the paper drops the MLP): each
+ * activation group becomes one `<scope>.embedding.weight` tensor — [P, 2·L·td] for key/value
+ * groups in PEFT's layout, [P, D] for embedding groups, with a leading [U] for a prefix bank —
+ * which is exactly the parameter of the same variant injected with `mode: 'stored'`.
+ * Fine-tuned model weights (finetune variants) are stored as they are, under their graph names.
+ *
+ * Files: when PEFT can express the variant (one prefix at every self-attention layer of a
+ * decoder-only model, no bank), the adapter is a plain PEFT PREFIX_TUNING adapter
+ * (`adapter_config.json` + `adapter_model.safetensors` holding `prompt_embeddings`), which
+ * `PeftModel.from_pretrained` loads. Otherwise the same two files are written with
+ * `peft_type: "PREFIX_TUNING_TS"` (so PEFT refuses them instead of misreading them) and our
+ * own field `prefix_tuning_ts` recording the variant, the bank size, the model geometry and
+ * which tensor is which.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { PathReporter } from 'io-ts/lib/PathReporter.js';
+import type { HostTensor } from '../backend/tensor.ts';
+import { evaluate } from '../backend/reference.ts';
+import { type Graph, graph } from '../ir/graph.ts';
+import type { ModelConfig } from '../models/config.ts';
+import {
+  parseAdapterConfig, parseAdapterWeights, makePrefixTuningConfig, serializeAdapterConfig, PREFIX_EMBEDDINGS_KEY,
+} from '../io/peft.ts';
+import { parseSafetensors, serializeSafetensors, toFloat32 } from '../io/safetensors.ts';
+import { formatShape } from '../io/tensors.ts';
+import { VariantC, flattenVariant, type Variant } from './variant.ts';
+import { type Injection, type ModelSites, type ActivationGroup, inject, groupActivations } from './inject.ts';
+import { tokenDim } from './params.ts';
+import { modelSites } from './graphs.ts';
+
+/** The key of our own fields in `adapter_config.json`. */
+export const ADAPTER_EXTRAS_KEY = 'prefix_tuning_ts';
+/** `peft_type` of adapters PEFT cannot express. */
+export const OWN_PEFT_TYPE = 'PREFIX_TUNING_TS';
+
+const NonNegativeInt = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, 'NonNegativeInt');
+
+/** Our fields in `adapter_config.json` (variants PEFT cannot express). */
+export const AdapterExtrasC = t.type({
+  format: t.literal(1),
+  variant: VariantC,
+  /** Prefix-bank size (0: one prefix for every input). */
+  users: NonNegativeInt,
+  /** The model the adapter was trained for. */
+  model: t.type({ model_type: t.string, layers: NonNegativeInt, embed_dim: NonNegativeInt }),
+  /** Tensor name in `adapter_model.safetensors` -> stored parameter name. */
+  tensors: t.record(t.string, t.string),
+}, 'AdapterExtras');
+export type AdapterExtras = t.TypeOf<typeof AdapterExtrasC>;
+
+/** The stored parameter of an activation group. */
+export const storedName = (g: Pick<ActivationGroup, 'scope'>): string => `${g.scope}.embedding.weight`;
+
+/** The injection that reads a stored adapter (`mode: 'stored'`). */
+export const storedInjection = (model: ModelSites, variant: Variant, users = 0): Injection => inject(model, variant, { mode: 'stored', users });
+
+/** The output of `storedActivationsGraph` that holds a group's activations. */
+export const computedName = (g: Pick<ActivationGroup, 'scope'>): string => `${g.scope}:computed`;
+
+/**
+ * The graph computing every group's stored activations from the training parameters (outputs
+ * named by `computedName`). A bank takes `user_ids` = 0..U-1 (see `storedFeeds`).
+ */
+export const storedActivationsGraph = (inj: Injection): Graph => {
+  const plain: Injection = { ...inj, dropoutInputs: false };
+  const B = inj.users > 0 ? inj.users : 1;
+  return graph(Object.fromEntries(inj.groups.map((g) => [computedName(g), groupActivations(plain, g, B)])));
+};
+
+/** Feeds of `storedActivationsGraph` (the bank's user ids, or none). */
+export const storedFeeds = (inj: Injection): Record<string, HostTensor> =>
+  inj.users > 0 ? { user_ids: { dtype: 'int32', shape: [inj.users], data: Int32Array.from({ length: inj.users }, (_, i) => i) } } : {};
+
+/** Names of the fine-tuned model weights of an injection (stored as they are). */
+export const finetunedNames = (inj: Injection): string[] => {
+  const scopes = new Set(inj.groups.map((g) => g.scope));
+  return inj.trainable.map((p) => p.name).filter((n) => !scopes.has(n.slice(0, n.indexOf('.'))));
+};
+
+/**
+ * The stored parameters of a trained injection, computed with the reference evaluator:
+ * activation groups evaluated once (MLP dropped), fine-tuned weights copied.
+ * `computed` may hold the outputs of `storedActivationsGraph` evaluated on another backend.
+ */
+export const storedParams = (
+  inj: Injection,
+  trained: Readonly<Record<string, HostTensor>>,
+  computed?: Readonly<Record<string, HostTensor>>,
+): Record<string, HostTensor> => {
+  const acts = inj.groups.length === 0 ? {} : computed ?? evaluate(storedActivationsGraph(inj), storedFeeds(inj), trained);
+  const out: Record<string, HostTensor> = {};
+  for (const g of inj.groups) out[storedName(g)] = acts[computedName(g)]!;
+  for (const n of finetunedNames(inj)) out[n] = trained[n]!;
+  return out;
+};
+
+/** Whether PEFT's PREFIX_TUNING expresses this injection exactly (see the module comment). */
+export const peftExpressible = (cfg: ModelConfig, inj: Injection): boolean => {
+  if (cfg.model_type === 'bart' || inj.users > 0) return false;
+  const parts = flattenVariant(inj.variant);
+  if (parts.length !== 1 || parts[0]!.kind !== 'prefix' || inj.groups.length !== 1) return false;
+  const g = inj.groups[0]!;
+  const self = modelSites(cfg).sites.self!;
+  return g.site === 'self' && g.shared !== true && g.length > 0 && g.layers!.length === self.layers && g.layers!.every((l, i) => l === i);
+};
+
+/** Adapter files as bytes. */
+export interface AdapterBytes {
+  readonly config: string;
+  readonly weights: Uint8Array;
+  /** True when the files are a plain PEFT adapter. */
+  readonly peft: boolean;
+}
+
+const f32Data = (x: HostTensor): Float32Array => (x.data instanceof Float32Array ? x.data : Float32Array.from(x.data as ArrayLike<number>));
+
+/**
+ * Serialises a stored adapter (`storedParams` of `inj`, a training or stored injection of
+ * `cfg`). `baseModel` is recorded as `base_model_name_or_path`.
+ */
+export const serializeAdapter = (
+  cfg: ModelConfig,
+  inj: Injection,
+  stored: Readonly<Record<string, HostTensor>>,
+  opts: { readonly baseModel?: string | null } = {},
+): AdapterBytes => {
+  const sites = modelSites(cfg);
+  const self = sites.sites.self!;
+  const task = cfg.model_type === 'bart' ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM';
+  if (peftExpressible(cfg, inj)) {
+    const g = inj.groups[0]!;
+    const x = stored[storedName(g)]!;
+    const config = makePrefixTuningConfig({
+      numVirtualTokens: g.length, numLayers: self.layers, tokenDim: tokenDim(self), numAttentionHeads: self.kvHeads,
+      taskType: task, baseModelNameOrPath: opts.baseModel ?? null,
+    });
+    return {
+      config: serializeAdapterConfig(config),
+      weights: serializeSafetensors({ [PREFIX_EMBEDDINGS_KEY]: { dtype: 'F32', shape: x.shape, data: f32Data(x) } }, { format: 'pt' }),
+      peft: true,
+    };
+  }
+  const names = [...inj.groups.map(storedName), ...finetunedNames(inj)];
+  const tensors: Record<string, string> = {};
+  const data: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+  for (const n of names) {
+    const x = stored[n];
+    if (!x) throw new RangeError(`serializeAdapter: no stored value for '${n}'`);
+    const fileName = n.endsWith('.embedding.weight') && inj.groups.some((g) => storedName(g) === n) ? n.slice(0, -'.embedding.weight'.length) : n;
+    tensors[fileName] = n;
+    data[fileName] = { dtype: 'F32', shape: x.shape, data: f32Data(x) };
+  }
+  const extras: AdapterExtras = {
+    format: 1, variant: inj.variant, users: inj.users,
+    model: { model_type: cfg.model_type, layers: sites.layers, embed_dim: sites.embedDim },
+    tensors,
+  };
+  const config = {
+    base_model_name_or_path: opts.baseModel ?? null,
+    inference_mode: true,
+    peft_type: OWN_PEFT_TYPE,
+    task_type: task,
+    ...(inj.groups.length > 0 ? { num_virtual_tokens: inj.groups.reduce((s, g) => s + g.length, 0) } : {}),
+    [ADAPTER_EXTRAS_KEY]: extras,
+  };
+  return { config: JSON.stringify(config, null, 2), weights: serializeSafetensors(data, { format: 'pt' }), peft: false };
+};
+
+/** A loaded adapter: the injection that reads it (absent for pure fine-tuned weights) and its parameters. */
+export interface LoadedAdapter {
+  readonly variant: Variant;
+  readonly injection?: Injection;
+  /** Stored activations by stored name, and fine-tuned weights by graph name (they replace the model's). */
+  readonly params: Record<string, HostTensor>;
+  readonly peft: boolean;
+}
+
+const f32Tensor = (shape: readonly number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape: [...shape], data });
+
+/**
+ * Reads adapter files for `cfg` (the inverse of `serializeAdapter`; also reads adapters PEFT
+ * wrote). Left names the file and what does not fit the model.
+ */
+export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uint8Array): E.Either<string, LoadedAdapter> => {
+  const sites = modelSites(cfg);
+  const isOwn = typeof configJson === 'object' && configJson !== null && (configJson as Record<string, unknown>)['peft_type'] === OWN_PEFT_TYPE;
+  if (!isOwn) {
+    const c = parseAdapterConfig(configJson);
+    if (E.isLeft(c)) return c;
+    const pc = c.right;
+    if (cfg.model_type === 'bart' || pc.task_type === 'SEQ_2_SEQ_LM')
+      return E.left('adapter_config.json: PEFT prefix adapters for encoder-decoder models are not supported (their key/value layout differs); train with prefix-tune to get one');
+    const self = sites.sites.self!;
+    const want = { num_layers: self.layers, token_dim: tokenDim(self), num_attention_heads: self.kvHeads };
+    for (const [k, v] of Object.entries(want))
+      if ((pc as Record<string, unknown>)[k] !== v)
+        return E.left(`adapter_config.json: ${k} is ${String((pc as Record<string, unknown>)[k])}, but the model has ${v} (the adapter was trained for another model)`);
+    const w = parseAdapterWeights(pc)(weights);
+    if (E.isLeft(w)) return w;
+    const variant: Variant = { kind: 'prefix', length: pc.num_virtual_tokens };
+    const injection = storedInjection(sites, variant);
+    return E.right({ variant, injection, params: { [storedName(injection.groups[0]!)]: f32Tensor(w.right.shape, w.right.data) }, peft: true });
+  }
+  const ex = AdapterExtrasC.decode((configJson as Record<string, unknown>)[ADAPTER_EXTRAS_KEY]);
+  if (E.isLeft(ex)) return E.left(`adapter_config.json: ${ADAPTER_EXTRAS_KEY}: ${PathReporter.report(ex).join('; ')}`);
+  const x = ex.right;
+  if (x.model.model_type !== cfg.model_type || x.model.layers !== sites.layers || x.model.embed_dim !== sites.embedDim)
+    return E.left(
+      `adapter_config.json: the adapter was trained for a ${x.model.model_type} with ${x.model.layers} layers and width ${x.model.embed_dim}; ` +
+        `this model is a ${cfg.model_type} with ${sites.layers} layers and width ${sites.embedDim}`,
+    );
+  let injection: Injection;
+  try {
+    injection = storedInjection(sites, x.variant, x.users);
+  } catch (e) {
+    return E.left(`adapter_config.json: the variant does not fit this model (${(e as Error).message})`);
+  }
+  const file = parseSafetensors(weights);
+  if (E.isLeft(file)) return E.left(`adapter_model.safetensors: ${file.left}`);
+  const expected = new Map(injection.trainable.map((p) => [p.name, p.shape]));
+  const params: Record<string, HostTensor> = {};
+  for (const [fileName, name] of Object.entries(x.tensors)) {
+    const shape = expected.get(name);
+    if (!shape) return E.left(`adapter_config.json: tensor '${fileName}' maps to '${name}', which the variant does not have`);
+    const tensor = file.right.tensors.get(fileName);
+    if (!tensor) return E.left(`adapter_model.safetensors: no tensor '${fileName}'`);
+    if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i]))
+      return E.left(`adapter_model.safetensors: ${fileName}: expected ${formatShape(shape)}, got ${formatShape(tensor.shape)}`);
+    const data = toFloat32(tensor);
+    if (E.isLeft(data)) return E.left(`adapter_model.safetensors: ${data.left}`);
+    params[name] = f32Tensor(shape, data.right);
+  }
+  const missing = [...expected.keys()].filter((n) => !(n in params));
+  if (missing.length > 0) return E.left(`adapter_model.safetensors: missing ${missing.join(', ')}`);
+  return E.right({ variant: x.variant, ...(injection.groups.length > 0 ? { injection } : {}), params, peft: false });
+};
