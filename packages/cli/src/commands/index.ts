@@ -1,6 +1,9 @@
 import type { Command } from '../cli.ts';
 import { convert } from './convert.ts';
 import { scoreCommand } from './score.ts';
+import { trainCommand } from './train.ts';
+import { generateCommand } from './generate.ts';
+import { evalCommand } from './eval.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [convert, scoreCommand];
+export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand];

@@ -1,0 +1,119 @@
+/**
+ * `prefix-tune eval`: generates for every input of a task split with a trained adapter, scores
+ * the outputs against all references with the task's metrics, and writes `hypotheses.txt`,
+ * `references.txt` (e2e-metrics format), `metrics.json` and `results.md` (a table as in the
+ * paper: BLEU, METEOR, ROUGE-L ×100; NIST, CIDEr raw).
+ */
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, type MetricValue } from '@prefix-tuning/tasks';
+import { writeFileAtomic } from '@prefix-tuning/hub';
+import { UsageError, type Command } from '../cli.ts';
+import { loadModelOrExit } from '../run/model.ts';
+import { readAdapterDir } from '../run/adapter.ts';
+import { backendName, selectBackend } from '../run/backend.ts';
+import { decodingOptions, makeGenerator, parseDecoding } from '../run/generation.ts';
+import { loadSplit } from '../run/data.ts';
+import { formatDuration } from '../run/progress.ts';
+
+/** The paper's decoding for table-to-text: beam search with 5 beams. */
+const DEFAULTS = { beams: 5, maxNewTokens: 100 };
+
+const SUMMARIZATION_METRICS: readonly MetricName[] = ['rouge1', 'rouge2', 'rougeL'];
+
+/** Paper scale and column title of a metric. */
+const column = (m: MetricName): { title: string; scale: number } => {
+  switch (m) {
+    case 'bleu': return { title: 'BLEU', scale: 100 };
+    case 'nist': return { title: 'NIST', scale: 1 };
+    case 'meteor': return { title: 'METEOR', scale: 100 };
+    case 'rouge_l': return { title: 'ROUGE-L', scale: 100 };
+    case 'cider': return { title: 'CIDEr', scale: 1 };
+    case 'rouge1': return { title: 'R-1', scale: 100 };
+    case 'rouge2': return { title: 'R-2', scale: 100 };
+    case 'rougeL': return { title: 'R-L', scale: 100 };
+    case 'rougeLsum': return { title: 'R-Lsum', scale: 100 };
+    default: return { title: m, scale: 1 };
+  }
+};
+
+const scalar = (v: MetricValue): number => (typeof v === 'number' ? v : v['fmeasure'] ?? Object.values(v)[0]!);
+
+/** The markdown results table (one row). */
+export const resultsTable = (label: string, names: readonly MetricName[], values: Readonly<Record<string, MetricValue>>): string => {
+  const cols = names.map(column);
+  return [
+    `| | ${cols.map((c) => c.title).join(' | ')} |`,
+    `|---|${cols.map(() => '---:').join('|')}|`,
+    `| ${label} | ${names.map((n, i) => { const x = scalar(values[n]!) * cols[i]!.scale; return cols[i]!.scale === 100 ? x.toFixed(1) : x.toFixed(2); }).join(' | ')} |`,
+  ].join('\n');
+};
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'generate on a task split with an adapter and score it (BLEU, NIST, METEOR, ROUGE-L, CIDEr; ROUGE for summaries)',
+  usage: 'prefix-tune eval --model DIR --adapter DIR --task NAME [--split test] [--max-examples N] [--beams N] --out DIR [options]',
+  options: [
+    { name: 'model', short: 'm', type: 'string', description: 'model directory or hub id', required: true },
+    { name: 'adapter', short: 'a', type: 'string', description: 'adapter directory written by prefix-tune train', required: true },
+    { name: 'task', type: 'string', description: 'task: e2e, webnlg, dart, ...', required: true },
+    { name: 'data-dir', type: 'string', description: 'read the task from this directory' },
+    { name: 'split', type: 'string', description: 'train | dev | test (default: test)' },
+    { name: 'max-examples', type: 'number', description: 'evaluate the first N inputs of the split' },
+    { name: 'metrics', type: 'list', description: `comma-separated (default: ${E2E_METRICS.join(',')}; summarization tasks: ${SUMMARIZATION_METRICS.join(',')})` },
+    { name: 'out', short: 'o', type: 'string', description: 'output directory (hypotheses.txt, references.txt, metrics.json, results.md)', required: true },
+    ...decodingOptions(DEFAULTS),
+  ],
+  run: async (opts) => {
+    const task = String(opts['task']);
+    if (!TaskName.is(task)) throw new UsageError(`unknown task '${task}' (one of ${Object.keys(TaskName.keys).join(', ')})`);
+    const split = String(opts['split'] ?? 'test');
+    if (!SplitName.is(split)) throw new UsageError(`unknown split '${split}' (train, dev or test)`);
+    const summarization = ['xsum', 'dialogsum', 'samsum', 'bbc-news', 'scitldr'].includes(task);
+    const names = (opts['metrics'] as string[] | undefined) ?? [...(summarization ? SUMMARIZATION_METRICS : E2E_METRICS)];
+    for (const n of names) if (!MetricName.is(n)) throw new UsageError(`unknown metric '${n}' (known: ${Object.keys(MetricName.keys).join(', ')})`);
+    const max = opts['max-examples'];
+    if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
+    const dec = parseDecoding(opts, DEFAULTS);
+    const backend = await selectBackend(backendName(opts['backend']));
+    const model = await loadModelOrExit(String(opts['model']));
+    const adapter = await readAdapterDir(String(opts['adapter']), model.config);
+    const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null }, split);
+    const groups = data!.groups.slice(0, (max as number | undefined) ?? data!.groups.length);
+    const gen = await makeGenerator(backend, model, adapter);
+    const t0 = performance.now();
+    let outs;
+    try {
+      outs = await gen.run(groups.map((g) => g.source), dec, (done) => {
+        if (process.stderr.isTTY) process.stderr.write(`\rgenerating ${done}/${groups.length}\x1b[K`);
+      });
+    } finally {
+      await gen.dispose();
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    }
+    const genSeconds = (performance.now() - t0) / 1000;
+    const hyps = outs.map((o) => o.text.replace(/\s*\n\s*/g, ' '));
+    const refs = groups.map((g) => g.references);
+    const r = score(refs, hyps, names as MetricName[]);
+    if (E.isLeft(r)) {
+      console.error(`prefix-tune eval: ${r.left}`);
+      return 1;
+    }
+    const out = String(opts['out']);
+    const label = `${task} ${split} (${groups.length} inputs, ${dec.numBeams! > 1 ? `beam ${dec.numBeams}` : dec.doSample ? 'sampling' : 'greedy'})`;
+    const table = resultsTable(label, names as MetricName[], r.right);
+    const files: [string, string][] = [
+      ['hypotheses.txt', hyps.join('\n') + '\n'],
+      ['references.txt', formatReferences(refs)],
+      ['metrics.json', `${JSON.stringify({ task, split, inputs: groups.length, decoding: dec, metrics: r.right }, null, 2)}\n`],
+      ['results.md', `${table}\n`],
+    ];
+    for (const [f, text] of files) {
+      const w = await writeFileAtomic(join(out, f), text);
+      if (E.isLeft(w)) throw new Error(w.left);
+    }
+    console.log(table);
+    console.log(`\n${groups.length} inputs generated in ${formatDuration(genSeconds)}; wrote ${out}/{hypotheses.txt,references.txt,metrics.json,results.md}`);
+    return 0;
+  },
+};

@@ -1,0 +1,368 @@
+/**
+ * `prefix-tune train`: tunes a variant (the paper's prefix by default) of a frozen model on a
+ * task or JSONL pairs, resumably. Writes into `--out`:
+ *   run.json          the resolved configuration
+ *   checkpoint/       TrainState (safetensors + checkpoint.json), crash-safe
+ *   train-log.jsonl   one record per optimizer step and per epoch
+ *   loss-curve.svg    updated at every checkpoint
+ *   adapter/          at the end: the computed prefix (MLP dropped), PEFT format when PEFT can express it
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  GraphError, inject, injectedTrainGraph, modelSites, train, virtualPrefixLength,
+  type Batch, type HostTensor, type Injection, type ModelConfig, type TrainState, type Sampler,
+} from '@prefix-tuning/core';
+import { writeFileAtomic } from '@prefix-tuning/hub';
+import { UsageError, type Command, type OptionSpec } from '../cli.ts';
+import {
+  serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
+} from '../../../core/src/prefix/export.ts';
+import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
+import { checkResumeOptions, decodeRunConfig, resolveRun, type RunConfig } from '../run/config.ts';
+import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds } from '../run/model.ts';
+import { batchesDigest, makeBatches, trainingPairs } from '../run/data.ts';
+import { selectBackend } from '../run/backend.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Manifest } from '../run/checkpoint.ts';
+import { LOG_FILE, appendLog, readLog, truncateLog, type LogRecord } from '../run/log.ts';
+import { lossCurveSvg } from '../run/svg.ts';
+import { formatDuration, progressReporter } from '../run/progress.ts';
+import { initialValues, wordsInit } from '../run/init.ts';
+import { writeAdapterDir } from '../run/adapter.ts';
+
+const options: OptionSpec[] = [
+  { name: 'model', short: 'm', type: 'string', description: 'model directory or hub id (config.json, model.safetensors, tokenizer.json); required unless --resume' },
+  { name: 'task', type: 'string', description: 'task: e2e, webnlg, dart, xsum, dialogsum, samsum, bbc-news, scitldr' },
+  { name: 'data-dir', type: 'string', description: 'read the task from this directory (default: the shared copy, then the cache)' },
+  { name: 'jsonl', type: 'string', description: 'training pairs instead of a task: JSONL of {"source", "target"}' },
+  { name: 'dev-jsonl', type: 'string', description: 'development pairs for --jsonl (dev loss per epoch, early stopping)' },
+  { name: 'variant', type: 'string', description: 'prefix | embedding | infix | finetune | finetune-top2 (default: prefix)' },
+  { name: 'variant-json', type: 'string', description: 'any variant as JSON, e.g. {"kind":"prefix","length":10,"layers":{"top":12}}' },
+  { name: 'prefix-length', type: 'number', description: 'virtual tokens (default: recipe, else 10)' },
+  { name: 'reparam', type: 'string', description: 'mlp (the paper\'s P = MLP(P\')) | direct (default: mlp)' },
+  { name: 'mlp-hidden', type: 'number', description: 'hidden width of the reparametrisation MLP (default: recipe, else 512)' },
+  { name: 'prefix-dropout', type: 'number', description: 'dropout on the prefix activations (default: 0)' },
+  { name: 'init-text', type: 'string', description: 'initialise from the activations of these words (prefix length = their token count unless --prefix-length)' },
+  { name: 'recipe', type: 'string', description: `paper hyperparameters: ${Object.keys(RECIPES).join(', ')} (each value overridable)` },
+  { name: 'epochs', type: 'number', description: 'epochs (default: recipe, else 10)' },
+  { name: 'batch-size', type: 'number', description: 'examples per micro-batch (default: recipe, else 5)' },
+  { name: 'lr', type: 'number', description: 'peak learning rate (default: recipe, else 5e-5)' },
+  { name: 'warmup-steps', type: 'number', description: 'linear warmup updates, then linear decay to 0 (default: 0)' },
+  { name: 'weight-decay', type: 'number', description: 'AdamW decoupled weight decay, not on biases/norms (default: 0)' },
+  { name: 'max-grad-norm', type: 'number', description: 'clip the global gradient norm; 0 = off (default: 1)' },
+  { name: 'grad-accum', type: 'number', description: 'micro-batches per optimizer update (default: 1)' },
+  { name: 'loss', type: 'string', description: 'mean (per token, Hugging Face) | sum (per sentence, official code) (default: recipe, else mean)' },
+  { name: 'max-examples', type: 'number', description: 'train on N sampled examples and ⌊0.3·N⌋ dev examples (the paper\'s low-data procedure)' },
+  { name: 'max-dev-examples', type: 'number', description: 'cap the development examples; 0 = no dev evaluation' },
+  { name: 'max-length', type: 'number', description: 'tokens per example (decoder-only: source + target; default: the model\'s positions minus the prefix)' },
+  { name: 'seed', type: 'number', description: 'seed of sampling, initialisation, batch order and dropout (default: 42)' },
+  { name: 'patience', type: 'number', description: 'stop after this many epochs without a better dev loss (default: never)' },
+  { name: 'checkpoint-every', type: 'number', description: 'also checkpoint every N optimizer updates (default: 100; always at each epoch end)' },
+  { name: 'backend', type: 'string', description: 'onnx | tfjs | reference (default: onnx)' },
+  { name: 'out', short: 'o', type: 'string', description: 'output directory', required: true },
+  { name: 'resume', type: 'boolean', description: 'continue the run in --out from its checkpoint (same settings)' },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output on stderr' },
+];
+
+/** A digest of the frozen weights (sampled windows of every tensor: cheap, and different for another model). */
+const modelDigest = (cfg: ModelConfig, params: Readonly<Record<string, HostTensor>>): string => {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(cfg));
+  for (const name of Object.keys(params).sort()) {
+    const t = params[name]!;
+    const b = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    h.update(`${name}[${t.shape.join(',')}]`);
+    const w = 4096;
+    for (const at of [0, Math.max(0, Math.floor(b.length / 2) - w / 2), Math.max(0, b.length - w)]) h.update(b.subarray(at, at + w));
+  }
+  return h.digest('hex');
+};
+
+const describeModel = (cfg: ModelConfig): string => {
+  const s = modelSites(cfg);
+  return `${cfg.model_type}, ${s.layers} layers, width ${s.embedDim}, vocab ${cfg.vocab_size}`;
+};
+
+const describeVariant = (inj: Injection): string => {
+  if (inj.groups.length === 0) return `${inj.variant.kind === 'finetune' ? 'fine-tuning' : inj.variant.kind} (${inj.trainable.length} weight tensors)`;
+  return inj.groups.map((g) => `${g.kind} ${g.length}${g.site && g.site !== 'self' ? ` at ${g.site}` : ''} (${g.reparam.kind === 'mlp' ? `MLP ${g.reparam.hidden}` : 'direct'}${g.initText !== undefined ? `, init ${JSON.stringify(g.initText)}` : ''})`).join(' + ');
+};
+
+const paramCount = (inj: Injection): number => inj.trainable.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+
+/** Dropout masks for the groups with dropout (values 0 or 1/(1-p)), or all ones (dev evaluation). */
+const dropoutFeeds = (inj: Injection, rows: number, rng?: Sampler): Record<string, HostTensor> => {
+  const out: Record<string, HostTensor> = {};
+  if (!inj.dropoutInputs) return out;
+  for (const g of inj.groups) {
+    if (g.dropout <= 0) continue;
+    const n = rows * g.length * g.width;
+    const keep = 1 / (1 - g.dropout);
+    const data = new Float32Array(n);
+    if (rng) for (let i = 0; i < n; i++) data[i] = rng.uniform() < g.dropout ? 0 : keep;
+    else data.fill(1);
+    out[`${g.scope}.dropout_mask`] = { dtype: 'float32', shape: [rows, g.length, g.width], data };
+  }
+  return out;
+};
+
+const rowsOf = (b: Batch): number => (b.feeds['input_ids'] ?? Object.values(b.feeds)[0]!).shape[0]!;
+
+/** Extra bookkeeping stored with each checkpoint (so a resumed run logs exactly what an uninterrupted one would). */
+interface Book {
+  elapsed: number;
+  pending: { lossSum: number; n: number; tokens: number; seconds: number };
+  epochLossSum: number;
+  epochSteps: number;
+}
+
+const bookOf = (v: unknown): Book => {
+  const x = (v ?? {}) as Partial<Book>;
+  return {
+    elapsed: Number(x.elapsed ?? 0),
+    pending: { lossSum: 0, n: 0, tokens: 0, seconds: 0, ...(x.pending ?? {}) },
+    epochLossSum: Number(x.epochLossSum ?? 0),
+    epochSteps: Number(x.epochSteps ?? 0),
+  };
+};
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'prefix-tune a frozen model on a task or JSONL pairs (resumable; writes a PEFT adapter)',
+  usage: [
+    'prefix-tune train --model DIR|HUB_ID (--task NAME [--data-dir DIR] | --jsonl FILE [--dev-jsonl FILE]) --out DIR [options]',
+    '       prefix-tune train --out DIR --resume',
+    '',
+    'Recipes (--recipe NAME sets these; any option given explicitly wins):',
+    ...recipesMarkdown().split('\n').map((l) => `  ${l}`),
+    '',
+    'Writes into --out: run.json, checkpoint/, train-log.jsonl, loss-curve.svg and, at the end, adapter/',
+    '(adapter_config.json + adapter_model.safetensors: the computed prefix, PEFT PREFIX_TUNING when PEFT can express the variant).',
+    'Ctrl-C saves a checkpoint and exits with 130; --resume continues it exactly.',
+  ].join('\n'),
+  options,
+  run: async (opts) => {
+    const out = String(opts['out']);
+    const ckptDir = join(out, 'checkpoint');
+    const resume = opts['resume'] === true;
+    const quiet = opts['quiet'] === true;
+
+    // 1. the run configuration (a resumed run keeps its own)
+    let run: RunConfig;
+    let resumeFrom: { state: TrainState; manifest: Manifest } | undefined;
+    if (resume) {
+      if (!hasCheckpoint(ckptDir)) throw new UsageError(`nothing to resume: ${ckptDir} holds no checkpoint.json`);
+      const c = await loadCheckpoint(ckptDir);
+      if (E.isLeft(c)) throw new UsageError(`cannot resume: ${c.left}`);
+      const saved = decodeRunConfig(c.right.manifest.run);
+      if (E.isLeft(saved)) throw new UsageError(`cannot resume: ${ckptDir}/checkpoint.json: corrupt checkpoint: run: ${saved.left}`);
+      run = checkResumeOptions(opts, saved.right);
+      resumeFrom = { state: c.right.state, manifest: c.right.manifest };
+    } else {
+      run = resolveRun(opts);
+      if (hasCheckpoint(ckptDir))
+        throw new UsageError(`${out} already holds a training run (${ckptDir}); pass --resume to continue it, or choose another --out`);
+    }
+
+    // 2. model, variant, graph
+    const model = await loadModelOrExit(run.model);
+    const cfg = model.config;
+    const sites = modelSites(cfg);
+    const hasDropout = JSON.stringify(run.variant).includes('"dropout"');
+    let inj: Injection;
+    let loss;
+    try {
+      inj = inject(sites, run.variant, { dropout: hasDropout });
+      loss = injectedTrainGraph(cfg, inj, { loss: run.loss }).outputs['loss']!;
+    } catch (e) {
+      if (e instanceof GraphError || e instanceof Error) throw new UsageError(`the variant does not fit model '${run.model}' (${describeModel(cfg)}): ${e.message}`);
+      throw e;
+    }
+    if (inj.trainable.length === 0) throw new UsageError('the variant has nothing to train (length 0?)');
+    if (inj.groups.some((g) => g.initText !== undefined) && cfg.model_type === 'bart')
+      throw new UsageError('initialisation from words (--init-text, the low-data recipe) is implemented for decoder-only models');
+
+    // 3. data -> batches
+    const virtual = cfg.model_type === 'bart' ? 0 : virtualPrefixLength(cfg, inj);
+    const positions = maxPositions(cfg);
+    const maxLength = run.maxLength ?? (cfg.model_type === 'bart' ? positions : positions - virtual);
+    if (maxLength < 2) throw new UsageError(`the model has ${positions} positions and the variant takes ${virtual}: no room for examples`);
+    if (cfg.model_type !== 'bart' && cfg.model_type === 'gpt2' && maxLength + virtual > positions)
+      throw new UsageError(`--max-length ${maxLength} plus ${virtual} virtual tokens exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
+    if (cfg.model_type === 'bart' && maxLength > positions)
+      throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positions} positions`);
+    const tok = taskTokenizer(model);
+    const pairs = await trainingPairs(run.data, { maxExamples: run.maxExamples, maxDevExamples: run.maxDevExamples, seed: run.seed });
+    const bopts = { batchSize: run.batchSize, maxLength, prependSpace: prependSpace(cfg), seed: run.seed };
+    const tb = makeBatches(cfg, inj, tok, pairs.train, { ...bopts, shuffle: true });
+    const db = makeBatches(cfg, inj, tok, pairs.dev, { ...bopts, shuffle: false });
+    checkIds([tb.maxId, db.maxId], cfg, model.tokenizer, run.data.kind === 'task' ? `task ${run.data.task}` : run.data.train);
+    const devBatches = db.batches.map((b) => ({ ...b, feeds: { ...b.feeds, ...dropoutFeeds(inj, rowsOf(b)) } }));
+    const dataDigest = batchesDigest([...tb.batches, ...db.batches]);
+    const mDigest = modelDigest(cfg, model.params);
+    const trainableNames = new Set(inj.trainable.map((p) => p.name));
+    const frozen = Object.fromEntries(Object.entries(model.params).filter(([n]) => !trainableNames.has(n)));
+
+    // 4. a resumed checkpoint must be this model, this variant, these batches
+    if (resumeFrom) {
+      const m = resumeFrom.manifest;
+      if (m.model.digest !== mDigest)
+        throw new UsageError(`cannot resume: the checkpoint was written for another model (${m.model.description}); '${run.model}' is ${describeModel(cfg)} with different weights`);
+      if (m.data.digest !== dataDigest)
+        throw new UsageError(`cannot resume: the training data differ from the checkpoint's (${m.data.train} train / ${m.data.dev} dev examples then, ${pairs.train.length} / ${pairs.dev.length} now, or different contents)`);
+      for (const p of inj.trainable) {
+        const x = resumeFrom.state.tensors[p.name];
+        if (!x || x.shape.join(',') !== p.shape.join(','))
+          throw new UsageError(`cannot resume: the checkpoint is for another variant (${p.name}: ${x ? `[${x.shape.join(',')}]` : 'absent'} in the checkpoint, [${p.shape.join(',')}] for ${describeVariant(inj)})`);
+      }
+    }
+
+    mkdirSync(out, { recursive: true });
+    const wr = await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
+    if (E.isLeft(wr)) throw new Error(wr.left);
+    const backend = await selectBackend(run.backend);
+    const k = run.gradAccum;
+    const updatesPerEpoch = Math.ceil(tb.batches.length / k);
+    const totalSteps = updatesPerEpoch * run.epochs;
+    const reporter = progressReporter(process.stderr, { every: Math.max(1, Math.round(totalSteps / 50)), quiet });
+    reporter.line(
+      `${resume ? 'resuming' : 'training'} ${describeVariant(inj)} on ${describeModel(cfg)} [${run.backend}: ${backend.engine}]: ` +
+        `${paramCount(inj).toLocaleString('en-US')} trainable parameters, ${pairs.train.length} train / ${pairs.dev.length} dev examples` +
+        `${tb.truncated > 0 ? ` (${tb.truncated} truncated to ${maxLength} tokens)` : ''}, ${run.epochs} epochs x ${updatesPerEpoch} updates` +
+        (resumeFrom ? `, from step ${resumeFrom.state.step}` : ''),
+    );
+
+    // 5. initial values (a resumed run overwrites them from the checkpoint)
+    let init = initialValues(inj.trainable, model.params, run.seed);
+    if (!resumeFrom && inj.groups.some((g) => g.initText !== undefined) && cfg.model_type !== 'bart')
+      init = await wordsInit({ backend, cfg, model: model.params, inj, init, encode: (s) => tok.encode(prependSpace(cfg) ? ` ${s}` : s), seed: run.seed });
+
+    // 6. logging and checkpoint hooks
+    const logPath = join(out, LOG_FILE);
+    const svgPath = join(out, 'loss-curve.svg');
+    const records: LogRecord[] = resumeFrom
+      ? await truncateLog(logPath, resumeFrom.state.step, resumeFrom.state.epoch)
+      : (await truncateLog(logPath, -1, -1), []);
+    const book = bookOf(resumeFrom?.manifest.extra);
+    const t0 = performance.now();
+    const elapsed = () => book.elapsed + (performance.now() - t0) / 1000;
+    let microDone = resumeFrom ? resumeFrom.state.epoch * tb.batches.length + resumeFrom.state.batchInEpoch : 0;
+    const microTotal = tb.batches.length * run.epochs;
+    let secondsHere = 0, microHere = 0;
+    let lastLoss = NaN, lastCheckpoint = '';
+    const writeSvg = async () => {
+      const w = await writeFileAtomic(svgPath, lossCurveSvg(records, `${describeVariant(inj)} on ${cfg.model_type}`));
+      if (E.isLeft(w)) throw new Error(w.left);
+    };
+    const meta = () => ({
+      run: run as unknown as Record<string, unknown>,
+      model: { digest: mDigest, description: `${run.model}: ${describeModel(cfg)}` },
+      data: { digest: dataDigest, train: pairs.train.length, dev: pairs.dev.length },
+      extra: { ...book, elapsed: elapsed() } as unknown as Record<string, unknown>,
+    });
+    const checkpoint = async (s: TrainState) => {
+      await saveCheckpoint(ckptDir, s, meta());
+      lastCheckpoint = `step ${s.step}`;
+      await writeSvg();
+    };
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130); // a second Ctrl-C: the last checkpoint on disk stands
+      interrupted = true;
+      reporter.line('interrupt: saving a checkpoint (Ctrl-C again to quit at once)');
+    };
+    process.on('SIGINT', onSigint);
+    let result;
+    try {
+      result = await train({
+        backend, loss, trainable: inj.trainable, init, frozen,
+        trainBatches: tb.batches,
+        ...(devBatches.length > 0 ? { devBatches } : {}),
+        config: {
+          epochs: run.epochs, seed: run.seed, checkpointEvery: run.checkpointEvery,
+          ...(run.patience !== null ? { patience: run.patience } : {}),
+          schedule: { lr: run.lr, warmupSteps: run.warmupSteps, decay: 'linear' },
+          optimizer: {
+            beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: run.weightDecay, flavor: run.adam,
+            ...(run.maxGradNorm !== null ? { maxGradNorm: run.maxGradNorm } : {}),
+            ...(k > 1 ? { accumulation: k } : {}),
+          },
+        },
+        ...(resumeFrom ? { resume: resumeFrom.state } : {}),
+        hooks: {
+          shouldStop: () => interrupted,
+          checkpoint,
+          extraFeeds: inj.dropoutInputs ? (_step, batch, rng) => dropoutFeeds(inj, rowsOf(batch), rng) : undefined,
+          onStep: (m) => {
+            microDone++; microHere++; secondsHere += m.seconds;
+            const p = book.pending;
+            p.lossSum += m.loss; p.n += 1; p.tokens += m.tokens; p.seconds += m.seconds;
+            const lastOfGroup = m.batch % k === 0 || m.batch === m.batchesPerEpoch;
+            if (!lastOfGroup) return;
+            const rec: LogRecord = {
+              type: 'step', step: m.step, epoch: m.epoch + 1, loss: p.lossSum / p.n, lr: m.lr, grad_norm: m.gradNorm,
+              tokens: p.tokens, tokens_per_s: p.seconds > 0 ? p.tokens / p.seconds : 0, elapsed: elapsed(),
+            };
+            book.epochLossSum += rec.loss; book.epochSteps += 1;
+            book.pending = { lossSum: 0, n: 0, tokens: 0, seconds: 0 };
+            records.push(rec);
+            appendLog(logPath, rec);
+            lastLoss = rec.loss;
+            const eta = microHere > 0 ? ((microTotal - microDone) * secondsHere) / microHere : NaN;
+            reporter.update({ done: microDone, total: microTotal, epoch: m.epoch + 1, epochs: run.epochs, step: m.step, totalSteps, loss: rec.loss, tokensPerS: rec.tokens_per_s, etaS: eta });
+          },
+          onEpoch: (e) => {
+            const lastStep = records.length > 0 ? (records.filter((r) => r.type === 'step').pop()?.step ?? 0) : 0;
+            const rec: LogRecord = {
+              type: 'epoch', epoch: e.epoch, step: lastStep, train_loss: book.epochSteps > 0 ? book.epochLossSum / book.epochSteps : e.trainLoss,
+              dev_loss: e.devLoss ?? null, best: e.best, elapsed: elapsed(),
+            };
+            book.epochLossSum = 0; book.epochSteps = 0;
+            records.push(rec);
+            appendLog(logPath, rec);
+            reporter.line(`epoch ${e.epoch}/${run.epochs}: train loss ${rec.train_loss.toFixed(4)}${rec.dev_loss !== null ? `, dev loss ${rec.dev_loss.toFixed(4)}${e.best ? ' (best)' : ''}` : ''} [${formatDuration(elapsed())}]`);
+          },
+        },
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+      reporter.end();
+    }
+
+    if (result.stopped === 'interrupted') {
+      await checkpoint(result.state);
+      console.error(`interrupted: checkpoint saved in ${ckptDir} (${lastCheckpoint}); continue with: prefix-tune train --out ${out} --resume`);
+      return 130;
+    }
+
+    // 7. the adapter: computed activations (MLP dropped), fine-tuned weights as they are
+    const mlp = inj.groups.some((g) => g.reparam.kind === 'mlp');
+    let computed: Record<string, HostTensor> | undefined;
+    if (mlp) {
+      const exe = await backend.compile(storedActivationsGraph(inj), { params: result.params });
+      try {
+        computed = await exe.run(storedFeeds(inj));
+      } finally {
+        await exe.dispose();
+      }
+    }
+    const stored = storedParams(inj, result.params, computed);
+    const bytes = serializeAdapter(cfg, inj, stored, { baseModel: run.model });
+    const adapterDir = join(out, 'adapter');
+    await writeAdapterDir(adapterDir, bytes);
+    await writeSvg();
+    const best = records.filter((r): r is Extract<LogRecord, { type: 'epoch' }> => r.type === 'epoch' && r.dev_loss !== null);
+    const bestDev = best.length > 0 ? best.reduce((a, b) => (b.dev_loss! < a.dev_loss! ? b : a)) : undefined;
+    console.log(
+      `${result.stopped === 'early-stopped' ? 'stopped early' : 'finished'}: ${result.state.step} updates, ${result.state.epoch} epochs in ${formatDuration(elapsed())}` +
+        `${Number.isFinite(lastLoss) ? `, last train loss ${lastLoss.toFixed(4)}` : ''}` +
+        `${bestDev ? `, best dev loss ${bestDev.dev_loss!.toFixed(4)} (epoch ${bestDev.epoch}${result.state.best ? ', kept' : ''})` : ''}`,
+    );
+    console.log(`adapter: ${adapterDir} (${bytes.peft || peftExpressible(cfg, inj) ? 'PEFT PREFIX_TUNING' : 'prefix-tune format: PEFT cannot express this variant'}, ${Object.values(stored).reduce((s, x) => s + x.data.length, 0).toLocaleString('en-US')} values)`);
+    console.log(`log: ${logPath}; loss curve: ${svgPath}; checkpoint: ${ckptDir}`);
+    if (!existsSync(adapterDir)) return 1;
+    return 0;
+  },
+};

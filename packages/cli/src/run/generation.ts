@@ -1,0 +1,147 @@
+/**
+ * Generation for the CLI: a model (+ an adapter) compiled once into a decoding session, prompts
+ * in batches, the decoding options of `generate`/`eval` parsed from the command line.
+ *
+ * Prompt rule: with an adapter, a prompt is a task source and is encoded as in training
+ * (`source ++ [EOS]`, the separator; `buildDecoderPrompt`); without one it is plain text,
+ * encoded with the tokenizer's special tokens (Llama adds BOS itself); an empty prompt without
+ * any token becomes [BOS] (or [EOS] when the model has no BOS: GPT-2's BOS and EOS are one).
+ */
+import { causalDecoder, generate, type Backend, type GenerateOptions, type HostTensor, virtualPrefixLength } from '@prefix-tuning/core';
+import { buildDecoderPrompt } from '@prefix-tuning/tasks';
+import type { LoadedModel } from '@prefix-tuning/hub';
+import type { LoadedAdapter } from '../../../core/src/prefix/export.ts';
+import { UsageError, type OptionSpec } from '../cli.ts';
+import { causalOnly, checkIds, maxPositions, prependSpace, specialIds, taskTokenizer } from './model.ts';
+
+/** Options shared by `generate` and `eval`. */
+export const decodingOptions = (defaults: { beams: number; maxNewTokens: number }): OptionSpec[] => [
+  { name: 'greedy', type: 'boolean', description: `greedy decoding${defaults.beams === 1 ? ' (default)' : ''}` },
+  { name: 'beams', type: 'number', description: `beam search with N beams (default: ${defaults.beams})` },
+  { name: 'sample', type: 'boolean', description: 'sampling (with --temperature, --top-k, --top-p, --seed)' },
+  { name: 'max-new-tokens', type: 'number', description: `tokens to generate at most (default: ${defaults.maxNewTokens})` },
+  { name: 'min-length', type: 'number', description: 'generate at least this many new tokens before EOS (default: 0)' },
+  { name: 'length-penalty', type: 'number', description: 'beam search: score = log-prob / length^X (default: 1)' },
+  { name: 'no-repeat-ngram', type: 'number', description: 'never repeat an n-gram of this size (default: off)' },
+  { name: 'temperature', type: 'number', description: 'sampling temperature (default: 1)' },
+  { name: 'top-k', type: 'number', description: 'sample from the k most likely tokens (default: off)' },
+  { name: 'top-p', type: 'number', description: 'sample from the smallest set with probability >= p (default: off)' },
+  { name: 'seed', type: 'number', description: 'sampling seed (default: 0)' },
+  { name: 'batch-size', type: 'number', description: 'prompts decoded together (default: 8)' },
+  { name: 'backend', type: 'string', description: 'onnx | tfjs | reference (default: onnx)' },
+];
+
+const intOpt = (opts: Readonly<Record<string, unknown>>, name: string, min: number): number | undefined => {
+  const v = opts[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${String(v)}`);
+  return n;
+};
+const numOpt = (opts: Readonly<Record<string, unknown>>, name: string, ok: (n: number) => boolean, what: string): number | undefined => {
+  const v = opts[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!ok(n)) throw new UsageError(`--${name} must be ${what}, got ${String(v)}`);
+  return n;
+};
+
+/** The decoding settings from options (without model-specific ids). */
+export const parseDecoding = (
+  opts: Readonly<Record<string, unknown>>,
+  defaults: { beams: number; maxNewTokens: number },
+): Omit<GenerateOptions, 'eosTokenIds' | 'padTokenId'> & { batchSize: number } => {
+  const modes = ['greedy', 'sample'].filter((m) => opts[m] === true).concat(opts['beams'] !== undefined ? ['beams'] : []);
+  if (modes.length > 1) throw new UsageError(`choose one of --greedy, --beams N, --sample (got ${modes.map((m) => `--${m}`).join(' and ')})`);
+  const beams = opts['greedy'] === true || opts['sample'] === true ? 1 : intOpt(opts, 'beams', 1) ?? defaults.beams;
+  const sample = opts['sample'] === true;
+  for (const o of ['temperature', 'top-k', 'top-p'])
+    if (opts[o] !== undefined && !sample) throw new UsageError(`--${o} applies to --sample`);
+  if (opts['length-penalty'] !== undefined && beams === 1) throw new UsageError('--length-penalty applies to beam search (--beams N, N > 1)');
+  const temperature = numOpt(opts, 'temperature', (n) => Number.isFinite(n) && n > 0, 'a positive number');
+  const topK = intOpt(opts, 'top-k', 1);
+  const topP = numOpt(opts, 'top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
+  const lengthPenalty = numOpt(opts, 'length-penalty', Number.isFinite, 'a number');
+  const nr = intOpt(opts, 'no-repeat-ngram', 1);
+  const minNew = intOpt(opts, 'min-length', 0);
+  return {
+    maxNewTokens: intOpt(opts, 'max-new-tokens', 1) ?? defaults.maxNewTokens,
+    numBeams: beams,
+    doSample: sample,
+    seed: intOpt(opts, 'seed', 0) ?? 0,
+    batchSize: intOpt(opts, 'batch-size', 1) ?? 8,
+    ...(temperature !== undefined ? { temperature } : {}),
+    ...(topK !== undefined ? { topK } : {}),
+    ...(topP !== undefined ? { topP } : {}),
+    ...(lengthPenalty !== undefined ? { lengthPenalty } : {}),
+    ...(nr !== undefined ? { noRepeatNgramSize: nr } : {}),
+    ...(minNew !== undefined && minNew > 0 ? { minNewTokens: minNew } : {}),
+  };
+};
+
+/** One generated sequence per prompt. */
+export interface Output {
+  readonly prompt: readonly number[];
+  readonly ids: number[];
+  readonly text: string;
+  readonly score: number;
+}
+
+/** A compiled model (+ adapter) that turns texts into generated texts. */
+export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined) => {
+  const cfg = causalOnly(model.config, 'generation');
+  const inj = adapter?.injection;
+  if (inj?.groups.some((g) => g.kind === 'infix'))
+    throw new UsageError('generation with an infix adapter is not implemented (the decoding session takes no separate source)');
+  const params: Record<string, HostTensor> = { ...model.params, ...(adapter?.params ?? {}) };
+  const ids = specialIds(model);
+  const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
+  const positions = maxPositions(cfg);
+  const tok = adapter ? taskTokenizer(model) : undefined;
+  const decoder = await causalDecoder(backend, cfg, params, inj);
+
+  /** Token ids of a prompt (see the module comment), cut to leave at least one position for generation. */
+  const encode = (text: string): number[] => {
+    const room = positions - virtual - 1;
+    if (room < 1) throw new UsageError(`the model has ${positions} positions and the adapter takes ${virtual}: no room for a prompt`);
+    let p: number[];
+    if (tok) p = [...buildDecoderPrompt(tok, { maxLength: room, prependSpace: prependSpace(cfg) })(text)];
+    else {
+      p = model.tokenizer.encode(text);
+      if (p.length === 0) p = [ids.bos ?? ids.eos[0] ?? 0];
+      if (p.length > room) p = p.slice(p.length - room); // keep the end, where generation continues
+    }
+    checkIds(p, cfg, model.tokenizer, 'prompt');
+    return p;
+  };
+  let warned = false;
+
+  const run = async (texts: readonly string[], o: ReturnType<typeof parseDecoding>, onBatch?: (done: number) => void): Promise<Output[]> => {
+    const outs: Output[] = [];
+    const eos = ids.eos;
+    for (let i = 0; i < texts.length; i += o.batchSize) {
+      const prompts = texts.slice(i, i + o.batchSize).map(encode);
+      // learned positions end at the model's context: generation stops there
+      const longest = Math.max(...prompts.map((p) => p.length));
+      const maxNewTokens = Math.min(o.maxNewTokens, positions - virtual - longest);
+      if (maxNewTokens < o.maxNewTokens && !warned) {
+        warned = true;
+        process.stderr.write(`note: generation limited to ${maxNewTokens} new tokens by the model's ${positions} positions${virtual > 0 ? ` (${virtual} taken by the adapter)` : ''}\n`);
+      }
+      const session = await decoder.start(prompts, { beams: o.numBeams ?? 1, padId: ids.pad ?? eos[0] ?? 0 });
+      const { batchSize: _b, ...g } = o;
+      const r = await generate(session, prompts, { ...g, maxNewTokens, eosTokenIds: eos, ...(ids.pad !== undefined ? { padTokenId: ids.pad } : {}) });
+      prompts.forEach((p, j) => {
+        const all = r.tokens[j]!;
+        const stop = all.findIndex((t) => eos.includes(t)); // the first EOS ends the text (fillers may follow it)
+        const seq = stop < 0 ? all : all.slice(0, stop + 1);
+        const body = stop < 0 ? all : all.slice(0, stop);
+        const text = model.tokenizer.decode(body, { skipSpecialTokens: true });
+        outs.push({ prompt: p, ids: seq, text: tok ? text.trim() : text, score: r.scores[j]! });
+      });
+      onBatch?.(Math.min(texts.length, i + o.batchSize));
+    }
+    return outs;
+  };
+  return { run, dispose: () => decoder.dispose() };
+};
