@@ -17,7 +17,7 @@ Also writes fixtures/metrics/mteval_sacrebleu_cases.json: the same numbers for s
 here (CASES), each aimed at one rule (entities, case, Unicode whitespace, ties, empty hypothesis...).
 
 * sacrebleu (PyPI): corpus_bleu (13a, exp smoothing), corpus_chrf (chrF2 and chrF++), corpus_ter
-  (defaults), and the sentence_* scores of every segment.
+  (defaults), and the sentence_* scores of the first SENTENCES segments.
 
 Requirements (outside the repository):
   python3 -m venv /work/venvs/metrics
@@ -26,7 +26,7 @@ Requirements (outside the repository):
   a copy of the e2e-metrics working tree (default /work/e2e-metrics; --e2e-metrics PATH)
 
 Run:  /work/venvs/metrics/bin/python tools/metrics_oracle_bleu.py [--e2e-metrics PATH] [--what all|sets|cases]
-(the sets take about 20 minutes, mostly sacreBLEU's TER on 547 segments with up to 42 references)
+(the sets take 10-20 minutes, mostly sacreBLEU's TER on 547 segments with up to 42 references)
 """
 from __future__ import annotations
 
@@ -110,6 +110,9 @@ def perl_full_precision(ms, e2e_path: Path, data_src, data_ref, data_sys) -> dic
             "totals": totals, "first_segments": first_segments}
 
 
+SENTENCES = 150  # sentence-level scores are recorded for the first SENTENCES segments of a set
+
+
 def sacrebleu_scores(hyps: list[str], refs: list[list[str]]) -> dict:
     import sacrebleu  # noqa: PLC0415
     from sacrebleu.metrics import CHRF, TER  # noqa: PLC0415
@@ -117,6 +120,7 @@ def sacrebleu_scores(hyps: list[str], refs: list[list[str]]) -> dict:
     n_max = max(len(r) for r in refs)
     streams = [[r[i] if i < len(r) else None for r in refs] for i in range(n_max)]
     bleu = sacrebleu.corpus_bleu(hyps, streams)
+    first = list(zip(hyps, refs))[:SENTENCES]
     return {
         "version": sacrebleu.__version__,
         "bleu": bleu.score, "bleu_sys_len": bleu.sys_len, "bleu_ref_len": bleu.ref_len,
@@ -124,9 +128,9 @@ def sacrebleu_scores(hyps: list[str], refs: list[list[str]]) -> dict:
         "chrf": CHRF().corpus_score(hyps, streams).score,
         "chrf++": CHRF(word_order=2).corpus_score(hyps, streams).score,
         "ter": TER().corpus_score(hyps, streams).score,
-        "bleu_sent": [sacrebleu.sentence_bleu(h, r).score for h, r in zip(hyps, refs)],
-        "chrf_sent": [sacrebleu.sentence_chrf(h, r).score for h, r in zip(hyps, refs)],
-        "ter_sent": [sacrebleu.sentence_ter(h, r).score for h, r in zip(hyps, refs)],
+        "bleu_sent": [sacrebleu.sentence_bleu(h, r).score for h, r in first],
+        "chrf_sent": [sacrebleu.sentence_chrf(h, r).score for h, r in first],
+        "ter_sent": [sacrebleu.sentence_ter(h, r).score for h, r in first],
     }
 
 

@@ -23,48 +23,107 @@ const INF = 1e16;
 
 // Edit operations of the trace: NOP, substitution, insertion, deletion, undefined.
 type Op = ' ' | 's' | 'i' | 'd' | 'x';
-type Cell = readonly [number, Op];
+const OPS: readonly Op[] = [' ', 's', 'i', 'd', 'x'];
+const [NOP, SUB, INS, DEL, UNDEF] = [0, 1, 2, 3, 4];
 
-/** The beam edit distance of sacreBLEU's `BeamEditDistance` against a fixed reference. */
-const beamEditDistance = (ref: readonly string[], hyp: readonly string[]): { distance: number; trace: Op[] } => {
-  const nRef = ref.length, nHyp = hyp.length;
-  const dist: Cell[][] = [Array.from({ length: nRef + 1 }, (_, j): Cell => [j, 'i'])];
-  for (let i = 0; i < nHyp; i++) dist.push(new Array<Cell>(nRef + 1).fill([INF, 'x']));
+/** The beam geometry of sacreBLEU's `BeamEditDistance` for these lengths. */
+const beamOf = (nRef: number, nHyp: number): { ratio: number; beam: number } => {
   const ratio = nHyp > 0 ? nRef / nHyp : 1;
-  const beam = BEAM_WIDTH < ratio / 2 ? Math.ceil(ratio / 2 + BEAM_WIDTH) : BEAM_WIDTH;
+  return { ratio, beam: BEAM_WIDTH < ratio / 2 ? Math.ceil(ratio / 2 + BEAM_WIDTH) : BEAM_WIDTH };
+};
+
+/** Columns [minJ, maxJ) of row i (1-based) that the beam computes. */
+const beamColumns = (i: number, nRef: number, nHyp: number, g: { ratio: number; beam: number }): [number, number] => {
+  const diag = Math.floor(i * g.ratio);
+  return [Math.max(0, diag - g.beam), i === nHyp ? nRef + 1 : Math.min(nRef + 1, diag + g.beam)];
+};
+
+/** Rows 0..nHyp of the beam edit-distance matrix (costs and the operation chosen in each cell). */
+type Matrix = { readonly cost: readonly Float64Array[]; readonly op: readonly Uint8Array[] };
+
+/** sacreBLEU's `BeamEditDistance._edit_distance` (hypothesis words as rows, reference as columns). */
+const editMatrix = (ref: readonly string[], hyp: readonly string[]): Matrix => {
+  const nRef = ref.length, nHyp = hyp.length, g = beamOf(nRef, nHyp);
+  const cost = [Float64Array.from({ length: nRef + 1 }, (_, j) => j)];
+  const op = [new Uint8Array(nRef + 1).fill(INS)];
   for (let i = 1; i <= nHyp; i++) {
-    const diag = Math.floor(i * ratio);
-    const minJ = Math.max(0, diag - beam);
-    const maxJ = i === nHyp ? nRef + 1 : Math.min(nRef + 1, diag + beam);
-    const row = dist[i], prev = dist[i - 1];
+    const c = new Float64Array(nRef + 1).fill(INF), o = new Uint8Array(nRef + 1).fill(UNDEF);
+    const pc = cost[i - 1];
+    const [minJ, maxJ] = beamColumns(i, nRef, nHyp, g);
     for (let j = minJ; j < maxJ; j++) {
       if (j === 0) {
-        row[0] = [prev[0][0] + 1, 'd'];
+        c[0] = pc[0] + 1;
+        o[0] = DEL;
         continue;
       }
+      // Tercom's preference (no-op/substitution, then deletion, then insertion), strict improvements only
       const same = hyp[i - 1] === ref[j - 1];
-      let best: Cell = row[j];
-      const sub: Cell = [prev[j - 1][0] + (same ? 0 : 1), same ? ' ' : 's'];
-      if (best[0] > sub[0]) best = sub;
-      if (best[0] > prev[j][0] + 1) best = [prev[j][0] + 1, 'd'];
-      if (best[0] > row[j - 1][0] + 1) best = [row[j - 1][0] + 1, 'i'];
-      row[j] = best;
+      const sub = pc[j - 1] + (same ? 0 : 1);
+      if (c[j] > sub) {
+        c[j] = sub;
+        o[j] = same ? NOP : SUB;
+      }
+      if (c[j] > pc[j] + 1) {
+        c[j] = pc[j] + 1;
+        o[j] = DEL;
+      }
+      if (c[j] > c[j - 1] + 1) {
+        c[j] = c[j - 1] + 1;
+        o[j] = INS;
+      }
     }
+    cost.push(c);
+    op.push(o);
   }
+  return { cost, op };
+};
+
+/** The edit operations of the matrix's optimal path, first to last. */
+const traceOf = (m: Matrix, nRef: number, nHyp: number): Op[] => {
   const trace: Op[] = [];
   let i = nHyp, j = nRef;
   while (i > 0 || j > 0) {
-    const op = dist[i][j][1];
-    trace.push(op);
-    if (op === 's' || op === ' ') {
+    const op = m.op[i][j];
+    trace.push(OPS[op]);
+    if (op === SUB || op === NOP) {
       i--;
       j--;
-    } else if (op === 'i') j--;
-    else if (op === 'd') i--;
+    } else if (op === INS) j--;
+    else if (op === DEL) i--;
     else throw new Error(`TER: undefined edit operation at (${i}, ${j})`);
   }
-  trace.reverse();
-  return { distance: dist[nHyp][nRef][0], trace };
+  return trace.reverse();
+};
+
+/**
+ * The beam edit distance of `hyp`, whose first `p` words equal those of the hypothesis of `base`
+ * (same length): rows 0..p are taken from `base`, as sacreBLEU's prefix cache does.
+ */
+const editDistanceFrom = (ref: readonly string[], hyp: readonly string[], base: Matrix, p: number, scratch: [Float64Array, Float64Array]): number => {
+  const nRef = ref.length, nHyp = hyp.length, g = beamOf(nRef, nHyp);
+  if (p >= nHyp) return base.cost[nHyp][nRef];
+  let prev: Float64Array = base.cost[p];
+  let k = 0;
+  for (let i = p + 1; i <= nHyp; i++) {
+    const c = scratch[k];
+    c.fill(INF);
+    const [minJ, maxJ] = beamColumns(i, nRef, nHyp, g);
+    for (let j = minJ; j < maxJ; j++) {
+      if (j === 0) {
+        c[0] = prev[0] + 1;
+        continue;
+      }
+      const sub = prev[j - 1] + (hyp[i - 1] === ref[j - 1] ? 0 : 1);
+      let best = c[j];
+      if (best > sub) best = sub;
+      if (best > prev[j] + 1) best = prev[j] + 1;
+      if (best > c[j - 1] + 1) best = c[j - 1] + 1;
+      c[j] = best;
+    }
+    prev = c;
+    k = 1 - k;
+  }
+  return prev[nRef];
 };
 
 /** sacreBLEU's `trace_to_alignment` of the flipped trace (rewriting the reference into the hypothesis). */
@@ -127,10 +186,18 @@ const better = (a: Candidate, b: Candidate): boolean =>
   : a.negStart !== b.negStart ? a.negStart > b.negStart
   : a.negIdx > b.negIdx; // equal keys mean the same shift: keep the first
 
+const commonPrefix = (a: readonly string[], b: readonly string[]): number => {
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  return p;
+};
+
 /** One round of sacreBLEU's `_shift`: the best shift, its gain and the candidates checked so far. */
 const bestShift = (h: readonly string[], r: readonly string[], checked: number): { delta: number; words: readonly string[]; checked: number } => {
-  const { distance: pre, trace } = beamEditDistance(r, h);
-  const { align, refErr, hypErr } = traceToAlignment(trace);
+  const m = editMatrix(r, h);
+  const pre = m.cost[h.length][r.length];
+  const { align, refErr, hypErr } = traceToAlignment(traceOf(m, r.length, h.length));
+  const scratch: [Float64Array, Float64Array] = [new Float64Array(r.length + 1), new Float64Array(r.length + 1)];
   let best: Candidate | undefined;
   for (const [sh, sr, length] of shiftedPairs(h, r)) {
     if (sumRange(hypErr, sh, sh + length) === 0) continue;
@@ -146,7 +213,8 @@ const bestShift = (h: readonly string[], r: readonly string[], checked: number):
       if (idx === prevIdx) continue;
       prevIdx = idx;
       const words = performShift(h, sh, length, idx);
-      const cand: Candidate = { score: pre - beamEditDistance(r, words).distance, length, negStart: -sh, negIdx: -idx, words };
+      const distance = editDistanceFrom(r, words, m, commonPrefix(words, h), scratch);
+      const cand: Candidate = { score: pre - distance, length, negStart: -sh, negIdx: -idx, words };
       checked++;
       if (best === undefined || better(cand, best)) best = cand;
     }
@@ -168,7 +236,7 @@ export const translationEditRate = (hyp: readonly string[], ref: readonly string
     shifts++;
     words = s.words;
   }
-  return [shifts + beamEditDistance(ref, words).distance, ref.length];
+  return [shifts + editMatrix(ref, words).cost[words.length][ref.length], ref.length];
 };
 
 const terTokens = (s: string, o: TerOptions): string[] => {
