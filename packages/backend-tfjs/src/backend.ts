@@ -20,6 +20,11 @@ export interface TfjsBackendOptions extends EngineOptions {
   readonly foldFrozen?: boolean;
   /** Accumulate per-op wall time in each executable (`TfjsExecutable.profile()`; default false). */
   readonly profile?: boolean;
+  /**
+   * Fused lowerings of composites (tf.softmax, tf.logSoftmax, cross-entropy through gather;
+   * default true). false runs every composite as its decomposition (the specification).
+   */
+  readonly fuse?: boolean;
 }
 
 /** A TensorFlow.js backend: `Backend` plus the engine selection it made. */
@@ -51,6 +56,7 @@ export const tfjsBackend = (opts: TfjsBackendOptions = {}): TfjsBackend => {
         batched: opts.batchedMatmul ?? (engine.name === 'wasm' ? 'loop' : 'native'),
         foldFrozen: opts.foldFrozen ?? true,
         profile: opts.profile ?? false,
+        fuse: opts.fuse ?? true,
       });
     },
   };

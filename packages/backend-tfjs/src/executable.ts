@@ -37,6 +37,8 @@ export interface CompileSettings {
   readonly foldFrozen: boolean;
   /** Accumulate per-op wall time (see `TfjsExecutable.profile`). */
   readonly profile: boolean;
+  /** Use fused composite lowerings (false: every composite runs as its decomposition). */
+  readonly fuse: boolean;
 }
 
 /** An executable with TensorFlow.js-specific inspection. */
@@ -462,7 +464,7 @@ export const compileTfjs = (g: Graph, copts: CompileOptions, engine: EngineInfo,
       if (bad !== undefined) throw new Error(`compile: ${bad}`);
     }
     for (const o of copts.internalOutputs ?? []) if (g.outputs[o] === undefined) throw new Error(`compile: internal output '${o}' is not an output`);
-    const prepared = prepare(g, isFused);
+    const prepared = prepare(g, { fused: settings.fuse ? isFused : () => false, gatherCrossEntropy: settings.fuse });
     await activate(engine);
     const program = new TfjsProgram(g, prepared, engine, settings, leaves, copts);
     program.init(copts);

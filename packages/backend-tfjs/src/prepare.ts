@@ -21,8 +21,12 @@ import {
   reshape, transpose, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
 } from '@prefix-tuning/core';
 
-/** Decides which composites keep their node (a fused lowering exists for them). */
-export type FusedPredicate = (n: Node) => boolean;
+export interface PrepareOptions {
+  /** Which composites keep their node (a fused lowering exists for them); others are expanded. */
+  readonly fused: (n: Node) => boolean;
+  /** Rewrite crossEntropy with gather (otherwise: its decomposition). */
+  readonly gatherCrossEntropy: boolean;
+}
 
 const reapply = (n: Node, ins: readonly Node[]): Node =>
   ins.every((x, i) => x === n.inputs[i]) ? n : atPath(n.path, () => apply(opDef(n.op) as OpDef<OpName>, ins, n.attrs as never));
@@ -46,11 +50,8 @@ const crossEntropyByGather = (n: Node<'crossEntropy'>): Node => {
   });
 };
 
-/**
- * Rewrites `g` (see the module comment). `fused(n)` says whether composite `n` is lowered as
- * itself; other composites are expanded.
- */
-export const prepare = (g: Graph, fused: FusedPredicate): Graph => {
+/** Rewrites `g` (see the module comment and `PrepareOptions`). */
+export const prepare = (g: Graph, opts: PrepareOptions): Graph => {
   const memo = new Map<number, Node>();
   const rewrite = (roots: readonly Node[], stops?: ReadonlySet<number>): void => {
     const order = stops ? topoOrderUntil(roots, (x) => stops.has(x.id)) : topoOrder(roots);
@@ -70,8 +71,9 @@ export const prepare = (g: Graph, fused: FusedPredicate): Graph => {
     if (n.op === 'reshape' && ins[0]!.op === 'reshape') return atPath(n.path, () => reshape(ins[0]!.inputs[0]!, n.shape));
     if (opDef(n.op).kind !== 'composite') return reapply(n, ins);
     const m = reapply(n, ins);
-    if (m.op === 'crossEntropy' && !fused(m)) return expand(crossEntropyByGather(m as Node<'crossEntropy'>), m);
-    if (m.op !== 'attention' && fused(m)) return m;
+    if (m.op === 'crossEntropy' && opts.gatherCrossEntropy && typeof m.inputs[0]!.shape[1] === 'number')
+      return expand(crossEntropyByGather(m as Node<'crossEntropy'>), m);
+    if (m.op !== 'attention' && opts.fused(m)) return m;
     return expand(decomposition(m), m);
   };
   /** Rewrites the nodes of `root` above `m`'s operands (a decomposition). */

@@ -1,0 +1,169 @@
+/**
+ * Test support: random graph-building contexts (small shapes, dims concrete or symbolic,
+ * seeded values) and the comparison of backends on one graph: the reference evaluator is the
+ * specification; the tfjs engines (wasm and cpu here) and ONNX Runtime must agree with it.
+ * Every comparison also checks that compiling, running and disposing left no tfjs tensor alive.
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  type Backend, type Graph, type HostTensor, type Node, type DType,
+  input, param, hostTensor, dimEval, parseDim, evaluate, graphInputs,
+} from '@prefix-tuning/core';
+import { onnxBackend } from '@prefix-tuning/backend-onnx';
+import { tfjsBackend, type TfjsBackend } from '../src/index.ts';
+
+export const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
+export const fixturesDir = join(repoRoot, 'fixtures');
+export const sharedDir = process.env['PREFIX_TUNING_SHARED'] ?? join(repoRoot, '..', 'shared');
+
+const quiet = { log: false } as const;
+/**
+ * The backends under test: the wasm and cpu engines with fused composites, the wasm engine
+ * running every composite as its decomposition ('wasm-spec'), and ONNX Runtime (one thread).
+ */
+export type Which = 'wasm' | 'wasm-spec' | 'cpu' | 'onnx';
+const made = new Map<Which, Backend>();
+export const backendOf = (w: Which): Backend => {
+  let b = made.get(w);
+  if (b === undefined) {
+    b = w === 'onnx' ? onnxBackend({ intraOpNumThreads: 1 })
+      : tfjsBackend({ engine: w === 'cpu' ? 'cpu' : 'wasm', ...(w === 'wasm-spec' ? { fuse: false } : {}), ...quiet });
+    made.set(w, b);
+  }
+  return b;
+};
+/** The wasm engine (one backend per test process). */
+export const wasm = (): TfjsBackend => backendOf('wasm') as TfjsBackend;
+
+export type Tok = number | string;
+
+/** mulberry32 */
+export const rng = (seed: number): (() => number) => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
+/** A random case: symbol sizes A, B, C, leaf values, and helpers to declare leaves. */
+export class Ctx {
+  readonly env: Record<string, number>;
+  readonly rand: () => number;
+  readonly feeds: Record<string, HostTensor> = {};
+  readonly params: Record<string, HostTensor> = {};
+  private n = 0;
+  constructor(readonly g: fc.GeneratorValue, readonly symbolic = true) {
+    this.env = { A: g(fc.integer, { min: 1, max: 4 }), B: g(fc.integer, { min: 1, max: 4 }), C: g(fc.integer, { min: 1, max: 4 }) };
+    this.rand = rng(g(fc.integer, { min: 0, max: 2 ** 31 - 1 }));
+  }
+  int(min: number, max: number): number {
+    return this.g(fc.integer, { min, max });
+  }
+  bool(): boolean {
+    return this.g(fc.boolean);
+  }
+  pick<A>(xs: readonly A[]): A {
+    return xs[this.int(0, xs.length - 1)]!;
+  }
+  /** A dim: a symbol (when symbolic) or 1..4. */
+  tok(): Tok {
+    return this.symbolic && this.bool() ? this.pick(['A', 'B', 'C']) : this.int(1, 4);
+  }
+  shape(minRank: number, maxRank: number): Tok[] {
+    return Array.from({ length: this.int(minRank, maxRank) }, () => this.tok());
+  }
+  conc(t: Tok): number {
+    return typeof t === 'number' ? t : dimEval(parseDim(t)!, this.env);
+  }
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.rand();
+  }
+  private data(dtype: DType, n: number, fill: (i: number) => number): HostTensor['data'] {
+    const vals = Array.from({ length: n }, (_, i) => fill(i));
+    return dtype === 'float32' ? Float32Array.from(vals) : dtype === 'bool' ? Uint8Array.from(vals, (v) => (v ? 1 : 0))
+      : dtype === 'int64' ? BigInt64Array.from(vals, (v) => BigInt(v)) : Int32Array.from(vals);
+  }
+  /** An input leaf of declared shape `s` fed with `fill` (default U(-1, 1)). */
+  input(s: readonly Tok[], dtype: DType = 'float32', fill: (i: number) => number = () => this.uniform(-1, 1)): Node {
+    const name = `x${this.n++}`;
+    const shape = s.map((t) => this.conc(t));
+    this.feeds[name] = hostTensor(dtype, shape, this.data(dtype, shape.reduce((a, b) => a * b, 1), fill));
+    return input(name, s, dtype);
+  }
+  /** A param leaf (concrete shape) bound at compile time. */
+  param(s: readonly number[], fill: (i: number) => number = () => this.uniform(-1, 1)): Node {
+    const name = `p${this.n++}`;
+    this.params[name] = hostTensor('float32', s, this.data('float32', s.reduce((a, b) => a * b, 1), fill) as Float32Array);
+    return param(name, s);
+  }
+  /** Distinct values at least `gap` apart (no ties for max/argMax). */
+  distinct(n: number, gap = 0.05): (i: number) => number {
+    const vals = Array.from({ length: n }, (_, i) => (i - n / 2) * gap);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.rand() * (i + 1));
+      [vals[i], vals[j]] = [vals[j]!, vals[i]!];
+    }
+    return (i) => vals[i]!;
+  }
+}
+
+export const withCtx = <A>(f: (c: Ctx) => A, symbolic = true): fc.Arbitrary<{ c: Ctx; out: A }> =>
+  fc.gen().map((g) => {
+    const c = new Ctx(g, symbolic);
+    return { c, out: f(c) };
+  });
+
+const num = (v: number | bigint): number => Number(v);
+
+/** |got - want| <= atol + rtol |want| elementwise (NaN equals NaN; integers and bools exactly). */
+export const assertClose = (what: string, got: HostTensor, want: HostTensor, rtol = 1e-4, atol = 1e-5): void => {
+  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+  assert.equal(got.dtype, want.dtype, `${what}: dtype`);
+  assert.equal(got.data.constructor, want.data.constructor, `${what}: storage`);
+  const n = got.data.length;
+  for (let i = 0; i < n; i++) {
+    const a = num(got.data[i]!);
+    const b = num(want.data[i]!);
+    if (Number.isNaN(a) && Number.isNaN(b)) continue;
+    if (got.dtype !== 'float32') assert.equal(a, b, `${what}[${i}]: ${a} vs ${b}`);
+    else assert.ok(Math.abs(a - b) <= atol + rtol * Math.abs(b) || a === b, `${what}[${i}]: ${a} vs reference ${b}`);
+  }
+};
+
+/** Compiles, runs once and disposes on `w`; asserts that no tfjs tensor outlives it. */
+export const runOn = async (w: Which, g: Graph, feeds: Record<string, HostTensor>, params: Record<string, HostTensor>): Promise<Record<string, HostTensor>> => {
+  const be = backendOf(w);
+  if (w !== 'onnx') await (be as TfjsBackend).ready();
+  const before = tf.memory().numTensors;
+  const ex = await be.compile(g, { params });
+  try {
+    return await ex.run(feeds);
+  } finally {
+    await ex.dispose();
+    if (w !== 'onnx') assert.equal(tf.memory().numTensors, before, `${w}: tensors leaked by compile/run/dispose`);
+  }
+};
+
+/** Runs `g` on the reference evaluator and on the given backends and compares every output. */
+export const agree = async (
+  g: Graph,
+  c: Pick<Ctx, 'feeds' | 'params'>,
+  opts: { on?: readonly Which[]; rtol?: number; atol?: number } = {},
+): Promise<void> => {
+  // feed only the inputs the outputs depend on (unknown feeds are errors)
+  const used = new Set(graphInputs(g).map((n) => n.attrs.name));
+  const feeds = Object.fromEntries(Object.entries(c.feeds).filter(([k]) => used.has(k)));
+  const want = evaluate(g, feeds, c.params);
+  for (const w of opts.on ?? ['wasm', 'cpu']) {
+    const got = await runOn(w, g, feeds, c.params);
+    for (const k of Object.keys(g.outputs)) assertClose(`${w} ${k}`, got[k]!, want[k]!, opts.rtol, opts.atol);
+  }
+};
