@@ -12,3 +12,4 @@ export {
   modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength,
   type TrainGraphOptions,
 } from './graphs.ts';
+export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';
