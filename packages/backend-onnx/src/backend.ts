@@ -36,13 +36,16 @@ export interface OnnxBackendOptions {
   readonly fusions?: Partial<FusionOptions>;
   /** Debugging: ORT writes its optimized model here. */
   readonly optimizedModelPath?: string;
-  /** Debugging: ORT writes a JSON profile with this prefix (per-node timings). */
+  /** Debugging: ORT writes a JSON profile with this prefix (per-node timings) when the executable is disposed. */
   readonly profilePrefix?: string;
   /** ORT log severity (0 verbose .. 4 fatal; default 3, errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 const AUTO_INITIALIZER_LIMIT = 1 << 30;
+
+/** The onnxruntime-node version in use. */
+export const onnxRuntimeVersion: string = ort.env.versions.common;
 
 const bytesOf = (t: HostTensor): number => t.data.byteLength;
 
@@ -87,6 +90,7 @@ class OnnxExecutable implements Executable {
     private readonly state: Map<string, ort.Tensor>,
     private readonly stateNext: ReadonlyMap<string, string>,
     private readonly internal: ReadonlySet<string>,
+    private readonly profiling: boolean,
   ) {}
 
   private leaf(name: string): LoweredModel['inputs'][number] | undefined {
@@ -161,6 +165,7 @@ class OnnxExecutable implements Executable {
     await this.queue.catch(() => undefined);
     if (this.disposed) return;
     this.disposed = true;
+    if (this.profiling) this.session.endProfiling();
     await this.session.release();
   }
 }
@@ -231,7 +236,7 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
         state.set(name, toOrt(copyHost(spec.init)));
         if (spec.next !== undefined) stateNext.set(name, spec.next);
       }
-      return new OnnxExecutable(g, session, lowered, bound, state, stateNext, new Set(copts.internalOutputs ?? []));
+      return new OnnxExecutable(g, session, lowered, bound, state, stateNext, new Set(copts.internalOutputs ?? []), opts.profilePrefix !== undefined);
     },
   };
 };

@@ -7,14 +7,15 @@
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  type Node, graph, opNames, opTable,
+  type Node, graph, opNames, opTable, input,
   neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast,
   add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where,
   matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo,
-  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym,
+  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad,
 } from '@prefix-tuning/core';
 import { Ctx, type Tok, withCtx, agree } from './support.ts';
 import { compositeOps, loweringTable, type FusionOptions } from '../src/lower/table.ts';
+import { lowerGraph } from '../src/lower/graph.ts';
 import assert from 'node:assert/strict';
 
 const RUNS = 12;
@@ -48,6 +49,18 @@ const binaryCases: [string, (a: Node, b: Node) => Node, 'float' | 'int' | 'both'
   ['maximum', maximum, 'both'], ['minimum', minimum, 'both'], ['pow', pow, 'float'],
   ['equal', equal, 'both'], ['less', less, 'both'], ['lessEqual', lessEqual, 'both'],
 ];
+
+describe('peepholes', () => {
+  it('the cross-entropy gradient subtracts the one-hot labels with a scatter, sharing the log-softmax', () => {
+    const logits = input('logits', ['N', 7]);
+    const loss = crossEntropy(logits, input('labels', ['N'], 'int32'));
+    const m = lowerGraph(graph({ loss, g: grad(loss, [logits])[0]! })).model.graph;
+    const ops = m.nodes.map((n) => n.opType);
+    assert.ok(ops.includes('ScatterElements'), ops.join(' '));
+    assert.equal(ops.filter((o) => o === 'LogSoftmax').length, 1, 'one log-softmax');
+    assert.ok(!ops.includes('SoftmaxCrossEntropyLoss'));
+  });
+});
 
 describe('every op has a lowering or a decomposition', () => {
   it('primitives are in the table; the composites list is exactly the composite ops', () => {
@@ -259,6 +272,13 @@ for (const [label, fusions] of [['fused kernels', {}], ['decompositions', fusion
       const logits = c.input(['A', v], 'float32', () => c.uniform(-4, 4));
       const labels = c.input(['A'], c.pick(['int32', 'int64'] as const), () => (c.rand() < 0.3 ? -100 : c.int(0, v - 1)));
       return { m: crossEntropy(logits, labels), s: crossEntropy(logits, labels, { reduction: 'sum' }), n: crossEntropy(logits, labels, { reduction: 'none' }) };
+    }, { fusions }));
+    it('crossEntropy and its gradient with labels outside [0, V) (they contribute 0)', () => check((c) => {
+      const v = c.int(2, 5);
+      const logits = c.input(['A', v], 'float32', () => c.uniform(-4, 4));
+      const labels = c.input(['A'], 'int32', () => c.pick([-100, -1, v, v + 3, c.int(0, v - 1)]));
+      const loss = crossEntropy(logits, labels, { reduction: c.pick(['mean', 'sum'] as const) });
+      return { loss, grad: grad(loss, [logits])[0]! };
     }, { fusions }));
   });
 }

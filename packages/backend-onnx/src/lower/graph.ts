@@ -130,7 +130,19 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     outputs.push({ name: key, dtype: node.dtype, shape: node.shape });
   }
   const rn = (s: string): string => rename.get(s) ?? s;
-  const onnxNodes = e.nodes.map((n) => ({ ...n, inputs: n.inputs.map(rn), outputs: n.outputs.map(rn) }));
+  // dead-code elimination: rules that pattern-match (a fused kernel replacing a subgraph)
+  // leave the replaced subgraph's nodes behind; only nodes that feed an output are kept
+  const renamed = e.nodes.map((n) => ({ ...n, inputs: n.inputs.map(rn), outputs: n.outputs.map(rn) }));
+  const live = new Set(outputs.map((o) => o.name));
+  const keep = new Array<boolean>(renamed.length).fill(false);
+  for (let i = renamed.length - 1; i >= 0; i--) {
+    const n = renamed[i]!;
+    if (!n.outputs.some((o) => live.has(o))) continue;
+    keep[i] = true;
+    for (const x of n.inputs) live.add(x);
+  }
+  const onnxNodes = renamed.filter((_, i) => keep[i]);
+  const initializers = e.initializers.filter((t) => live.has(t.name));
 
   const vi = (name: string, dtype: Node['dtype'], shape: Shape): OnnxValueInfo => ({ name, dtype, shape: onnxShape(shape) });
   const domains = [...e.domains].sort();
@@ -145,7 +157,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
         nodes: onnxNodes,
         inputs: inputs.map((i) => vi(i.name, i.dtype, i.shape)),
         outputs: outputs.map((o) => vi(o.name, o.dtype, o.shape)),
-        initializers: e.initializers,
+        initializers,
       },
     },
     inputs,

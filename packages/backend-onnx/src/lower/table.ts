@@ -11,7 +11,7 @@
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
 import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
-import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, opDef } from '@prefix-tuning/core';
+import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, opDef, logSoftmax } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -115,6 +115,37 @@ const castTo = (cx: LowerContext, name: string, dtype: keyof typeof onnxDTypeCod
 
 const idx64 = (cx: LowerContext, v: string, dtype: string): string => (dtype === 'int64' ? v : castTo(cx, v, 'int64'));
 
+/**
+ * Indices for gathers/scatters from integer labels that may lie outside [0, n): those map to
+ * index 0 and are flagged false in `inRange` (bool, same shape), so callers can cancel them.
+ */
+const safeIndex = (cx: LowerContext, labels: string, dtype: string, n: Dim): { index: string; inRange: string } => {
+  const l = idx64(cx, labels, dtype);
+  const inRange = cx.e.emit('And', [
+    cx.e.emit('GreaterOrEqual', [l, cx.e.scalar('int64', 0)]),
+    cx.e.emit('Less', [l, isConcrete(n) ? cx.e.scalar('int64', n) : cx.e.emit('Squeeze', [cx.e.dim(n), cx.e.ints([0])])]),
+  ]);
+  return { index: cx.e.emit('Where', [inRange, l, cx.e.scalar('int64', 0)]), inRange };
+};
+
+/**
+ * Recognises `cast(equal(iota(S, axis), y), float32)` (either operand order): a one-hot
+ * encoding of the integer `y` along `axis` (y has extent 1 there).
+ */
+const oneHotOf = (n: Node): { y: Node; axis: number; depth: Dim; shape: Shape } | undefined => {
+  if (n.op !== 'cast' || n.dtype !== 'float32') return undefined;
+  const eq = n.inputs[0]!;
+  if (eq.op !== 'equal') return undefined;
+  const [p, q] = eq.inputs as [Node, Node];
+  const io = p.op === 'iota' ? p : q.op === 'iota' ? q : undefined;
+  const y = io === p ? q : p;
+  if (io === undefined || y.op === 'iota') return undefined;
+  const axis = (io as Node<'iota'>).attrs.axis;
+  if (io.dtype === 'float32' || io.shape.length !== eq.shape.length || y.shape.length !== eq.shape.length || y.shape[axis] !== 1) return undefined;
+  if (!io.shape.every((d, i) => dimEq(d, eq.shape[i]!))) return undefined;
+  return { y, axis, depth: io.shape[axis]!, shape: eq.shape };
+};
+
 /** Fallback for composites: lower the defining decomposition. */
 export const viaDecomposition = <K extends CompositeOp>({ node, cx }: LowerArgs<K>): LValue => {
   const def = opDef(node.op);
@@ -149,7 +180,22 @@ export const loweringTable: LoweringTable = {
   cast: ({ node, ins, cx }) => ({ name: castTo(cx, ins[0]!.name, node.attrs.dtype), shape: ins[0]!.shape }),
 
   // elementwise binary -----------------------------------------------------------------------
-  add: elementwise('Add'), sub: elementwise('Sub'), mul: elementwise('Mul'), div: elementwise('Div'),
+  add: elementwise('Add'),
+  sub: (a) => {
+    // a - onehot(y): subtract 1 at y's positions with one ScatterElements(add) pass instead of
+    // materialising the one-hot tensor (the cross-entropy gradient softmax - onehot).
+    const oh = oneHotOf(a.node.inputs[1]!);
+    const { node, cx } = a;
+    if (oh === undefined || a.node.inputs[0]!.dtype !== 'float32' || !a.node.inputs[0]!.shape.every((d, i) => dimEq(d, node.shape[i]!)))
+      return elementwise('Sub')(a);
+    const data = full(a, 0);
+    const yShape = oh.shape.map((d, i) => (i === oh.axis ? 1 : d));
+    const y = cx.full(cx.lower(oh.y), yShape);
+    const { index, inRange } = safeIndex(cx, y, oh.y.dtype, oh.depth);
+    const upd = cx.e.emit('Neg', [castTo(cx, inRange, 'float32')]);
+    return same(node, cx.e.emit('ScatterElements', [data, index, upd], { axis: attr.int(oh.axis), reduction: attr.string('add') }));
+  },
+  mul: elementwise('Mul'), div: elementwise('Div'),
   maximum: elementwise('Max'), minimum: elementwise('Min'), pow: elementwise('Pow'),
   equal: elementwise('Equal'), less: elementwise('Less'), lessEqual: elementwise('LessOrEqual'),
   logicalAnd: elementwise('And'), logicalOr: elementwise('Or'), where: elementwise('Where'),
@@ -279,16 +325,22 @@ export const loweringTable: LoweringTable = {
   silu: ({ node, ins, cx }) => ({ name: cx.e.emit('Mul', [ins[0]!.name, cx.e.emit('Sigmoid', [ins[0]!.name])]), shape: ins[0]!.shape }),
   attention: (a) => (a.cx.fusions.attention === 'fused' ? lowerAttention(a) : viaDecomposition(a)),
   crossEntropy: (a) => {
+    // nll = -logSoftmax(logits)[n, label_n], with the log-softmax node shared with the
+    // gradient (core's VJP builds the same, hash-consed, logSoftmax node) and a gather in place
+    // of the one-hot product. Labels outside [0, V) contribute 0, as in the decomposition.
     const { node, cx } = a;
     if (!cx.fusions.crossEntropy) return viaDecomposition(a);
     const { ignoreIndex, reduction } = node.attrs;
-    const nll = cx.e.emit('SoftmaxCrossEntropyLoss', [full(a, 0), full(a, 1)], { ignore_index: attr.int(ignoreIndex), reduction: attr.string('none') });
+    const [logits, labels] = node.inputs as [Node, Node];
+    const V = logits.shape[1]!;
+    const lsm = cx.full(cx.lower(logSoftmax(logits, 1)), logits.shape);
+    const { index, inRange } = safeIndex(cx, full(a, 1), labels.dtype, V);
+    const picked = cx.e.emit('Squeeze', [cx.e.emit('GatherElements', [lsm, cx.e.emit('Unsqueeze', [index, cx.e.ints([1])])], { axis: attr.int(1) }), cx.e.ints([1])]);
+    const valid = castTo(cx, cx.e.emit('Not', [cx.e.emit('Equal', [full(a, 1), cx.e.scalar(labels.dtype, ignoreIndex)])]), 'float32');
+    const nll = cx.e.emit('Neg', [cx.e.emit('Mul', [cx.e.emit('Mul', [picked, castTo(cx, inRange, 'float32')]), valid])]); // [N]
     if (reduction === 'none') return same(node, nll);
     const total = cx.e.emit('ReduceSum', [nll], { keepdims: attr.int(0) });
     if (reduction === 'sum') return same(node, total);
-    const labels = full(a, 1);
-    const lt = node.inputs[1]!.dtype;
-    const valid = castTo(cx, cx.e.emit('Not', [cx.e.emit('Equal', [labels, cx.e.scalar(lt, ignoreIndex)])]), 'float32');
     const count = cx.e.emit('Max', [cx.e.emit('ReduceSum', [valid], { keepdims: attr.int(0) }), cx.e.scalar('float32', 1)]);
     return same(node, cx.e.emit('Div', [total, count]));
   },

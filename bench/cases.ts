@@ -1,0 +1,171 @@
+/**
+ * The ONNX benchmarks (GPT-2 small, random weights): forward with loss, one prefix-tuning
+ * train step, greedy KV-cache decoding at batch 1, and batch 32 with a different prefix per
+ * row from a prefix bank. Each returns its measured step time and throughput.
+ */
+import {
+  type Executable, type HostTensor, graph, causalLmGraph, prefillGraph, stepGraph, inject, modelSites, injectedTrainGraph,
+  injectedPrefillGraph, i32, f32,
+} from '../packages/core/src/index.ts';
+import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../packages/core/src/train/index.ts';
+import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
+import { kvCacheSession } from '../packages/backend-onnx/src/generate.ts';
+import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal } from './model.ts';
+
+export interface Measured {
+  readonly tokens_per_s: number;
+  readonly step_ms: number;
+  readonly flops_per_step: number;
+  /** Extra facts (batch shape, steps timed, compile time...). */
+  readonly details: Record<string, number | string>;
+}
+
+export interface CaseOptions {
+  readonly threads: number;
+  /** Timed repetitions (steps, or generated tokens for decoding). */
+  readonly steps?: number;
+  readonly backend?: Partial<OnnxBackendOptions>;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const ids = (B: number, T: number, seed: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + seed * 104729) % 50257);
+
+const timeSteps = async (n: number, f: () => Promise<unknown>): Promise<number[]> => {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await f();
+    ms.push(performance.now() - t);
+  }
+  return ms;
+};
+
+/** onnx.forward.gpt2-small.b5t128: forward with the (mean) loss on a 5×128 batch. */
+export const forward = async (o: CaseOptions): Promise<Measured> => {
+  const cfg = gpt2Small();
+  const [B, T] = [5, 128];
+  const g = graph({ loss: causalLmGraph(cfg, { loss: 'mean' }).outputs['loss']! });
+  const t0 = performance.now();
+  const ex = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, { params: randomGpt2Params(cfg) });
+  const compileMs = performance.now() - t0;
+  const x = i32([B, T], ids(B, T, 1));
+  const feeds = { input_ids: x, labels: x };
+  await ex.run(feeds); // warm-up
+  const ms = await timeSteps(o.steps ?? 4, () => ex.run(feeds));
+  await ex.dispose();
+  const step = median(ms);
+  const flops = forwardFlops(cfg, B * T, T);
+  return { tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops, details: { batch: B, seq: T, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' ') } };
+};
+
+/** onnx.train.gpt2-small.prefix10.b5t128: one prefix-tuning step (P=10, MLP 512, AdamW, clipping). */
+export const train = async (o: CaseOptions): Promise<Measured> => {
+  const cfg = gpt2Small();
+  const [B, T, P, H] = [5, 128, 10, 512];
+  const inj = inject(modelSites(cfg), { kind: 'prefix', length: P, reparam: { kind: 'mlp', hidden: H } });
+  const lossGraph = injectedTrainGraph(cfg, inj, { loss: 'mean' });
+  const opt: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+  const g = trainStepGraph(lossGraph.outputs['loss']!, inj.trainable, opt);
+  const init: Record<string, HostTensor> = {};
+  inj.trainable.forEach((s, i) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const std = s.init.kind === 'normal' ? s.init.std : s.init.kind === 'uniform' ? s.init.bound / Math.sqrt(3) : 0;
+    init[s.name] = f32(s.shape, std === 0 ? new Float32Array(n) : normal(n, std, 100 + i));
+  });
+  const t0 = performance.now();
+  const ex: Executable = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, {
+    params: randomGpt2Params(cfg), state: trainState(inj.trainable, init, opt), internalOutputs: trainInternalOutputs(g),
+  });
+  const compileMs = performance.now() - t0;
+  const x = i32([B, T], ids(B, T, 2));
+  let k = 0;
+  const feeds = () => ({ input_ids: x, labels: x, attention_mask: i32([B, T], new Array<number>(B * T).fill(1)), lr: f32([], [5e-5]), step: f32([], [++k]) });
+  await ex.run(feeds()); // warm-up
+  const losses: number[] = [];
+  const ms = await timeSteps(o.steps ?? 4, async () => losses.push((await ex.run(feeds()))['loss']!.data[0] as number));
+  await ex.dispose();
+  const step = median(ms);
+  const flops = forwardFlops(cfg, B * T, P + T) + prefixBackwardFlops(cfg, B * T, P + T) + prefixMlpFlops(cfg, P, H);
+  return {
+    tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops,
+    details: { batch: B, seq: T, prefix: P, mlp_hidden: H, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), losses: losses.map((l) => l.toFixed(4)).join(' ') },
+  };
+};
+
+const argmaxRows = (logits: Float32Array, rows: number, V: number): Int32Array => {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = r * V;
+    for (let i = r * V + 1; i < (r + 1) * V; i++) if (logits[i]! > logits[best]!) best = i;
+    out[r] = best - r * V;
+  }
+  return out;
+};
+
+/** Greedy decoding of `steps` tokens after the prefill; times the cached steps only. */
+const decodeLoop = async (prefill: Executable, prefillFeeds: Record<string, HostTensor>, step: Executable, rows: number, steps: number, V: number) => {
+  const tp = performance.now();
+  const s = await kvCacheSession({ prefill, prefillFeeds, step, vocabSize: V });
+  const prefillMs = performance.now() - tp;
+  const identity = Int32Array.from({ length: rows }, (_, i) => i);
+  // two untimed steps warm the step session's kernels
+  for (let i = 0; i < 2; i++) await s.advance(identity, argmaxRows(await s.logits(), rows, V));
+  const t = performance.now();
+  for (let i = 0; i < steps; i++) await s.advance(identity, argmaxRows(await s.logits(), rows, V));
+  return { prefillMs, stepMs: (performance.now() - t) / steps };
+};
+
+/** onnx.decode.gpt2-small.b1: greedy decoding with a KV cache after a 64-token prompt, batch 1. */
+export const decodeB1 = async (o: CaseOptions): Promise<Measured> => {
+  const cfg = gpt2Small();
+  const [T, N] = [64, o.steps ?? 64];
+  const be = onnxBackend({ intraOpNumThreads: o.threads, ...o.backend });
+  const params = randomGpt2Params(cfg);
+  const prefill = await be.compile(prefillGraph(cfg), { params });
+  const step = await be.compile(stepGraph(cfg), { params });
+  const { prefillMs, stepMs } = await decodeLoop(prefill, { input_ids: i32([1, T], ids(1, T, 3)) }, step, 1, N, cfg.vocab_size);
+  await prefill.dispose();
+  await step.dispose();
+  const tk = T + 2 + N / 2; // mean cache length over the timed steps (+1 for the new token)
+  return {
+    tokens_per_s: 1000 / stepMs, step_ms: stepMs, flops_per_step: forwardFlops(cfg, 1, tk + 1),
+    details: { prompt: T, generated: N, prefill_ms: Math.round(prefillMs), mean_cache: tk },
+  };
+};
+
+/** onnx.decode.gpt2-small.b32-mixed: 32 rows, each with a different prefix (P=10) from a bank of 32. */
+export const decodeB32Mixed = async (o: CaseOptions): Promise<Measured> => {
+  const cfg = gpt2Small();
+  const [B, T, P, N] = [32, 64, 10, o.steps ?? 32];
+  const inj = inject(modelSites(cfg), { kind: 'prefix', length: P }, { users: B, mode: 'stored' });
+  const bank = inj.trainable[0]!;
+  const params = { ...randomGpt2Params(cfg), [bank.name]: f32(bank.shape, normal(bank.shape.reduce((a, b) => a * b, 1), 0.5, 7)) };
+  const be = onnxBackend({ intraOpNumThreads: o.threads, ...o.backend });
+  const prefill = await be.compile(injectedPrefillGraph(cfg, inj), { params });
+  const step = await be.compile(stepGraph(cfg), { params });
+  const feeds = {
+    input_ids: i32([B, T], ids(B, T, 4)),
+    attention_mask: i32([B, T], new Array<number>(B * T).fill(1)),
+    position_ids: i32([B, T], Array.from({ length: B * T }, (_, i) => P + (i % T))),
+    user_ids: i32([B], Array.from({ length: B }, (_, i) => i)),
+  };
+  const { prefillMs, stepMs } = await decodeLoop(prefill, feeds, step, B, N, cfg.vocab_size);
+  await prefill.dispose();
+  await step.dispose();
+  const tk = P + T + 2 + N / 2;
+  return {
+    tokens_per_s: (B * 1000) / stepMs, step_ms: stepMs, flops_per_step: forwardFlops(cfg, B, tk + 1),
+    details: { batch: B, prompt: T, prefix: P, users: B, generated: N, prefill_ms: Math.round(prefillMs), mean_cache: tk },
+  };
+};
+
+export const cases: Readonly<Record<string, (o: CaseOptions) => Promise<Measured>>> = {
+  'onnx.forward.gpt2-small.b5t128': forward,
+  'onnx.train.gpt2-small.prefix10.b5t128': train,
+  'onnx.decode.gpt2-small.b1': decodeB1,
+  'onnx.decode.gpt2-small.b32-mixed': decodeB32Mixed,
+};

@@ -1,0 +1,63 @@
+/**
+ * Benchmarks: `pnpm -s bench [--only NAME,...] [--out FILE] [--threads N] [--steps N]`.
+ * Each benchmark runs in its own Node process (so its peak RSS is its own); results go to
+ * FILE (default bench/results/latest.json) as
+ *   { machine: {...}, results: [{ name, backend, tokens_per_s, step_ms, gflops, flops_per_step, peak_rss_mb, ... }] }.
+ * FLOPs are counted analytically (bench/model.ts states the formulas); gflops = flops_per_step / step time.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus, totalmem, loadavg, availableParallelism } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onnxRuntimeVersion } from '../packages/backend-onnx/src/index.ts';
+import { cases } from './cases.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+
+const threads = Number(arg('threads') ?? availableParallelism());
+const steps = arg('steps') === undefined ? undefined : Number(arg('steps'));
+
+const child = async (name: string): Promise<void> => {
+  const f = cases[name];
+  if (!f) throw new Error(`unknown benchmark ${name}`);
+  const load0 = loadavg()[0]!;
+  const m = await f({ threads, ...(steps === undefined ? {} : { steps }) });
+  const rss = process.resourceUsage().maxRSS / 1024; // KiB -> MiB
+  process.stdout.write(`${JSON.stringify({
+    name, backend: 'onnx', tokens_per_s: m.tokens_per_s, step_ms: m.step_ms, gflops: m.flops_per_step / (m.step_ms / 1000) / 1e9,
+    flops_per_step: m.flops_per_step, peak_rss_mb: Math.round(rss), threads, load_avg_1m: [load0, loadavg()[0]!].map((x) => Number(x.toFixed(2))), ...m.details,
+  })}\n`);
+};
+
+const main = (): void => {
+  const only = arg('only')?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = only ?? Object.keys(cases);
+  for (const n of names) if (!cases[n]) { console.error(`unknown benchmark '${n}' (known: ${Object.keys(cases).join(', ')})`); process.exit(2); }
+  const out = resolve(arg('out') ?? join(here, 'results', 'latest.json'));
+  const results: unknown[] = [];
+  for (const n of names) {
+    const extra = [...(arg('threads') ? ['--threads', String(threads)] : []), ...(steps === undefined ? [] : ['--steps', String(steps)])];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', n, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+    if (r.status !== 0) { console.error(`${n}: failed (exit ${r.status})`); process.exitCode = 1; continue; }
+    const line = r.stdout.trim().split('\n').pop()!;
+    const res = JSON.parse(line) as { name: string; tokens_per_s: number; step_ms: number; gflops: number; peak_rss_mb: number };
+    results.push(res);
+    console.error(`${n}: ${res.step_ms.toFixed(1)} ms/step, ${res.tokens_per_s.toFixed(1)} tokens/s, ${res.gflops.toFixed(1)} GFLOP/s, peak RSS ${res.peak_rss_mb} MB`);
+  }
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memory_gb: Math.round(totalmem() / 2 ** 30),
+    node: process.version, onnxruntime: onnxRuntimeVersion, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString(),
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  console.error(`wrote ${out}`);
+};
+
+if (process.argv.includes('--child')) await child(arg('child')!);
+else main();
