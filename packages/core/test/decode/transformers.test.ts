@@ -9,24 +9,11 @@ import * as E from 'fp-ts/lib/Either.js';
 import { referenceBackend } from '../../src/backend/reference.ts';
 import { decodeModelConfig, paramsFromCheckpoint, eosTokenIds, type CausalLmConfig } from '../../src/models/index.ts';
 import { causalDecoder } from '../../src/decode/session.ts';
-import { generate, type GenerateOptions } from '../../src/decode/search.ts';
+import { generate } from '../../src/decode/search.ts';
+import { hfOptions } from './hf.ts';
 import { fixtureNames, loadFixture } from '../models/fixtures.ts';
 
 const causal = fixtureNames().filter((n) => !n.startsWith('bart'));
-
-/** transformers' generate kwargs -> our options. */
-export const hfOptions = (kw: Record<string, unknown>, eos: readonly number[]): GenerateOptions => ({
-  maxNewTokens: kw['max_new_tokens'] as number,
-  numBeams: (kw['num_beams'] as number | undefined) ?? 1,
-  eosTokenIds: eos,
-  ...(kw['length_penalty'] !== undefined ? { lengthPenalty: kw['length_penalty'] as number } : {}),
-  ...(kw['min_length'] !== undefined ? { minLength: kw['min_length'] as number } : {}),
-  ...(kw['no_repeat_ngram_size'] !== undefined ? { noRepeatNgramSize: kw['no_repeat_ngram_size'] as number } : {}),
-  ...(kw['bad_words_ids'] !== undefined ? { badWordsIds: kw['bad_words_ids'] as number[][] } : {}),
-  ...(kw['early_stopping'] !== undefined ? { earlyStopping: kw['early_stopping'] as boolean } : {}),
-  ...(kw['pad_token_id'] !== undefined ? { padTokenId: kw['pad_token_id'] as number } : {}),
-  ...(kw['num_return_sequences'] !== undefined ? { numReturnSequences: kw['num_return_sequences'] as number } : {}),
-});
 
 for (const name of causal) {
   test(`${name}: greedy and beam search equal transformers' generate`, async () => {

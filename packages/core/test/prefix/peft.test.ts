@@ -13,7 +13,10 @@ import { input } from '../../src/ops/leaves.ts';
 import { graph, graphParams } from '../../src/ir/graph.ts';
 import type { Node } from '../../src/ir/node.ts';
 import { grad } from '../../src/autodiff/grad.ts';
-import { evaluate } from '../../src/backend/reference.ts';
+import { evaluate, referenceBackend } from '../../src/backend/reference.ts';
+import { causalDecoder } from '../../src/decode/session.ts';
+import { generate } from '../../src/decode/search.ts';
+import { hfOptions } from '../decode/hf.ts';
 import type { HostTensor } from '../../src/backend/tensor.ts';
 import { decodeModelConfig, paramsFromCheckpoint, shiftTokensRight, type ModelConfig, type BartConfig, type CausalLmConfig } from '../../src/models/index.ts';
 import { inject, type Injection } from '../../src/prefix/inject.ts';
@@ -119,3 +122,28 @@ for (const c of cases) {
     assert.ok(d < 1e-4, `logits max |diff| ${d}`);
   });
 }
+
+test('generation with a PEFT adapter (greedy and beam search) equals PEFT generate', async () => {
+  const c = 'gpt2-tiny-prefix-proj';
+  if (!cases.includes(c)) return;
+  const { ex, cfg, frozen } = setup(c);
+  const file = parseSafetensors(new Uint8Array(readFileSync(join(peftDir, c, 'adapter', 'adapter_model.safetensors'))));
+  assert.ok(E.isRight(file));
+  const pe = file.right.tensors.get('prompt_embeddings')!;
+  const data = toFloat32(pe);
+  assert.ok(E.isRight(data));
+  const inj = injectionFor(cfg, ex, 'stored');
+  const params = { ...frozen, 'prefix.embedding.weight': { dtype: 'float32' as const, shape: [...pe.shape], data: data.right } };
+  const dec = await causalDecoder(referenceBackend(), cfg as CausalLmConfig, params, inj);
+  const eos = [91];
+  for (const kind of ['greedy', 'beam'] as const) {
+    const g = ex.generation_with_prefix[kind];
+    const o = hfOptions(g.generate_kwargs, eos);
+    const r = await generate(await dec.start([g.prompt_ids], { beams: o.numBeams ?? 1 }), [g.prompt_ids], o);
+    const seq = (g.sequences[0] as number[]).slice(g.prompt_ids.length);
+    const end = seq.indexOf(91);
+    assert.deepEqual(r.tokens[0], end >= 0 ? seq.slice(0, end + 1) : seq, kind);
+    if (kind === 'beam') assert.ok(Math.abs(r.scores[0]! - g.sequences_scores.data[0]) < 1e-4);
+  }
+  await dec.dispose();
+});
