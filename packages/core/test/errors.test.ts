@@ -97,6 +97,12 @@ test('no exception escapes build: every builder given arbitrary operands returns
   );
 });
 
+test('reshape names what it cannot infer', () => {
+  const r = build(() => reshape(input('r', ['B', 3]), [-1, 2]));
+  assert.ok(E.isLeft(r));
+  assert.equal(r.left.message, 'reshape: cannot infer -1 in [-1,2]: 3*B elements of [B,3] are not a multiple of 2');
+});
+
 test('shape rules reject negative and malformed dims', () => {
   const x = input('neg', [2, 3]);
   const calls: (() => unknown)[] = [() => reshape(x, [-2, -3]), () => broadcastTo(x, [-1, 3]), () => input('bad', [-1]), () => input('bad2', ['B-']), () => sym('1x')];

@@ -248,7 +248,9 @@ export const reshape = (x: Node, shape: readonly (Dim | string)[]): Node => {
   if (hole >= 0) {
     const known = dimProd(dims.filter((_, i) => i !== hole));
     const inferred = dimDiv(dimProd(x.shape), known);
-    target = dims.map((d, i) => (i === hole ? (inferred ?? -1) : d));
+    if (inferred === undefined)
+      throw new GraphError('reshape', currentPath(), `cannot infer -1 in ${shapeToString(dims)}: ${dimToString(dimProd(x.shape))} elements of ${shapeToString(x.shape)} are not a multiple of ${dimToString(known)}`);
+    target = dims.map((d, i) => (i === hole ? inferred : d));
   }
   if (shapeEq(target, x.shape)) return x;
   return apply(reshapeDef, [x], { shape: target });
