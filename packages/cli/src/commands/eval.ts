@@ -58,6 +58,7 @@ export const evalCommand: Command = {
     { name: 'adapter', short: 'a', type: 'string', description: 'adapter directory written by prefix-tune train', required: true },
     { name: 'task', type: 'string', description: 'task: e2e, webnlg, dart, ...', required: true },
     { name: 'data-dir', type: 'string', description: 'read the task from this directory' },
+    { name: 'download', type: 'boolean', description: 'download the task\'s data into the cache when it is not on disk (default: off)' },
     { name: 'split', type: 'string', description: 'train | dev | test (default: test)' },
     { name: 'max-examples', type: 'number', description: 'evaluate the first N inputs of the split' },
     { name: 'metrics', type: 'list', description: `comma-separated (default: ${E2E_METRICS.join(',')}; summarization tasks: ${SUMMARIZATION_METRICS.join(',')})` },
@@ -78,7 +79,7 @@ export const evalCommand: Command = {
     const backend = await selectBackend(backendName(opts['backend']));
     const model = await loadModelOrExit(String(opts['model']));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);
-    const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null }, split);
+    const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null }, split, opts['download'] === true);
     const groups = data!.groups.slice(0, (max as number | undefined) ?? data!.groups.length);
     const gen = await makeGenerator(backend, model, adapter);
     const t0 = performance.now();

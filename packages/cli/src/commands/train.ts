@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  GraphError, inject, injectedTrainGraph, modelSites, train, virtualPrefixLength,
+  GraphError, inject, injectedTrainGraph, modelSites, train,
   type Batch, type HostTensor, type Injection, type ModelConfig, type TrainState, type Sampler,
 } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
@@ -21,7 +21,7 @@ import {
   serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
 } from '../../../core/src/prefix/export.ts';
 import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
-import { checkResumeOptions, decodeRunConfig, resolveRun, type RunConfig } from '../run/config.ts';
+import { checkResumeOptions, checkResumeVariant, decodeRunConfig, resolveRun, wordsLength, type RunConfig } from '../run/config.ts';
 import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds } from '../run/model.ts';
 import { batchesDigest, makeBatches, trainingPairs } from '../run/data.ts';
 import { selectBackend } from '../run/backend.ts';
@@ -36,6 +36,7 @@ const options: OptionSpec[] = [
   { name: 'model', short: 'm', type: 'string', description: 'model directory or hub id (config.json, model.safetensors, tokenizer.json); required unless --resume' },
   { name: 'task', type: 'string', description: 'task: e2e, webnlg, dart, xsum, dialogsum, samsum, bbc-news, scitldr' },
   { name: 'data-dir', type: 'string', description: 'read the task from this directory (default: the shared copy, then the cache)' },
+  { name: 'download', type: 'boolean', description: 'download the task\'s data into the cache when it is not on disk (default: off)' },
   { name: 'jsonl', type: 'string', description: 'training pairs instead of a task: JSONL of {"source", "target"}' },
   { name: 'dev-jsonl', type: 'string', description: 'development pairs for --jsonl (dev loss per epoch, early stopping)' },
   { name: 'variant', type: 'string', description: 'prefix | embedding | infix | finetune | finetune-top2 (default: prefix)' },
@@ -152,13 +153,16 @@ export const trainCommand: Command = {
     // 1. the run configuration (a resumed run keeps its own)
     let run: RunConfig;
     let resumeFrom: { state: TrainState; manifest: Manifest } | undefined;
+    let resumeVariant: ReturnType<typeof checkResumeOptions>['variant'];
     if (resume) {
       if (!hasCheckpoint(ckptDir)) throw new UsageError(`nothing to resume: ${ckptDir} holds no checkpoint.json`);
       const c = await loadCheckpoint(ckptDir);
       if (E.isLeft(c)) throw new UsageError(`cannot resume: ${c.left}`);
       const saved = decodeRunConfig(c.right.manifest.run);
       if (E.isLeft(saved)) throw new UsageError(`cannot resume: ${ckptDir}/checkpoint.json: corrupt checkpoint: run: ${saved.left}`);
-      run = checkResumeOptions(opts, saved.right);
+      const checked = checkResumeOptions(opts, saved.right);
+      run = checked.run;
+      resumeVariant = checked.variant;
       resumeFrom = { state: c.right.state, manifest: c.right.manifest };
     } else {
       run = resolveRun(opts);
@@ -170,6 +174,10 @@ export const trainCommand: Command = {
     const model = await loadModelOrExit(run.model);
     const cfg = model.config;
     const sites = modelSites(cfg);
+    const tok = taskTokenizer(model);
+    const wordCount = (text: string) => tok.encode(prependSpace(cfg) ? ` ${text}` : text).length;
+    if (resumeVariant) checkResumeVariant(resumeVariant, run.variant, wordCount);
+    else run = { ...run, variant: wordsLength(run.variant, wordCount) };
     const hasDropout = JSON.stringify(run.variant).includes('"dropout"');
     let inj: Injection;
     let loss;
@@ -185,7 +193,8 @@ export const trainCommand: Command = {
       throw new UsageError('initialisation from words (--init-text, the low-data recipe) is implemented for decoder-only models');
 
     // 3. data -> batches
-    const virtual = cfg.model_type === 'bart' ? 0 : virtualPrefixLength(cfg, inj);
+    // positions taken by virtual tokens: prefix, embedding and infix activations all shift the real tokens
+    const virtual = cfg.model_type === 'bart' ? 0 : inj.groups.reduce((s, g) => s + (g.kind === 'embedding' || g.site === 'self' ? g.length : 0), 0);
     const positions = maxPositions(cfg);
     const maxLength = run.maxLength ?? (cfg.model_type === 'bart' ? positions : positions - virtual);
     if (maxLength < 2) throw new UsageError(`the model has ${positions} positions and the variant takes ${virtual}: no room for examples`);
@@ -193,8 +202,7 @@ export const trainCommand: Command = {
       throw new UsageError(`--max-length ${maxLength} plus ${virtual} virtual tokens exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
     if (cfg.model_type === 'bart' && maxLength > positions)
       throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positions} positions`);
-    const tok = taskTokenizer(model);
-    const pairs = await trainingPairs(run.data, { maxExamples: run.maxExamples, maxDevExamples: run.maxDevExamples, seed: run.seed });
+    const pairs = await trainingPairs(run.data, { maxExamples: run.maxExamples, maxDevExamples: run.maxDevExamples, seed: run.seed, download: opts['download'] === true });
     const bopts = { batchSize: run.batchSize, maxLength, prependSpace: prependSpace(cfg), seed: run.seed };
     const tb = makeBatches(cfg, inj, tok, pairs.train, { ...bopts, shuffle: true });
     const db = makeBatches(cfg, inj, tok, pairs.dev, { ...bopts, shuffle: false });
@@ -237,7 +245,7 @@ export const trainCommand: Command = {
     // 5. initial values (a resumed run overwrites them from the checkpoint)
     let init = initialValues(inj.trainable, model.params, run.seed);
     if (!resumeFrom && inj.groups.some((g) => g.initText !== undefined) && cfg.model_type !== 'bart')
-      init = await wordsInit({ backend, cfg, model: model.params, inj, init, encode: (s) => tok.encode(prependSpace(cfg) ? ` ${s}` : s), seed: run.seed });
+      init = await wordsInit({ backend, cfg, model: model.params, inj, init, encode: (text) => tok.encode(prependSpace(cfg) ? ` ${text}` : text), seed: run.seed });
 
     // 6. logging and checkpoint hooks
     const logPath = join(out, LOG_FILE);

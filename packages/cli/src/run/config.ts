@@ -109,7 +109,9 @@ export const resolveVariant = (opts: Opts, rv: RecipeValues): Variant => {
   if (reparamName === 'direct' && opts['mlp-hidden'] !== undefined) throw new UsageError('--mlp-hidden needs --reparam mlp');
   const dropout = num(opts, 'prefix-dropout', (x) => x >= 0 && x < 1, 'in [0, 1)');
   const initText = opts['init-text'] !== undefined ? String(opts['init-text']) : rv.initText;
-  const length = posInt(opts, 'prefix-length') ?? rv.prefixLength ?? DEFAULTS.prefixLength;
+  // initialised from words without an explicit length: the words' token count (filled in by
+  // `wordsLength` once the tokenizer is known; 0 marks it until then)
+  const length = posInt(opts, 'prefix-length') ?? rv.prefixLength ?? (initText !== undefined ? 0 : DEFAULTS.prefixLength);
   return {
     kind: kind as 'prefix' | 'embedding' | 'infix',
     length,
@@ -117,6 +119,18 @@ export const resolveVariant = (opts: Opts, rv: RecipeValues): Variant => {
     ...(dropout !== undefined && dropout > 0 ? { dropout } : {}),
     ...(initText !== undefined ? { init: { kind: 'words' as const, text: initText } } : {}),
   };
+};
+
+/**
+ * Fills the length of word-initialised parts left open by `resolveVariant` (length 0) with the
+ * token count of their words, as the official code does (preseqlen = len(words)).
+ */
+export const wordsLength = (v: Variant, count: (text: string) => number): Variant => {
+  if (v.kind === 'compose') return { ...v, parts: v.parts.map((p) => wordsLength(p, count)) };
+  if (v.kind === 'finetune' || v.length !== 0 || v.init?.kind !== 'words') return v;
+  const n = count(v.init.text);
+  if (n === 0) throw new UsageError(`the initialisation text ${JSON.stringify(v.init.text)} has no tokens`);
+  return { ...v, length: n };
 };
 
 /** Where the data comes from. */
@@ -177,16 +191,30 @@ export const resolveRun = (opts: Opts, fallback?: Pick<RunConfig, 'model' | 'dat
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+const mismatch = (o: string, field: string, fresh: unknown, saved: unknown): UsageError =>
+  new UsageError(`--${o} give${o.includes(',') ? '' : 's'} ${field} ${show(fresh)}, but the checkpoint's run has ${show(saved)}; a resumed run keeps its settings (drop the option, or train into another --out)`);
+
 /**
  * Options given to a resumed run must agree with the checkpoint's run (an exact resume needs
  * the same settings); `checkpoint-every` and `backend` may change. Throws naming the option.
+ * The variant is returned for `checkResumeVariant` (its word-initialised lengths need the tokenizer).
  */
-export const checkResumeOptions = (opts: Opts, saved: RunConfig): RunConfig => {
+export const checkResumeOptions = (opts: Opts, saved: RunConfig): { run: RunConfig; variant?: { option: string; fresh: Variant } } => {
   const fresh = resolveRun({ ...opts, 'max-examples': opts['max-examples'] ?? saved.maxExamples ?? undefined }, saved);
+  const variantOptions = VARIANT_OPTIONS.filter((o) => opts[o] !== undefined);
+  const variant = variantOptions.length > 0 ? { option: variantOptions.join(', --'), fresh: fresh.variant } : undefined;
   for (const [o, field] of Object.entries(FIELD_OF_OPTION)) {
-    if (opts[o] === undefined || field === 'checkpointEvery' || field === 'backend') continue;
-    if (JSON.stringify(fresh[field]) !== JSON.stringify(saved[field]))
-      throw new UsageError(`--${o} gives ${field} ${show(fresh[field])}, but the checkpoint's run has ${show(saved[field])}; a resumed run keeps its settings (drop the option, or train into another --out)`);
+    if (opts[o] === undefined || field === 'checkpointEvery' || field === 'backend' || field === 'variant') continue;
+    if (JSON.stringify(fresh[field]) !== JSON.stringify(saved[field])) throw mismatch(o, field, fresh[field], saved[field]);
   }
-  return { ...saved, checkpointEvery: fresh.checkpointEvery, backend: opts['backend'] !== undefined ? fresh.backend : saved.backend };
+  return {
+    run: { ...saved, checkpointEvery: fresh.checkpointEvery, backend: opts['backend'] !== undefined ? fresh.backend : saved.backend },
+    ...(variant ? { variant } : {}),
+  };
+};
+
+/** The variant options of a resumed run must give the checkpoint's variant. */
+export const checkResumeVariant = (given: { option: string; fresh: Variant }, saved: Variant, count: (text: string) => number): void => {
+  const fresh = wordsLength(given.fresh, count);
+  if (JSON.stringify(fresh) !== JSON.stringify(saved)) throw mismatch(given.option, 'variant', fresh, saved);
 };

@@ -22,9 +22,9 @@ const dataFail = (what: string, reason: string): never => {
 };
 
 /** The pairs and reference groups of one split; `null` when a JSONL run has no file for it. */
-export const loadSplit = async (spec: DataSpec, split: SplitName): Promise<{ pairs: readonly Pair[]; groups: readonly RefGroup[] } | null> => {
+export const loadSplit = async (spec: DataSpec, split: SplitName, download = false): Promise<{ pairs: readonly Pair[]; groups: readonly RefGroup[] } | null> => {
   if (spec.kind === 'task') {
-    const r = await loadTaskSplit(spec.task, split, spec.dataDir !== null ? { dir: spec.dataDir, offline: true } : { offline: true })();
+    const r = await loadTaskSplit(spec.task, split, spec.dataDir !== null ? { dir: spec.dataDir, offline: !download } : { offline: !download })();
     if (E.isLeft(r)) return dataFail(`task ${spec.task} (${split})`, formatDataError(r.left));
     if (r.right.pairs.length === 0) return dataFail(`task ${spec.task} (${split})`, 'the split holds no examples');
     return { pairs: r.right.pairs, groups: r.right.groups };
@@ -46,10 +46,10 @@ export const loadSplit = async (spec: DataSpec, split: SplitName): Promise<{ pai
  */
 export const trainingPairs = async (
   spec: DataSpec,
-  opts: { readonly maxExamples: number | null; readonly maxDevExamples: number | null; readonly seed: number },
+  opts: { readonly maxExamples: number | null; readonly maxDevExamples: number | null; readonly seed: number; readonly download?: boolean },
 ): Promise<{ train: readonly Pair[]; dev: readonly Pair[] }> => {
-  const train = (await loadSplit(spec, 'train'))!.pairs;
-  const devSplit = opts.maxDevExamples === 0 ? null : await loadSplit(spec, 'dev');
+  const train = (await loadSplit(spec, 'train', opts.download))!.pairs;
+  const devSplit = opts.maxDevExamples === 0 ? null : await loadSplit(spec, 'dev', opts.download);
   let tr = train;
   let dev: readonly Pair[] = devSplit?.pairs ?? [];
   if (opts.maxExamples !== null && opts.maxExamples < train.length) {
@@ -83,7 +83,7 @@ const countTokens = (labels: readonly (readonly number[])[]): number =>
 /** Options of `makeBatches`. */
 export interface BatchingOptions {
   readonly batchSize: number;
-  /** Decoder-only: whole sequence; encoder-decoder: source and target each. */
+  /** Decoder-only: whole sequence (infix: half for the source, half for the target); encoder-decoder: source and target each. */
   readonly maxLength: number;
   readonly prependSpace: boolean;
   readonly seed: number;
@@ -115,7 +115,11 @@ export const makeBatches = (
     return { batches: out, truncated, maxId };
   }
   const infix = inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
-  const build = buildDecoderExample(tok, { maxLength: o.maxLength, prependSpace: o.prependSpace });
+  // infix batches pad sources and targets separately, so each side gets half the length
+  const half = Math.floor(o.maxLength / 2);
+  const build = buildDecoderExample(tok, infix
+    ? { maxSourceLength: half, maxTargetLength: Math.max(1, o.maxLength - half - 2), prependSpace: o.prependSpace }
+    : { maxLength: o.maxLength, prependSpace: o.prependSpace });
   const out = groups.map((g): Batch => {
     const exs = g.map((i) => build(pairs[i]!));
     exs.forEach((e) => { truncated += e.truncated ? 1 : 0; seen(e.inputIds); });

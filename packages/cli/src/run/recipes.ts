@@ -96,16 +96,18 @@ export const lowDataInitText = (task: string | undefined): string =>
 export const recipeValues = (name: RecipeName, task: string | undefined): RecipeValues =>
   name === 'low-data' ? { ...RECIPES[name].values, initText: lowDataInitText(task) } : RECIPES[name].values;
 
+const fmtLr = (x: number): string => (x < 1e-3 ? x.toExponential() : String(x));
+
 /** The recipes table in markdown (README and `--help`). */
 export const recipesMarkdown = (): string => {
   const rows = Object.entries(RECIPES).map(([name, r]) => {
     const v = r.values;
-    return `| ${name} | ${v.epochs ?? DEFAULTS.epochs} | ${v.batchSize ?? DEFAULTS.batchSize}${v.gradAccum && v.gradAccum > 1 ? ` x ${v.gradAccum}` : ''} | ${v.lr ?? DEFAULTS.lr} | ${v.warmupSteps ?? 0} | ${v.prefixLength ?? (name === 'low-data' ? 'words' : DEFAULTS.prefixLength)} | ${v.mlpHidden ?? DEFAULTS.mlpHidden} | ${v.loss ?? DEFAULTS.loss} | ${r.source} |`;
+    return `| ${name} | ${v.epochs ?? DEFAULTS.epochs} | ${v.batchSize ?? DEFAULTS.batchSize}${v.gradAccum && v.gradAccum > 1 ? ` x ${v.gradAccum}` : ''} | ${fmtLr(v.lr ?? DEFAULTS.lr)} | ${v.warmupSteps ?? 0} | ${v.prefixLength ?? (name === 'low-data' ? 'words' : DEFAULTS.prefixLength)} | ${v.mlpHidden ?? DEFAULTS.mlpHidden} | ${v.loss ?? DEFAULTS.loss} | ${r.source} |`;
   });
   return [
     '| recipe | epochs | batch | lr | warmup | prefix | MLP | loss | source |',
     '|---|---|---|---|---|---|---|---|---|',
-    `| (none) | ${DEFAULTS.epochs} | ${DEFAULTS.batchSize} | ${DEFAULTS.lr} | 0 | ${DEFAULTS.prefixLength} | ${DEFAULTS.mlpHidden} | ${DEFAULTS.loss} | paper §5 default setting |`,
+    `| (none) | ${DEFAULTS.epochs} | ${DEFAULTS.batchSize} | ${fmtLr(DEFAULTS.lr)} | 0 | ${DEFAULTS.prefixLength} | ${DEFAULTS.mlpHidden} | ${DEFAULTS.loss} | paper §5 default setting |`,
     ...rows,
   ].join('\n');
 };
