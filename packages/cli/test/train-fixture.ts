@@ -75,3 +75,41 @@ export const cli = (args: readonly string[], env: Record<string, string> = {}): 
 /** Starts `prefix-tune ...args` (for signals). */
 export const cliSpawn = (args: readonly string[]): ChildProcess =>
   spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Tensors of a safetensors file (F32 and I32 only), parsed here independently of the library. */
+export const readSafetensors = (path: string): Map<string, { dtype: string; shape: number[]; data: Float32Array | Int32Array }> => {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const out = new Map<string, { dtype: string; shape: number[]; data: Float32Array | Int32Array }>();
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const raw = b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]);
+    const copy = new Uint8Array(raw).buffer;
+    out.set(name, { dtype: t.dtype, shape: t.shape, data: t.dtype === 'I32' ? new Int32Array(copy) : new Float32Array(copy) });
+  }
+  return out;
+};
+
+/** Checks that an XML/SVG text is well-formed enough: one root, balanced tags, quoted attributes. Returns the tag names in order. */
+export const xmlTags = (text: string): string[] => {
+  const tags: string[] = [];
+  const stack: string[] = [];
+  const re = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
+  let last = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (/[<>]/.test(text.slice(last, m.index))) throw new Error(`stray markup before offset ${m.index}`);
+    last = re.lastIndex;
+    const [, close, name, , self] = m;
+    if (close) {
+      if (stack.pop() !== name) throw new Error(`unbalanced </${name}> at ${m.index}`);
+    } else {
+      tags.push(name!);
+      if (!self) stack.push(name!);
+    }
+    if (stack.length === 0 && re.lastIndex < text.trimEnd().length) throw new Error('content after the root element');
+  }
+  if (stack.length > 0) throw new Error(`unclosed <${stack.join('>, <')}>`);
+  if (/[<>]/.test(text.slice(last))) throw new Error('stray markup at the end');
+  return tags;
+};

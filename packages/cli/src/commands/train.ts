@@ -218,13 +218,13 @@ export const trainCommand: Command = {
       const m = resumeFrom.manifest;
       if (m.model.digest !== mDigest)
         throw new UsageError(`cannot resume: the checkpoint was written for another model (${m.model.description}); '${run.model}' is ${describeModel(cfg)} with different weights`);
-      if (m.data.digest !== dataDigest)
-        throw new UsageError(`cannot resume: the training data differ from the checkpoint's (${m.data.train} train / ${m.data.dev} dev examples then, ${pairs.train.length} / ${pairs.dev.length} now, or different contents)`);
       for (const p of inj.trainable) {
         const x = resumeFrom.state.tensors[p.name];
         if (!x || x.shape.join(',') !== p.shape.join(','))
           throw new UsageError(`cannot resume: the checkpoint is for another variant (${p.name}: ${x ? `[${x.shape.join(',')}]` : 'absent'} in the checkpoint, [${p.shape.join(',')}] for ${describeVariant(inj)})`);
       }
+      if (m.data.digest !== dataDigest)
+        throw new UsageError(`cannot resume: the training data differ from the checkpoint's (${m.data.train} train / ${m.data.dev} dev examples then, ${pairs.train.length} / ${pairs.dev.length} now, or different contents)`);
     }
 
     mkdirSync(out, { recursive: true });

@@ -111,7 +111,7 @@ export const resolveVariant = (opts: Opts, rv: RecipeValues): Variant => {
   const initText = opts['init-text'] !== undefined ? String(opts['init-text']) : rv.initText;
   // initialised from words without an explicit length: the words' token count (filled in by
   // `wordsLength` once the tokenizer is known; 0 marks it until then)
-  const length = posInt(opts, 'prefix-length') ?? rv.prefixLength ?? (initText !== undefined ? 0 : DEFAULTS.prefixLength);
+  const length = posInt(opts, 'prefix-length') ?? (initText !== undefined ? 0 : rv.prefixLength ?? DEFAULTS.prefixLength);
   return {
     kind: kind as 'prefix' | 'embedding' | 'infix',
     length,

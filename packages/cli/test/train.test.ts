@@ -1,0 +1,176 @@
+/**
+ * `prefix-tune train` end to end on the tiny random GPT-2 with real E2E pairs (onnx backend):
+ * the files it writes and what they must contain, the adapter's relation to the trained MLP,
+ * the effect of the adapter on generation, and the refusals of --resume.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync, truncateSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, e2eDir, readSafetensors, rmrf, tempDir, tinyModelDir, xmlTags } from './train-fixture.ts';
+
+const skip = !existsSync(join(e2eDir, 'trainset.csv')) && `${e2eDir} not found`;
+let model = '';
+let work = '';
+let out = '';
+const LR = 1e-2;
+const args = () => ['train', '--model', model, '--task', 'e2e', '--max-examples', '200', '--max-dev-examples', '20', '--epochs', '2',
+  '--batch-size', '20', '--lr', String(LR), '--backend', 'onnx', '--out', out];
+let first: ReturnType<typeof cli>;
+
+before(() => {
+  if (skip) return;
+  model = tinyModelDir();
+  work = tempDir('pt-cli-train-');
+  out = join(work, 'run');
+  first = cli(args());
+});
+after(() => { rmrf(model); rmrf(work); });
+
+const cfg = () => JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { n_layer: number; n_embd: number; n_head: number };
+
+test('train writes a PEFT adapter, a checkpoint, a log and a loss curve', { skip }, () => {
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`adapter: ${out}/adapter \\(PEFT PREFIX_TUNING`));
+  const c = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  const m = cfg();
+  assert.equal(c['peft_type'], 'PREFIX_TUNING');
+  assert.equal(c['task_type'], 'CAUSAL_LM');
+  assert.equal(c['num_virtual_tokens'], 10);
+  assert.equal(c['num_layers'], m.n_layer);
+  assert.equal(c['token_dim'], m.n_embd);
+  assert.equal(c['num_attention_heads'], m.n_head);
+  assert.equal(c['prefix_projection'], false); // only the computed prefix is stored
+  const w = readSafetensors(join(out, 'adapter', 'adapter_model.safetensors'));
+  assert.deepEqual([...w.keys()], ['prompt_embeddings']);
+  const p = w.get('prompt_embeddings')!;
+  assert.equal(p.dtype, 'F32');
+  assert.deepEqual(p.shape, [10, 2 * m.n_layer * m.n_embd]);
+  assert.ok(p.data.every(Number.isFinite));
+  // the checkpoint holds one tensor file besides the manifest, and is complete
+  const files = readdirSync(join(out, 'checkpoint')).sort();
+  assert.equal(files.length, 2, files.join(', '));
+  assert.ok(files[0] === 'checkpoint.json' && /^state-20-.*\.safetensors$/.test(files[1]!), files.join(', '));
+  const manifest = JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8'));
+  assert.deepEqual({ step: manifest.counters.step, epoch: manifest.counters.epoch, done: manifest.counters.done }, { step: 20, epoch: 2, done: true });
+});
+
+test('the adapter is the MLP of the best checkpointed parameters, evaluated (MLP dropped)', { skip }, () => {
+  const st = readSafetensors(join(out, 'checkpoint', readdirSync(join(out, 'checkpoint')).find((f) => f.endsWith('.safetensors'))!));
+  const g = (n: string) => st.get(`best/prefix.${n}`)!;
+  const E = g('embedding.weight'), W0 = g('transform.0.weight'), b0 = g('transform.0.bias'), W2 = g('transform.2.weight'), b2 = g('transform.2.bias');
+  const [P, d] = E.shape as [number, number];
+  const h = W0.shape[0]!, W = W2.shape[0]!;
+  const got = readSafetensors(join(out, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!.data;
+  let worst = 0;
+  for (let p = 0; p < P; p++) {
+    const hid = Array.from({ length: h }, (_, j) => {
+      let s = b0.data[j]!;
+      for (let k = 0; k < d; k++) s += E.data[p * d + k]! * W0.data[j * d + k]!;
+      return Math.tanh(s);
+    });
+    for (let o = 0; o < W; o++) {
+      let s = b2.data[o]!;
+      for (let j = 0; j < h; j++) s += hid[j]! * W2.data[o * h + j]!;
+      worst = Math.max(worst, Math.abs(s - got[p * W + o]!));
+    }
+  }
+  assert.ok(worst < 1e-5, `max |adapter - MLP(E)| = ${worst}`);
+});
+
+test('train-log.jsonl: one record per step (linear decay from the peak lr) and one per epoch with the dev loss', { skip }, () => {
+  const recs = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, number | string | boolean | null>);
+  const steps = recs.filter((r) => r['type'] === 'step');
+  const epochs = recs.filter((r) => r['type'] === 'epoch');
+  assert.equal(steps.length, 20);
+  assert.equal(epochs.length, 2);
+  const total = 20;
+  steps.forEach((r, i) => {
+    assert.equal(r['step'], i + 1);
+    assert.equal(r['epoch'], i < 10 ? 1 : 2);
+    for (const k of ['loss', 'grad_norm', 'tokens', 'tokens_per_s', 'elapsed']) assert.ok(typeof r[k] === 'number' && Number.isFinite(r[k] as number) && (r[k] as number) >= 0, `${k} of step ${i + 1}`);
+    // transformers' get_linear_schedule_with_warmup without warmup: lr · (total - t) / total at update t = 0, 1, ...
+    assert.ok(Math.abs((r['lr'] as number) - (LR * (total - i)) / total) < 1e-12, `lr of step ${i + 1}: ${String(r['lr'])}`);
+    if (i > 0) assert.ok((r['elapsed'] as number) >= (steps[i - 1]!['elapsed'] as number));
+  });
+  epochs.forEach((e, i) => {
+    assert.equal(e['epoch'], i + 1);
+    assert.equal(e['step'], 10 * (i + 1));
+    assert.ok(typeof e['dev_loss'] === 'number' && Number.isFinite(e['dev_loss']));
+    const mean = steps.slice(10 * i, 10 * (i + 1)).reduce((s, r) => s + (r['loss'] as number), 0) / 10;
+    assert.ok(Math.abs((e['train_loss'] as number) - mean) < 1e-9, 'epoch train loss = mean of its steps');
+  });
+  // a large learning rate on a random model: the loss must go down
+  const mean = (xs: typeof steps) => xs.reduce((s, r) => s + (r['loss'] as number), 0) / xs.length;
+  assert.ok(mean(steps.slice(15)) < mean(steps.slice(0, 5)), `loss ${mean(steps.slice(0, 5))} -> ${mean(steps.slice(15))}`);
+});
+
+test('loss-curve.svg is well-formed and plots every step and both dev losses', { skip }, () => {
+  const svg = readFileSync(join(out, 'loss-curve.svg'), 'utf8');
+  const tags = xmlTags(svg);
+  assert.equal(tags[0], 'svg');
+  const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]*)"/g)].map((m) => m[1]!.trim().split(/\s+/));
+  assert.ok(lines.some((pts) => pts.length === 20), `a polyline with the 20 steps (got ${lines.map((l) => l.length).join(', ')})`);
+  for (const pts of lines) for (const pt of pts) assert.match(pt, /^-?\d+(\.\d+)?,-?\d+(\.\d+)?$/);
+  assert.equal([...svg.matchAll(/<title>epoch \d+: dev loss/g)].length, 2);
+});
+
+test('generation with the adapter differs from generation without it', { skip }, () => {
+  const prompts = ['name : The Eagle | Type : coffee shop | food : French | area : riverside', 'name : Alimentum | area : city centre | family friendly : no', 'name : Zizzi | Type : pub | near : The Sorrento'];
+  const file = join(work, 'prompts.txt');
+  writeFileSync(file, `${prompts.join('\n')}\n`);
+  const base = ['generate', '--model', model, '--input', file, '--greedy', '--max-new-tokens', '12'];
+  const withA = cli([...base, '--adapter', join(out, 'adapter')]);
+  const without = cli(base);
+  assert.equal(withA.code, 0, withA.stderr);
+  assert.equal(without.code, 0, without.stderr);
+  const a = withA.stdout.split('\n').slice(0, 3), b = without.stdout.split('\n').slice(0, 3);
+  assert.equal(withA.stdout.split('\n').length, 4);
+  assert.notDeepEqual(a, b);
+});
+
+const copyRun = (name: string): string => {
+  const d = join(work, name);
+  cpSync(out, d, { recursive: true });
+  return d;
+};
+const resumeIn = (dir: string, ...extra: string[]) => cli(['train', '--out', dir, '--resume', ...extra]);
+const oneLine = (r: ReturnType<typeof cli>) => {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  return r.stderr;
+};
+
+test('resume refuses a corrupt checkpoint, saying which file and why', { skip }, () => {
+  const d1 = copyRun('torn');
+  const f = readdirSync(join(d1, 'checkpoint')).find((x) => x.endsWith('.safetensors'))!;
+  truncateSync(join(d1, 'checkpoint', f), statSync(join(d1, 'checkpoint', f)).size - 100);
+  assert.match(oneLine(resumeIn(d1)), new RegExp(`${f}: corrupt checkpoint: .*bytes with SHA-256`));
+  const d2 = copyRun('garbled');
+  writeFileSync(join(d2, 'checkpoint', 'checkpoint.json'), '{"format": 1, "run": ');
+  assert.match(oneLine(resumeIn(d2)), /checkpoint\.json: corrupt checkpoint: not valid JSON/);
+});
+
+test('resume refuses a checkpoint of another variant or another model, and changed options', { skip }, () => {
+  const d1 = copyRun('variant');
+  const mpath = join(d1, 'checkpoint', 'checkpoint.json');
+  const m = JSON.parse(readFileSync(mpath, 'utf8'));
+  m.run.variant.length = 5;
+  writeFileSync(mpath, JSON.stringify(m));
+  assert.match(oneLine(resumeIn(d1)), /cannot resume: the checkpoint is for another variant \(prefix\.embedding\.weight: \[10,32\] in the checkpoint, \[5,32\]/);
+  // the same model path with other weights
+  const other = join(work, 'other-model');
+  cpSync(model, other, { recursive: true });
+  const wpath = join(other, 'model.safetensors');
+  const bytes = readFileSync(wpath);
+  bytes.writeFloatLE(bytes.readFloatLE(bytes.length - 4) + 0.5, bytes.length - 4);
+  writeFileSync(wpath, bytes);
+  const d2 = copyRun('model');
+  const m2 = JSON.parse(readFileSync(join(d2, 'checkpoint', 'checkpoint.json'), 'utf8'));
+  m2.run.model = other;
+  writeFileSync(join(d2, 'checkpoint', 'checkpoint.json'), JSON.stringify(m2));
+  assert.match(oneLine(resumeIn(d2)), /cannot resume: the checkpoint was written for another model/);
+  assert.match(oneLine(resumeIn(copyRun('lr'), '--lr', '0.5')), /^prefix-tune train: --lr gives lr 0\.5, but the checkpoint's run has 0\.01/);
+  assert.match(oneLine(cli(args())), /already holds a training run/);
+  assert.match(oneLine(resumeIn(join(work, 'nothing'))), /nothing to resume/);
+});
