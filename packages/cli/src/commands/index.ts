@@ -4,6 +4,8 @@ import { scoreCommand } from './score.ts';
 import { trainCommand } from './train.ts';
 import { generateCommand } from './generate.ts';
 import { evalCommand } from './eval.ts';
+import { trainTokenizerCommand } from './train-tokenizer.ts';
+import { pretrainCommand } from './pretrain.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand];
+export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand, trainTokenizerCommand, pretrainCommand];
