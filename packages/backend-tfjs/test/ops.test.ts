@@ -251,7 +251,7 @@ describe('leaves', () => {
   }));
 });
 
-for (const on of [['wasm', 'cpu'], ['wasm-spec']] as const) {
+for (const on of [['wasm', 'cpu'], ['wasm-spec']] as Which[][]) {
   describe(`composites (${on.includes('wasm-spec') ? 'as decompositions' : 'fused where tfjs has a kernel'})`, () => {
     it('softmax, logSoftmax on every axis', () => check((c) => {
       const s = c.shape(1, 4);
