@@ -21,14 +21,20 @@ import { meteor } from './meteor.ts';
 import { cider } from './cider.ts';
 import { cocoRougeL } from './coco-rouge.ts';
 
-export * from './mteval.ts';
-export * from './mteval-tokenize.ts';
-export * from './sacrebleu.ts';
-export * from './chrf.ts';
-export * from './ter.ts';
-export * from './rouge.ts';
+export {
+  bleu, nist, bleuSegments, nistSegments, bleuSentence, nistSentence, mtevalCorpusStats, mtevalBleuOfStats, mtevalNistOfStats,
+  type MtevalStats, type MtevalCorpusStats, type MtevalOptions,
+} from './mteval.ts';
+export { mtevalTokenize, tokenize13a } from './mteval-tokenize.ts';
+export { sacreBleu, sacreBleuDetailed, sacreBleuSentence, type SacreBleuOptions, type SacreBleuScore, type SacreBleuSmoothing } from './sacrebleu.ts';
+export { chrf, chrfSentence, type ChrfOptions } from './chrf.ts';
+export { ter, terSentence, type TerOptions } from './ter.ts';
+export {
+  rougeCorpus, rougeSegments, rougeScore, rougeScoreMulti, rougeTokenize, ROUGE_TYPES,
+  type RougeOptions, type RougeScore, type RougeType,
+} from './rouge.ts';
 export { porterStem } from './porter.ts';
-export * from './text-format.ts';
+export { parseHypotheses, parseReferences, formatReferences } from './text-format.ts';
 
 /** Names of the registered corpus metrics. */
 export const MetricName = t.keyof({
