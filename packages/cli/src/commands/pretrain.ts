@@ -220,9 +220,7 @@ export const pretrainCommand: Command = {
       : await selectBackend(bname);
     const logPath = join(out, 'train-log.jsonl');
     const svgPath = join(out, 'loss-curve.svg');
-    // a log cut back to the checkpoint: steps after it are redone
     const records: LogRecord[] = readLog(logPath).filter((r) => r.step <= (state?.step ?? 0));
-    writeFileSync(logPath, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const reporter = progressReporter(process.stderr, { every: 10, quiet });
     const say = (s: string) => reporter.line(s);
 
@@ -234,6 +232,8 @@ export const pretrainCommand: Command = {
     const elapsed = () => elapsedBefore + (performance.now() - tRun) / 1000;
 
     if (tokensBudget > 0) {
+      // the log cut back to the checkpoint: steps after it are redone (only a training run writes it)
+      writeFileSync(logPath, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
       say(`pretrain ${out}: gpt2 ${cfg.n_layer} layers, width ${cfg.n_embd}, ${cfg.n_head} heads, vocab ${cfg.vocab_size}, ${nParams.toLocaleString('en-US')} parameters; ` +
         `${resuming ? `continuing at step ${step} (${tokens.toLocaleString('en-US')} tokens)` : 'from scratch'}; rows ${run.batchSize}×${run.seqLen}`);
       const shards = listShards(run.corpus);

@@ -1,0 +1,172 @@
+/**
+ * `prefix-tune quickstart` (`pnpm start`): the embedded base model prefix-tuned on E2E in a few
+ * minutes, end to end on a laptop CPU, with no model download:
+ *   1. loads `models/tiny-gpt2-en` (the project's own pretrained GPT-2) and the E2E data
+ *      ($PREFIX_TUNING_SHARED/data/e2e or ../shared/data/e2e, else the download cache);
+ *   2. prefix-tunes it (`prefix-tune train`: the paper's prefix with its MLP, scaled down) on a
+ *      sample of the training set, showing progress;
+ *   3. generates for a sample of test inputs with the untuned model (the table text continued)
+ *      and with the prefix, prints a few, and scores both (BLEU, NIST, METEOR, ROUGE-L, CIDEr).
+ * Writes into `--out` (default runs/quickstart, replaced on each run): the training run
+ * (adapter/, loss-curve.svg, train-log.jsonl, checkpoint/) and results.md / metrics.json /
+ * hypotheses.txt.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as E from 'fp-ts/lib/Either.js';
+import { E2E_METRICS, score, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
+import { writeFileAtomic } from '@prefix-tuning/hub';
+import { UsageError, type Command } from '../cli.ts';
+import { loadModelOrExit } from '../run/model.ts';
+import { readAdapterDir } from '../run/adapter.ts';
+import { backendName, selectBackend } from '../run/backend.ts';
+import { makeGenerator, parseDecoding } from '../run/generation.ts';
+import { loadSplit } from '../run/data.ts';
+import { formatDuration } from '../run/progress.ts';
+import { trainCommand } from './train.ts';
+
+/** The repository root (this file is packages/cli/src/commands/quickstart.ts). */
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+/** The embedded base model. */
+export const EMBEDDED_MODEL = join(repoRoot, 'models', 'tiny-gpt2-en');
+
+/** Files of a previous quickstart run that a new one replaces (nothing else in --out is touched). */
+const OUTPUTS = ['checkpoint', 'adapter', 'run.json', 'train-log.jsonl', 'loss-curve.svg', 'results.md', 'metrics.json', 'hypotheses.txt'];
+
+const SCALE: Readonly<Record<string, number>> = { bleu: 100, meteor: 100, rouge_l: 100, nist: 1, cider: 1 };
+const TITLE: Readonly<Record<string, string>> = { bleu: 'BLEU', nist: 'NIST', meteor: 'METEOR', rouge_l: 'ROUGE-L', cider: 'CIDEr' };
+const num = (v: MetricValue): number => (typeof v === 'number' ? v : v['fmeasure'] ?? Object.values(v)[0]!);
+const cell = (name: string, v: MetricValue): string => {
+  const s = SCALE[name] ?? 1;
+  return s === 100 ? (num(v) * 100).toFixed(1) : num(v).toFixed(2);
+};
+
+/** A markdown table: one row per system. */
+export const metricsTable = (names: readonly string[], rows: readonly (readonly [string, Readonly<Record<string, MetricValue>>])[]): string =>
+  [
+    `| | ${names.map((n) => TITLE[n] ?? n).join(' | ')} |`,
+    `|---|${names.map(() => '---:').join('|')}|`,
+    ...rows.map(([label, m]) => `| ${label} | ${names.map((n) => cell(n, m[n]!)).join(' | ')} |`),
+  ].join('\n');
+
+export const quickstartCommand: Command = {
+  name: 'quickstart',
+  summary: 'prefix-tune the embedded model on E2E in minutes, then compare it with the untuned model (pnpm start)',
+  usage: 'prefix-tune quickstart [--max-train N] [--max-test N] [--epochs N] [--out DIR] [options]',
+  options: [
+    { name: 'model', short: 'm', type: 'string', description: 'base model directory', default: 'models/tiny-gpt2-en' },
+    { name: 'data-dir', type: 'string', description: 'E2E csv directory (default: $PREFIX_TUNING_SHARED/data/e2e, ../shared/data/e2e, then the download cache)' },
+    { name: 'out', short: 'o', type: 'string', description: 'output directory (its previous quickstart files are replaced)', default: 'runs/quickstart' },
+    { name: 'max-train', type: 'number', description: 'training examples (sampled)', default: 1000 },
+    { name: 'max-test', type: 'number', description: 'test inputs generated and scored (the first N of the test set)', default: 50 },
+    { name: 'show', type: 'number', description: 'test inputs printed with their outputs', default: 5 },
+    { name: 'epochs', type: 'number', description: 'epochs', default: 3 },
+    { name: 'batch-size', type: 'number', description: 'examples per update', default: 10 },
+    { name: 'lr', type: 'number', description: 'peak learning rate (linear decay)', default: 1e-3 },
+    { name: 'prefix-length', type: 'number', description: 'virtual tokens', default: 10 },
+    { name: 'mlp-hidden', type: 'number', description: 'hidden width of the prefix MLP', default: 256 },
+    { name: 'max-new-tokens', type: 'number', description: 'generated tokens at most', default: 60 },
+    { name: 'beams', type: 'number', description: 'beam search width (1: greedy)', default: 1 },
+    { name: 'seed', type: 'number', description: 'seed of sampling and initialisation', default: 42 },
+    { name: 'offline', type: 'boolean', description: 'never download the data' },
+    { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
+    { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output' },
+  ],
+  run: async (opts) => {
+    const t0 = performance.now();
+    const modelDir = resolve(repoRoot, String(opts['model']));
+    if (!existsSync(join(modelDir, 'config.json')))
+      throw new UsageError(`no model in ${modelDir} (the embedded model is models/tiny-gpt2-en in the repository; see models/README.md)`);
+    const out = resolve(process.cwd(), String(opts['out']));
+    const dataDir = opts['data-dir'] !== undefined ? resolve(String(opts['data-dir'])) : null;
+    const maxTest = Number(opts['max-test']);
+    const show = Number(opts['show']);
+    const quiet = opts['quiet'] === true;
+    const say = (s: string) => {
+      if (!quiet) console.log(s);
+    };
+
+    // 1. data first: a missing dataset is one clear message, before anything slow
+    let test;
+    try {
+      test = (await loadSplit({ kind: 'task', task: 'e2e', dataDir }, 'test', opts['offline'] !== true))!;
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      throw new UsageError(
+        `the E2E dataset is not available (${e.message}).\n` +
+          'Put trainset.csv, devset.csv and testset_w_refs.csv (the official E2E NLG release) in $PREFIX_TUNING_SHARED/data/e2e ' +
+          '(or ../shared/data/e2e next to the repository), or pass --data-dir DIR, or run once with network access to download them into the cache.',
+      );
+    }
+    const groups = test.groups.slice(0, maxTest);
+    for (const f of OUTPUTS) rmSync(join(out, f), { recursive: true, force: true });
+
+    // 2. prefix-tuning, by the train command itself
+    say(`quickstart: prefix-tuning ${modelDir} on ${String(opts['max-train'])} E2E training examples for ${String(opts['epochs'])} epochs`);
+    const trainOpts: Record<string, unknown> = {
+      model: modelDir, task: 'e2e', out, 'max-examples': opts['max-train'], 'max-dev-examples': 0,
+      epochs: opts['epochs'], 'batch-size': opts['batch-size'], lr: opts['lr'], 'warmup-steps': 0,
+      'prefix-length': opts['prefix-length'], 'mlp-hidden': opts['mlp-hidden'], seed: opts['seed'],
+      backend: opts['backend'], 'checkpoint-every': 1000, quiet, download: opts['offline'] !== true,
+      ...(dataDir !== null ? { 'data-dir': dataDir } : {}),
+    };
+    const code = await trainCommand.run(trainOpts, []);
+    if (code !== 0) return code;
+    const tTrained = performance.now();
+
+    // 3. untuned vs prefix-tuned on the test inputs
+    const backend = await selectBackend(backendName(opts['backend']));
+    const model = await loadModelOrExit(modelDir);
+    const adapter = await readAdapterDir(join(out, 'adapter'), model.config);
+    const beams = Number(opts['beams']);
+    const dec = parseDecoding({ ...(beams > 1 ? { beams } : { greedy: true }), 'max-new-tokens': opts['max-new-tokens'], 'batch-size': 10 }, { beams: 1, maxNewTokens: 60 });
+    const sources = groups.map((g) => g.source);
+    const gen = async (withAdapter: boolean): Promise<string[]> => {
+      const g = await makeGenerator(backend, model, withAdapter ? adapter : undefined);
+      try {
+        const outs = await g.run(sources, dec, (done) => {
+          if (!quiet && process.stderr.isTTY) process.stderr.write(`\rgenerating (${withAdapter ? 'prefix-tuned' : 'untuned'}) ${done}/${sources.length}\x1b[K`);
+        });
+        return outs.map((o) => o.text.replace(/\s*\n\s*/g, ' ').trim());
+      } finally {
+        await g.dispose();
+        if (!quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      }
+    };
+    say(`\ngenerating for ${groups.length} test inputs (${beams > 1 ? `beam ${beams}` : 'greedy'}, at most ${dec.maxNewTokens} tokens): untuned, then prefix-tuned`);
+    // the untuned model has no task format: it continues the table's text
+    const untuned = await gen(false);
+    const tuned = await gen(true);
+    const refs = groups.map((g) => g.references);
+    const names = E2E_METRICS as readonly MetricName[];
+    const su = score(refs, untuned, names);
+    const st = score(refs, tuned, names);
+    if (E.isLeft(su) || E.isLeft(st)) {
+      console.error(`prefix-tune quickstart: scoring failed: ${E.isLeft(su) ? su.left : (st as E.Left<string>).left}`);
+      return 1;
+    }
+
+    for (const [i, g] of groups.slice(0, show).entries()) {
+      say(`\ninput:        ${g.source}`);
+      say(`prefix-tuned: ${tuned[i]}`);
+      say(`untuned:      ${untuned[i]}`);
+      say(`reference:    ${g.references[0]}`);
+    }
+    const table = metricsTable(names, [['untuned (table text continued)', su.right], [`prefix-tuned (prefix ${String(opts['prefix-length'])})`, st.right]]);
+    console.log(`\nE2E test, first ${groups.length} inputs (${refs.reduce((s, r) => s + r.length, 0)} references), ${beams > 1 ? `beam ${beams}` : 'greedy'}:\n`);
+    console.log(table);
+    const files: [string, string][] = [
+      ['results.md', `${table}\n`],
+      ['metrics.json', `${JSON.stringify({ inputs: groups.length, untuned: su.right, prefix_tuned: st.right, decoding: dec }, null, 2)}\n`],
+      ['hypotheses.txt', tuned.join('\n') + '\n'],
+    ];
+    for (const [f, text] of files) {
+      const w = await writeFileAtomic(join(out, f), text);
+      if (E.isLeft(w)) throw new Error(w.left);
+    }
+    const total = (performance.now() - t0) / 1000;
+    console.log(`\ndone in ${formatDuration(total)} (training ${formatDuration((tTrained - t0) / 1000)}); adapter: ${join(out, 'adapter')}; loss curve: ${join(out, 'loss-curve.svg')}; results: ${join(out, 'results.md')}`);
+    return 0;
+  },
+};
