@@ -34,6 +34,16 @@ export interface OnnxBackendOptions {
   readonly weights?: 'initializers' | 'inputs' | 'auto';
   /** Fused kernels to use (default: all fusions on). */
   readonly fusions?: Partial<FusionOptions>;
+  /**
+   * ORT's CPU memory arena (default true). Off, tensors are malloc'ed and freed per run:
+   * lower peak RSS for large training graphs, slightly more allocation work.
+   */
+  readonly memArena?: boolean;
+  /**
+   * ORT's memory-pattern planning (default false): one pre-planned block per input shape. Off,
+   * training graphs peak lower and decoding (a new cache length every step) plans nothing.
+   */
+  readonly memPattern?: boolean;
   /** Debugging: ORT writes its optimized model here. */
   readonly optimizedModelPath?: string;
   /** Debugging: ORT writes a JSON profile with this prefix (per-node timings) when the executable is disposed. */
@@ -217,6 +227,8 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+        enableCpuMemArena: opts.memArena ?? true,
+        enableMemPattern: opts.memPattern ?? false,
         logSeverityLevel: opts.logSeverityLevel ?? 3,
         ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
         ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
