@@ -22,7 +22,7 @@ import {
 } from '../../../core/src/prefix/export.ts';
 import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
 import { checkResumeOptions, checkResumeVariant, decodeRunConfig, resolveRun, wordsLength, type RunConfig } from '../run/config.ts';
-import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds } from '../run/model.ts';
+import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds, requireFile } from '../run/model.ts';
 import { batchesDigest, makeBatches, trainingPairs } from '../run/data.ts';
 import { selectBackend } from '../run/backend.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Manifest } from '../run/checkpoint.ts';
@@ -168,6 +168,11 @@ export const trainCommand: Command = {
       run = resolveRun(opts);
       if (hasCheckpoint(ckptDir))
         throw new UsageError(`${out} already holds a training run (${ckptDir}); pass --resume to continue it, or choose another --out`);
+    }
+
+    if (run.data.kind === 'jsonl') {
+      requireFile(run.data.train, '--jsonl');
+      if (run.data.dev !== null) requireFile(run.data.dev, '--dev-jsonl');
     }
 
     // 2. model, variant, graph

@@ -94,18 +94,22 @@ const validationChars = (source: string): number => VALIDATION_CHARS[source] ?? 
  * The held-out slice of one source: the first documents of its first shard up to the character
  * budget (the last cut), and the number of documents training skips in that shard.
  */
-export const validationSlice = async (shard: Shard): Promise<{ docs: string[]; skip: number }> => {
-  if (shard.index !== 0) return { docs: [], skip: 0 };
+export const validationSlice = async (shard: Shard): Promise<{ docs: string[]; skip: number; whole: boolean }> => {
+  if (shard.index !== 0) return { docs: [], skip: 0, whole: false };
   const budget = validationChars(shard.source);
   const docs: string[] = [];
   let used = 0;
+  let whole = true;
   for await (const d of readDocs(shard.path)) {
+    if (used >= budget) {
+      whole = false; // a document remains for training
+      break;
+    }
     const take = d.slice(0, budget - used);
     docs.push(take);
     used += take.length;
-    if (used >= budget) break;
   }
-  return { docs, skip: docs.length };
+  return { docs, skip: docs.length, whole };
 };
 
 /** The whole validation slice of a corpus, source by source, as `<doc>` blocks can hold it. */
@@ -148,7 +152,7 @@ export class ShardReader {
     for (;;) {
       const r = await this.it.next();
       if (r.done) {
-        if (i === 0) throw new Error(`${this.shard.path}: no documents`);
+        if (i <= this.skip) throw new Error(`${this.shard.path}: no training documents after the ${this.skip} held out`);
         // the cursor lies past the end (the shard changed?): a new pass
         this.cur = { pass: this.cur.pass + 1, doc: this.skip, offset: 0 };
         return this.open();
@@ -205,9 +209,11 @@ export class RowStream {
     const keyOf = (s: Shard) => s.path.slice(corpusDir.length).replace(/^\/+/, '');
     const readers: ShardReader[] = [];
     for (const s of shards) {
-      const skip = s.index === 0 ? (await validationSlice(s)).skip : 0;
-      readers.push(new ShardReader(s, encode, eos, skip, cursor?.shards[keyOf(s)]));
+      const v = await validationSlice(s);
+      if (v.whole) continue; // the shard is all validation
+      readers.push(new ShardReader(s, encode, eos, v.skip, cursor?.shards[keyOf(s)]));
     }
+    if (readers.length === 0) throw new Error(`${corpusDir}: every shard is held out for validation; no training text`);
     return new RowStream(readers, keyOf, cursor?.row ?? 0);
   }
 

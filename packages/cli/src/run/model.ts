@@ -9,7 +9,7 @@ import { UsageError } from '../cli.ts';
 /** Loads `--model` (a directory or a hub id). */
 export const loadModelOrExit = async (idOrDir: string): Promise<LoadedModel> => {
   const m = await loadModel(idOrDir);
-  if (E.isLeft(m)) throw new UsageError(`cannot load model '${idOrDir}': ${m.left}`);
+  if (E.isLeft(m)) throw new UsageError(`cannot load model '${idOrDir}': ${m.left.replace(/\s*\n\s*/g, ' ')}`);
   return m.right;
 };
 

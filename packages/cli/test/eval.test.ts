@@ -1,0 +1,68 @@
+/**
+ * `prefix-tune eval` on E2E with an adapter trained here: the files it writes agree with the
+ * task's own reference groups, its metrics equal `prefix-tune score` on the files it wrote, and
+ * the table has the paper's columns.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { loadTaskSplit, parseReferences } from '@prefix-tuning/tasks';
+import { cli, e2eDir, rmrf, tempDir, tinyModelDir } from './train-fixture.ts';
+
+const skip = !existsSync(join(e2eDir, 'testset_w_refs.csv')) && `${e2eDir} not found`;
+let model = '';
+let work = '';
+
+before(() => {
+  if (skip) return;
+  model = tinyModelDir();
+  work = tempDir('pt-cli-eval-');
+  const r = cli(['train', '--model', model, '--task', 'e2e', '--max-examples', '60', '--max-dev-examples', '0', '--epochs', '2', '--batch-size', '10', '--lr', '2e-2', '-q', '--out', join(work, 'run')]);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(() => { rmrf(model); rmrf(work); });
+
+test('eval writes hypotheses, references, metrics and a paper-style table', { skip }, async () => {
+  const out = join(work, 'eval');
+  const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--task', 'e2e', '--max-examples', '8', '--beams', '2', '--max-new-tokens', '16', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  // the first 8 inputs of the test split, with all their references
+  const split = await loadTaskSplit('e2e', 'test')();
+  assert.ok(E.isRight(split));
+  const groups = split.right.groups.slice(0, 8);
+  const refs = parseReferences(readFileSync(join(out, 'references.txt'), 'utf8'));
+  assert.ok(E.isRight(refs));
+  assert.deepEqual(refs.right, groups.map((g) => [...g.references]));
+  const hyps = readFileSync(join(out, 'hypotheses.txt'), 'utf8').split('\n');
+  assert.equal(hyps.length, 9); // 8 lines and the final newline
+  // metrics.json = prefix-tune score on the written files
+  const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { inputs: number; metrics: Record<string, number> };
+  assert.equal(m.inputs, 8);
+  assert.deepEqual(Object.keys(m.metrics).sort(), ['bleu', 'cider', 'meteor', 'nist', 'rouge_l']);
+  const s = cli(['score', '--refs', join(out, 'references.txt'), '--hyp', join(out, 'hypotheses.txt'), '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.deepEqual(JSON.parse(s.stdout), m.metrics);
+  // the table: BLEU, METEOR, ROUGE-L in %, NIST and CIDEr raw
+  const md = readFileSync(join(out, 'results.md'), 'utf8').trimEnd().split('\n');
+  assert.equal(md[0], '| | BLEU | NIST | METEOR | ROUGE-L | CIDEr |');
+  const cells = md[2]!.split('|').slice(2, -1).map((x) => Number(x.trim()));
+  const want = [m.metrics['bleu']! * 100, m.metrics['nist']!, m.metrics['meteor']! * 100, m.metrics['rouge_l']! * 100, m.metrics['cider']!];
+  cells.forEach((c, i) => assert.ok(Math.abs(c - want[i]!) <= 0.051, `column ${i}: ${c} vs ${want[i]}`));
+  assert.ok(r.stdout.startsWith(md.join('\n')), r.stdout);
+});
+
+test('eval: usage errors exit 2 with one line', { skip }, () => {
+  const cases: [string[], RegExp][] = [
+    [['--task', 'e2e', '--split', 'validation'], /unknown split 'validation'/],
+    [['--task', 'e2e', '--metrics', 'bleu,wer'], /unknown metric 'wer'/],
+    [['--task', 'imdb'], /unknown task 'imdb'/],
+  ];
+  for (const [extra, re] of cases) {
+    const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--out', join(work, 'x'), ...extra]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, re);
+  }
+});

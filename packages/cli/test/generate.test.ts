@@ -1,0 +1,100 @@
+/**
+ * `prefix-tune generate`: the real pretrained stories260K (converted from llama2.c) decodes the
+ * text its README quotes from BOS; beam search, sampling and input files; a prefix trained on
+ * that Llama model steers it; usage errors exit 2 with one line.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, rmrf, sharedDir, tempDir, tinyModelDir } from './train-fixture.ts';
+
+const stories = join(sharedDir, 'models', 'stories260K');
+const skip = !existsSync(join(stories, 'stories260K.bin')) && `${stories} not found`;
+let work = '';
+let model = '';
+let quote = '';
+
+before(() => {
+  work = tempDir('pt-cli-generate-');
+  if (skip) return;
+  model = join(work, 'stories');
+  const r = cli(['convert', '--from', 'llama2c', join(stories, 'stories260K.bin'), join(stories, 'tok512.bin'), '--out', model]);
+  assert.equal(r.code, 0, r.stderr);
+  const readme = readFileSync(join(sharedDir, 'README.md'), 'utf8');
+  quote = /Greedy decoding from BOS at temperature 0 gives: `([^`]+)`/.exec(readme)?.[1] ?? '';
+  assert.ok(quote.length > 50, 'the README quotes the greedy text');
+});
+after(() => rmrf(work));
+
+test('generate --prompt "" --greedy prints the text the model\'s README quotes', { skip }, () => {
+  // the quote is 61 tokens after BOS (its last token is the final ".")
+  const r = cli(['generate', '--model', model, '--prompt', '', '--max-new-tokens', '61', '--greedy']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${quote}\n`);
+  // 60 tokens: a proper prefix of the quote (max_new_tokens counts generated tokens, BOS excluded)
+  const j = cli(['generate', '--model', model, '--prompt', '', '--max-new-tokens', '60', '--json']);
+  const o = JSON.parse(j.stdout) as { prompt: string; prompt_ids: number[]; ids: number[]; text: string; score: number };
+  assert.deepEqual(o.prompt_ids, [1]); // BOS, added by the Llama tokenizer
+  assert.equal(o.ids.length, 60);
+  assert.ok(o.text.length < quote.length && quote.startsWith(o.text), JSON.stringify(o.text));
+  assert.ok(o.score < 0);
+});
+
+test('beam search, seeded sampling and prompts from a file', { skip }, () => {
+  const file = join(work, 'prompts.jsonl');
+  writeFileSync(file, `${JSON.stringify({ source: 'Once upon a time' })}\n\n${JSON.stringify({ source: 'The cat' })}\n`);
+  const beam = cli(['generate', '--model', model, '--input', file, '--beams', '3', '--max-new-tokens', '12', '--json']);
+  assert.equal(beam.code, 0, beam.stderr);
+  const outs = beam.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { prompt: string; ids: number[]; text: string; score: number });
+  assert.deepEqual(outs.map((o) => o.prompt), ['Once upon a time', 'The cat']);
+  for (const o of outs) {
+    assert.ok(o.ids.length >= 1 && o.ids.length <= 12);
+    assert.ok(Number.isFinite(o.score) && o.score <= 0);
+  }
+  const s = (seed: string) => cli(['generate', '--model', model, '--prompt', 'Once', '--sample', '--seed', seed, '--temperature', '0.9', '--top-k', '20', '--max-new-tokens', '20']);
+  const a = s('5'), b = s('5');
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(a.stdout, b.stdout);
+});
+
+test('a prefix trained on the Llama model (JSONL pairs) steers its generation', { skip }, () => {
+  const data = join(work, 'pairs.jsonl');
+  const pairs = Array.from({ length: 24 }, (_, i) => ({ source: `Tell a story about ${['a dog', 'a cat', 'a bird'][i % 3]}.`, target: 'The end. The end. The end.' }));
+  writeFileSync(data, pairs.map((p) => JSON.stringify(p)).join('\n'));
+  const out = join(work, 'llama-run');
+  const t = cli(['train', '--model', model, '--jsonl', data, '--epochs', '3', '--batch-size', '8', '--lr', '3e-2', '--prefix-length', '4', '--reparam', 'direct', '-q', '--out', out]);
+  assert.equal(t.code, 0, t.stderr);
+  const g = (extra: string[]) => cli(['generate', '--model', model, '--prompt', 'Tell a story about a dog.', '--max-new-tokens', '10', ...extra]);
+  const withA = g(['--adapter', join(out, 'adapter')]), without = g([]);
+  assert.equal(withA.code, 0, withA.stderr);
+  assert.notEqual(withA.stdout, without.stdout);
+  // GQA: the PEFT adapter uses the key/value heads (4 of 8) as PEFT does
+  const c = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual([c['num_attention_heads'], c['token_dim'], c['num_layers'], c['num_virtual_tokens']], [4, 32, 5, 4]);
+});
+
+test('generate: conflicting or missing inputs exit 2 with one line', () => {
+  const tiny = tinyModelDir();
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--prompt', 'x', '--greedy', '--beams', '2'], /choose one of --greedy, --beams N, --sample/],
+      [['--prompt', 'x', '--input', 'f'], /exactly one of --prompt TEXT and --input FILE/],
+      [[], /exactly one of --prompt TEXT and --input FILE/],
+      [['--prompt', 'x', '--top-k', '3'], /--top-k applies to --sample/],
+      [['--input', join(tiny, 'nope.txt')], /no such file: .*nope\.txt \(--input\)/],
+      [['--prompt', 'x', '--adapter', join(tiny, 'no-adapter')], /no such adapter directory/],
+      [['--prompt', 'x', '--adapter', tiny], /adapter_config\.json: missing/],
+      [['--prompt', 'x', '--max-new-tokens', '0'], /--max-new-tokens must be an integer >= 1/],
+      [['--prompt', 'x', '--backend', 'gpu'], /unknown backend 'gpu'/],
+    ];
+    for (const [extra, re] of cases) {
+      const r = cli(['generate', '--model', tiny, ...extra]);
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, re);
+    }
+  } finally {
+    rmrf(tiny);
+  }
+});

@@ -1,0 +1,55 @@
+/**
+ * The command-line surface of train, generate and eval: `--help` lists every option (and the
+ * ones the commands are specified with), a bad option or a missing file is one line and exit 2.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { trainCommand } from '../src/commands/train.ts';
+import { generateCommand } from '../src/commands/generate.ts';
+import { evalCommand } from '../src/commands/eval.ts';
+import { cli, repoRoot } from './train-fixture.ts';
+
+/** The options each command is specified with (issue #6 and #7). */
+const specified: Record<string, string[]> = {
+  train: ['model', 'task', 'data-dir', 'jsonl', 'dev-jsonl', 'variant', 'variant-json', 'prefix-length', 'reparam', 'mlp-hidden', 'prefix-dropout',
+    'init-text', 'recipe', 'epochs', 'batch-size', 'lr', 'warmup-steps', 'weight-decay', 'max-grad-norm', 'grad-accum', 'loss', 'max-examples',
+    'max-length', 'seed', 'patience', 'backend', 'out', 'resume'],
+  generate: ['model', 'adapter', 'prompt', 'input', 'greedy', 'beams', 'sample', 'max-new-tokens', 'min-length', 'length-penalty', 'no-repeat-ngram',
+    'temperature', 'top-k', 'top-p', 'seed', 'batch-size', 'json', 'backend'],
+  eval: ['model', 'adapter', 'task', 'split', 'max-examples', 'beams', 'out'],
+};
+
+test('--help lists every option of train, generate and eval', () => {
+  for (const c of [trainCommand, generateCommand, evalCommand]) {
+    const r = cli([c.name, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    const listed = new Set([...r.stdout.matchAll(/^\s+(?:-\w, )?--([\w-]+)/gm)].map((m) => m[1]!));
+    for (const o of c.options) assert.ok(listed.has(o.name), `${c.name} --help lists --${o.name}`);
+    for (const o of specified[c.name]!) assert.ok(listed.has(o), `${c.name} has --${o}`);
+    assert.ok(listed.has('help'));
+  }
+  const top = cli(['--help']);
+  for (const n of ['train', 'generate', 'eval']) assert.match(top.stdout, new RegExp(`^  ${n} `, 'm'));
+});
+
+test('a bad option or a missing file: one line on stderr, exit 2', () => {
+  const missing = join(repoRoot, 'no-such-file.jsonl');
+  const cases: [string[], RegExp][] = [
+    [['train', '--out', 'x', '--bogus'], /^prefix-tune train: unknown option '--bogus' for 'train'/],
+    [['train', '--model', 'm', '--jsonl', missing, '--out', join(repoRoot, 'no-such-out')], /^prefix-tune train: no such file: .*no-such-file\.jsonl \(--jsonl\)/],
+    [['train', '--model', join(repoRoot, 'no-such-model'), '--task', 'e2e', '--out', join(repoRoot, 'no-such-out')], /^prefix-tune train: cannot load model/],
+    [['train', '--task', 'e2e'], /^prefix-tune train: missing required option '--out'/],
+    [['generate', '--model', 'm', '--prompt', 'x', '--beam', '2'], /^prefix-tune generate: unknown option '--beam'/],
+    [['generate', '--model', 'm', '--input', missing], /^prefix-tune generate: no such file: .*no-such-file\.jsonl \(--input\)/],
+    [['eval', '--model', 'm', '--adapter', 'a', '--task', 'e2e', '--out', 'o', '--split'], /^prefix-tune eval: option '--split' needs a value/],
+    [['eval', '--model', join(repoRoot, 'no-such-model'), '--adapter', 'a', '--task', 'e2e', '--out', 'o'], /^prefix-tune eval: cannot load model/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stdout, '');
+  }
+});
