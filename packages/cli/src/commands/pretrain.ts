@@ -267,8 +267,10 @@ export const pretrainCommand: Command = {
         const r = await nllOfWindows(evalExe, valWins, run.batchSize);
         return r.nll / r.tokens;
       };
+      let latest: Record<string, HostTensor> | undefined;
       const checkpoint = async (): Promise<Record<string, HostTensor>> => {
         const tensors = await readAll();
+        latest = tensors;
         const vl = await validate(tensors);
         extra = { cursor: stream.cursor, tokens, elapsed: elapsed(), validations: extra.validations + 1 };
         const rec: LogRecord = { type: 'epoch', epoch: extra.validations, step, train_loss: NaN, dev_loss: vl, best: false, elapsed: extra.elapsed };
@@ -320,8 +322,9 @@ export const pretrainCommand: Command = {
             sinceCkpt = 0;
           }
         }
-        if (sinceCkpt > 0 || !resuming) finalParams = Object.fromEntries(Object.entries(await checkpoint()).filter(([n]) => shapes[n] !== undefined));
-        else finalParams = params;
+        // the run ends on a checkpoint; the export takes the parameters of the latest one
+        const last = sinceCkpt > 0 || latest === undefined ? await checkpoint() : latest;
+        finalParams = Object.fromEntries(names.map((n) => [n, last[n]!]));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  GraphError, inject, injectedTrainGraph, modelSites, train,
+  GraphError, initialValues, initialiseInjection, inject, injectedTrainGraph, modelSites, train,
   type Batch, type HostTensor, type Injection, type ModelConfig, type TrainState, type Sampler,
 } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
@@ -29,7 +29,6 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Manifest } from '..
 import { LOG_FILE, appendLog, readLog, truncateLog, type LogRecord } from '../run/log.ts';
 import { lossCurveSvg } from '../run/svg.ts';
 import { formatDuration, progressReporter } from '../run/progress.ts';
-import { initialValues, wordsInit } from '../run/init.ts';
 import { writeAdapterDir } from '../run/adapter.ts';
 
 const options: OptionSpec[] = [
@@ -45,7 +44,7 @@ const options: OptionSpec[] = [
   { name: 'reparam', type: 'string', description: 'mlp (the paper\'s P = MLP(P\')) | direct (default: mlp)' },
   { name: 'mlp-hidden', type: 'number', description: 'hidden width of the reparametrisation MLP (default: recipe, else 512)' },
   { name: 'prefix-dropout', type: 'number', description: 'dropout on the prefix activations (default: 0)' },
-  { name: 'init-text', type: 'string', description: 'initialise from the activations of these words (prefix length = their token count unless --prefix-length)' },
+  { name: 'init-text', type: 'string', description: 'initialise the prefix from the activations of these words (its length becomes their token count)' },
   { name: 'recipe', type: 'string', description: `paper hyperparameters: ${Object.keys(RECIPES).join(', ')} (each value overridable)` },
   { name: 'epochs', type: 'number', description: 'epochs (default: recipe, else 10)' },
   { name: 'batch-size', type: 'number', description: 'examples per micro-batch (default: recipe, else 5)' },
@@ -248,9 +247,17 @@ export const trainCommand: Command = {
     );
 
     // 5. initial values (a resumed run overwrites them from the checkpoint)
-    let init = initialValues(inj.trainable, model.params, run.seed);
-    if (!resumeFrom && inj.groups.some((g) => g.initText !== undefined) && cfg.model_type !== 'bart')
-      init = await wordsInit({ backend, cfg, model: model.params, inj, init, encode: (text) => tok.encode(prependSpace(cfg) ? ` ${text}` : text), seed: run.seed });
+    let init: Record<string, HostTensor>;
+    try {
+      init = resumeFrom || cfg.model_type === 'bart'
+        ? initialValues(inj.trainable, run.seed, model.params)
+        : await initialiseInjection({
+          backend, cfg, frozen: model.params, groups: inj.groups, trainable: inj.trainable, seed: run.seed,
+          wordIds: (text) => tok.encode(prependSpace(cfg) ? ` ${text}` : text),
+        });
+    } catch (e) {
+      throw new UsageError(`initialisation from words: ${(e as Error).message}`);
+    }
 
     // 6. logging and checkpoint hooks
     const logPath = join(out, LOG_FILE);

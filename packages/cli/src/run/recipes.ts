@@ -11,9 +11,9 @@
  *   (WebNLG: --preseqlen 5 --epoch 5 --learning_rate 0.00005 --bsz 5; XSum: --preseqlen 200
  *   --bsz 16 --epoch 30 --gradient_accumulation_step 3 --learning_rate 0.00005 --mid_dim 800),
  *   and `gpt2/train_control.py` (low-data: the prefix length is the number of tokens of the
- *   initialisation words; the MLP is fitted to those words' activations, 500 Adam steps at
- *   lr 1e-4, MSE). The trainer is Hugging Face's (AdamW without bias correction quirks of
- *   torch, linear schedule, max_grad_norm 1.0).
+ *   initialisation words, and the MLP is fitted to those words' activations — by 500 Adam
+ *   steps there; here by the library's exact least-squares fit, core `prefix/init.ts`). The
+ *   trainer is Hugging Face's (transformers' AdamW, linear schedule, max_grad_norm 1.0).
  * - [paper] Li & Liang (2021), §5: "a default setting trains for 10 epochs, using a batch size
  *   of 5, a learning rate of 5·10⁻⁵ and a prefix length of 10"; MLP hidden 512 (table-to-text)
  *   and 800 (summarization); E2E learning rate 8·10⁻⁵ and DART 10 epochs from the appendix
@@ -81,7 +81,7 @@ export const RECIPES: Readonly<Record<RecipeName, Recipe>> = {
   'low-data': {
     summary: 'low-data (50-500 examples): 100 epochs, batch 5, lr 5e-5, warmup 100, MLP 512, init from "table-to-text:" / "summarize"',
     values: { ...official, epochs: 100, batchSize: 5, lr: 5e-5, warmupSteps: 100, mlpHidden: 512 },
-    source: 'warmup 100, lr 5e-5, init from real words fitted by 500 Adam steps: official train_e2e.py/train_control.py [code]; 100 epochs: brief (paper: 100-200), batch 5: paper default',
+    source: 'warmup 100, lr 5e-5, init from real words: official train_e2e.py/train_control.py [code]; 100 epochs: brief (paper: 100-200), batch 5: paper default',
   },
 };
 
