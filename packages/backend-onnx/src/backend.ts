@@ -3,23 +3,28 @@
  * ONNX once, loaded into an `InferenceSession`, and run many times.
  *
  * Where values live:
- * - frozen parameters: either initializers inside the model (ORT owns a copy, may prepack
- *   them) or graph inputs fed with `ort.Tensor`s created once over the caller's buffers
- *   (onnxruntime-node wraps a CPU tensor's memory without copying). `weights: 'auto'`
- *   embeds them below 1 GiB in total and binds them as inputs above (protobuf's 2 GiB limit;
- *   GPT-2 large has 3.1 GB of float32 weights).
+ * - frozen parameters (`weights`): graph inputs fed with `ort.Tensor`s created once over the
+ *   caller's buffers (`inputs`: onnxruntime-node wraps a CPU tensor's memory without copying,
+ *   so weights exist once, and the model is a few hundred kilobytes whatever the model size),
+ *   or initializers (`initializers`: ORT owns a copy it may constant-fold and prepack; a
+ *   second copy of the weights in memory). Initializers above protobuf's 2 GiB limit (GPT-2
+ *   large: 3.1 GB of float32 weights) go to an external data file (`external`, chosen
+ *   automatically for `initializers` above 1.5 GiB).
  * - state (trainable parameters, optimizer moments): graph inputs whose `ort.Tensor`s are
  *   replaced after each run by the output tensors they name. onnxruntime-node hands outputs
  *   back as external ArrayBuffers that own the ORT value, so the new state is used as the
  *   next input without a host round trip or a copy.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Backend, CompileOptions, Executable, Graph, HostTensor, Node, Shape, DType } from '@prefix-tuning/core';
 import { graphNodes, isConcrete, dimToString, shapeToString } from '@prefix-tuning/core';
 import { lowerGraph, checkLeafValue, type LoweredModel } from './lower/graph.ts';
 import type { FusionOptions } from './lower/table.ts';
 import { encodeModel } from './onnx/model.ts';
+import { externalizeInitializers } from './onnx/external.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -30,8 +35,8 @@ export interface OnnxBackendOptions {
   readonly intraOpNumThreads?: number;
   /** ORT graph optimizations (default 'all'). */
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** How frozen parameters are bound (default 'auto': initializers up to 1 GiB, inputs above). */
-  readonly weights?: 'initializers' | 'inputs' | 'auto';
+  /** How frozen parameters are bound (see the module comment; default 'inputs'). */
+  readonly weights?: 'inputs' | 'initializers' | 'external';
   /** Fused kernels to use (default: all fusions on). */
   readonly fusions?: Partial<FusionOptions>;
   /**
@@ -52,7 +57,7 @@ export interface OnnxBackendOptions {
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
-const AUTO_INITIALIZER_LIMIT = 1 << 30;
+const EMBED_LIMIT = 1.5 * 2 ** 30;
 
 /** The onnxruntime-node version in use. */
 export const onnxRuntimeVersion: string = ort.env.versions.common;
@@ -217,10 +222,18 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
       }
       for (const o of copts.internalOutputs ?? []) if (!outputs.has(o)) throw new Error(`compile: internal output '${o}' is not an output`);
       const total = Object.values(frozen).reduce((s, t) => s + bytesOf(t), 0);
-      const mode = opts.weights ?? 'auto';
-      const embed = mode === 'initializers' || (mode === 'auto' && total <= AUTO_INITIALIZER_LIMIT);
+      const mode = opts.weights ?? 'inputs';
+      const embed = mode !== 'inputs';
+      const external = mode === 'external' || (mode === 'initializers' && total > EMBED_LIMIT);
       const lowered = lowerGraph(g, { initializers: embed ? frozen : {}, fusions: opts.fusions });
-      let bytes: Uint8Array | undefined = encodeModel(lowered.model);
+      let tmp: string | undefined;
+      let model: Uint8Array | string;
+      if (external) {
+        tmp = mkdtempSync(join(tmpdir(), 'prefix-tuning-onnx-'));
+        const m = externalizeInitializers(lowered.model, join(tmp, 'weights.bin'), 'weights.bin');
+        writeFileSync(join(tmp, 'model.onnx'), encodeModel(m));
+        model = join(tmp, 'model.onnx');
+      } else model = encodeModel(lowered.model);
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [...eps],
         intraOpNumThreads: threads,
@@ -235,11 +248,13 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
       };
       let session: ort.InferenceSession;
       try {
-        session = await ort.InferenceSession.create(bytes, sessionOptions);
+        session = await (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions));
       } catch (e) {
         throw new Error(`compile: onnxruntime rejected the lowered model: ${(e as Error).message}`);
+      } finally {
+        // ORT has read (or mapped) the external data; an unlinked mapped file stays valid
+        if (tmp !== undefined) try { rmSync(tmp, { recursive: true, force: true }); } catch { /* a platform that keeps mapped files locked: left in tmpdir */ }
       }
-      bytes = undefined;
       const bound = new Map<string, ort.Tensor>();
       if (!embed) for (const [name, t] of Object.entries(frozen)) bound.set(name, toOrt(t));
       const state = new Map<string, ort.Tensor>();

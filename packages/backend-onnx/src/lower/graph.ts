@@ -124,7 +124,9 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     const v = lowerNode(node);
     const name = cx.full(v, node.shape);
     const isProduced = e.nodes.some((n) => n.outputs.includes(name));
-    if (isProduced && !claimed.has(name) && !rename.has(name)) rename.set(name, key);
+    if (name === key) {
+      // an input returned under its own name: a graph output may be a graph input
+    } else if (isProduced && !claimed.has(name) && !rename.has(name)) rename.set(name, key);
     else e.emit('Identity', [name], {}, { names: [key] });
     claimed.add(name);
     outputs.push({ name: key, dtype: node.dtype, shape: node.shape });
