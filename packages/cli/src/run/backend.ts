@@ -25,12 +25,14 @@ export const selectBackend = async (name: BackendName): Promise<Backend> => {
     case 'tfjs': {
       // a variable specifier: the package may not be built yet, and then it is a clear error, not a crash
       const spec = '@prefix-tuning/backend-tfjs';
-      let mod: { tfjsBackend?: (opts?: object) => Backend | Promise<Backend> };
+      let mod: { tfjsBackend?: (opts?: object) => Backend | Promise<Backend>; loadTfjsBackend?: (opts?: object) => Promise<Backend> };
       try {
         mod = (await import(spec)) as typeof mod;
       } catch (e) {
         throw new UsageError(`the tfjs backend is not available (${(e as Error).message.split('\n')[0]}); use --backend onnx`);
       }
+      // loadTfjsBackend waits for the engine selection (tfjs-node-gpu > tfjs-node > wasm > cpu)
+      if (typeof mod.loadTfjsBackend === 'function') return await mod.loadTfjsBackend();
       if (typeof mod.tfjsBackend !== 'function') throw new UsageError('the tfjs backend package exports no tfjsBackend(); use --backend onnx');
       return await mod.tfjsBackend();
     }
