@@ -15,7 +15,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, score, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, score, sharedDir, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
@@ -94,9 +94,9 @@ export const quickstartCommand: Command = {
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       throw new UsageError(
-        `the E2E dataset is not available (${e.message}).\n` +
-          'Put trainset.csv, devset.csv and testset_w_refs.csv (the official E2E NLG release) in $PREFIX_TUNING_SHARED/data/e2e ' +
-          '(or ../shared/data/e2e next to the repository), or pass --data-dir DIR, or run once with network access to download them into the cache.',
+        `the E2E dataset is not available: put trainset.csv, devset.csv and testset_w_refs.csv (the E2E NLG release) in ${join(sharedDir(), 'data', 'e2e')} ` +
+          '(the shared directory is $PREFIX_TUNING_SHARED, else ../shared beside the repository), or pass --data-dir DIR, or run once with network access to download them.\n' +
+          `  (${e.message})`,
       );
     }
     const groups = test.groups.slice(0, maxTest);
