@@ -151,6 +151,13 @@ test('pretrain end to end: validation never trained on; split run = one run; exp
   const cfg = JSON.parse(readFileSync(join(work, 'f16', 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual([cfg['architectures'], cfg['vocab_size'], cfg['eos_token_id'], cfg['torch_dtype']], [['GPT2LMHeadModel'], 300, 299, 'float16']);
 
+  // continuing from the exported weights alone (fresh optimizer): the first loss continues the curve, far below a fresh start
+  const cont = join(work, 'cont');
+  const c = cli('pretrain', '--out', cont, '--init-from', join(work, 'f16'), '--tokens', '128', ...common);
+  assert.equal(c.status, 0, c.stderr);
+  const first = steps(cont)[0]!.loss;
+  assert.ok(Math.abs(first - losses.at(-1)!) < 0.5 && first < losses[0]! - 0.3, `continued at ${first}; the run went ${losses[0]} -> ${losses.at(-1)}`);
+
   // perplexity of the held-out text (32-token windows) = exp(the last validation loss over all of it)
   const valFile = join(work, 'val.txt.gz');
   assert.equal(cli('pretrain', '--out', one, '--write-validation', valFile).status, 0);
