@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  type Node, graph, opNames, opTable, input,
+  type Node, graph, opNames, opTable, input, param,
   neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast,
   add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where,
   matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo,
@@ -59,6 +59,16 @@ describe('peepholes', () => {
     assert.ok(ops.includes('ScatterElements'), ops.join(' '));
     assert.equal(ops.filter((o) => o === 'LogSoftmax').length, 1, 'one log-softmax');
     assert.ok(!ops.includes('SoftmaxCrossEntropyLoss'));
+  });
+  it('composites differentiated through their decomposition are not also computed by a fused kernel', () => {
+    const x = input('x', ['N', 4]);
+    const gm = param('g', [4]);
+    const y = gelu(layerNorm(x, gm, param('b', [4])), 'tanh');
+    const loss = reduceSum(mul(y, y));
+    const fwd = lowerGraph(graph({ loss })).model.graph.nodes.map((n) => n.opType);
+    assert.ok(fwd.includes('Gelu') && fwd.includes('LayerNormalization'), fwd.join(' '));
+    const bwd = lowerGraph(graph({ loss, dg: grad(loss, [gm])[0]! })).model.graph.nodes.map((n) => n.opType);
+    assert.ok(!bwd.includes('Gelu') && !bwd.includes('LayerNormalization'), bwd.join(' '));
   });
 });
 

@@ -5,7 +5,7 @@
  * printed key (`B`, `T`, `P+T`), so one model serves every batch size and length.
  */
 import type { Graph, HostTensor, Node, OpName, Shape } from '@prefix-tuning/core';
-import { dimToString, graphNodes, isConcrete, shapeToString, dimEq } from '@prefix-tuning/core';
+import { dimToString, graphNodes, isConcrete, shapeToString, dimEq, opDef, decomposition } from '@prefix-tuning/core';
 import { type OnnxModel, type OnnxValueInfo, type OnnxDim, type OnnxData } from '../onnx/model.ts';
 import { Emitter, type DimSource } from './emitter.ts';
 import { loweringTable, defaultFusions, viaDecomposition, type FusionOptions, type LValue, type LowerContext, type Lowering, type LowerArgs, type CompositeOp } from './table.ts';
@@ -89,6 +89,26 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     e.initializer({ name, dtype: leaf.dtype, dims: [...t.shape], data: dataOf(t, name) });
   }
 
+  // A composite differentiated through its decomposition (vjp 'viaDecomposition') has its
+  // decomposition's intermediates in the graph already (the gradient reads them): its forward
+  // value then comes from that decomposition too, instead of a fused kernel computing it twice.
+  const inGraph = new Set(nodes.map((n) => n.id));
+  const decomposedInGraph = (n: Node): boolean => {
+    const def = opDef(n.op);
+    if (def.kind !== 'composite' || def.vjp !== 'viaDecomposition') return false;
+    const stop = new Set(n.inputs.map((x) => x.id));
+    const stack = [decomposition(n)];
+    const seen = new Set<number>();
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      if (stop.has(x.id) || seen.has(x.id)) continue;
+      seen.add(x.id);
+      if (inGraph.has(x.id)) return true;
+      stack.push(...x.inputs);
+    }
+    return false;
+  };
+
   const memo = new Map<number, LValue>();
   for (const leaf of leaves.values()) memo.set(leaf.id, { name: leaf.attrs.name, shape: leaf.shape });
   const cx: LowerContext = {
@@ -110,7 +130,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
       }
       const rule = loweringTable[n.op] as unknown as Lowering<OpName> | undefined;
       const args: LowerArgs<OpName> = { node: n, ins: n.inputs.map((i) => memo.get(i.id)!), cx };
-      const v = rule ? rule(args) : viaDecomposition(args as unknown as LowerArgs<CompositeOp>);
+      const v = rule && !decomposedInGraph(n) ? rule(args) : viaDecomposition(args as unknown as LowerArgs<CompositeOp>);
       memo.set(n.id, v);
     }
     return memo.get(root.id)!;

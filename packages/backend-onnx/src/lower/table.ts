@@ -11,7 +11,7 @@
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
 import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
-import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, opDef, logSoftmax } from '@prefix-tuning/core';
+import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -147,11 +147,7 @@ const oneHotOf = (n: Node): { y: Node; axis: number; depth: Dim; shape: Shape } 
 };
 
 /** Fallback for composites: lower the defining decomposition. */
-export const viaDecomposition = <K extends CompositeOp>({ node, cx }: LowerArgs<K>): LValue => {
-  const def = opDef(node.op);
-  if (!def.decompose) throw new Error(`composite '${node.op}' has no decomposition`);
-  return cx.lower(def.decompose(node.inputs, node.attrs as never));
-};
+export const viaDecomposition = <K extends CompositeOp>({ node, cx }: LowerArgs<K>): LValue => cx.lower(decomposition(node));
 
 // ---------------------------------------------------------------------------------------------
 // the table
