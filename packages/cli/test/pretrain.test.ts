@@ -155,6 +155,9 @@ test('pretrain end to end: validation never trained on; split run = one run; exp
   const cont = join(work, 'cont');
   const c = cli('pretrain', '--out', cont, '--init-from', join(work, 'f16'), '--tokens', '128', ...common);
   assert.equal(c.status, 0, c.stderr);
+  const contState = JSON.parse(readFileSync(join(cont, 'checkpoint', 'checkpoint.json'), 'utf8')) as { extra: { tokens: number; cursor: { row: number } }; counters: { step: number } };
+  // the data stream went on from the exported model's position (8 updates of 4 rows), the optimizer started afresh
+  assert.deepEqual([contState.extra.tokens, contState.extra.cursor.row, contState.counters.step], [1024 + 128, 8 * 4 + 4, 1]);
   const first = steps(cont)[0]!.loss;
   assert.ok(Math.abs(first - losses.at(-1)!) < 0.5 && first < losses[0]! - 0.3, `continued at ${first}; the run went ${losses[0]} -> ${losses.at(-1)}`);
 

@@ -60,6 +60,10 @@ export const pretrainLr = (r: PretrainRun, step: number, tokens: number): number
 
 const Extra = t.type({ cursor: CursorC, tokens: t.number, elapsed: t.number, validations: t.number });
 
+/** Written beside an exported model: how far pretraining got, so that `--init-from` continues the data stream. */
+export const PRETRAIN_STATE_FILE = 'pretrain_state.json';
+const ExportedState = t.type({ tokens: t.number, steps: t.number, elapsed: t.number, cursor: CursorC, corpus: t.string, seq_len: t.number });
+
 const opt = (r: PretrainRun): AdamWConfig => ({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: r.weightDecay, ...(r.maxGradNorm > 0 ? { maxGradNorm: r.maxGradNorm } : {}) });
 
 const readText = (p: string): string => readFileSync(p, 'utf8');
@@ -128,6 +132,7 @@ export const pretrainCommand: Command = {
     let run: PretrainRun;
     let cfgJson: Record<string, unknown>;
     let initParams: Record<string, HostTensor> | undefined;
+    let initFrom: t.TypeOf<typeof ExportedState> | undefined;
     if (resuming) {
       for (const o of ['preset', 'config', 'init-from', 'tokenizer'])
         if (opts[o] !== undefined) throw new UsageError(`${out} already holds a run: --${o} cannot change it (continue without it, or choose another --out)`);
@@ -146,6 +151,13 @@ export const pretrainCommand: Command = {
         tokDir = m.right.dir;
         cfgJson = JSON.parse(readText(join(m.right.dir, 'config.json'))) as Record<string, unknown>;
         initParams = m.right.params;
+        // a model exported by pretrain says where its data stream stood: continue from there
+        const sp = join(m.right.dir, PRETRAIN_STATE_FILE);
+        if (existsSync(sp)) {
+          const x = ExportedState.decode(JSON.parse(readText(sp)));
+          if (E.isLeft(x)) throw new UsageError(`${sp}: ${PathReporter.report(x).join('; ')}`);
+          initFrom = x.right;
+        }
       } else {
         if (opts['tokenizer'] === undefined) throw new UsageError('a new run needs --tokenizer DIR (see prefix-tune train-tokenizer)');
         tokDir = String(opts['tokenizer']);
@@ -192,7 +204,10 @@ export const pretrainCommand: Command = {
 
     // 2. the state: a checkpoint, or fresh parameters
     let state: TrainState | undefined;
-    let extra: t.TypeOf<typeof Extra> = { cursor: { row: 0, shards: {} }, tokens: 0, elapsed: 0, validations: 0 };
+    // from exported weights: the data cursor and token count go on, the optimizer (and its step count) starts afresh
+    let extra: t.TypeOf<typeof Extra> = initFrom
+      ? { cursor: initFrom.cursor, tokens: initFrom.tokens, elapsed: initFrom.elapsed, validations: 0 }
+      : { cursor: { row: 0, shards: {} }, tokens: 0, elapsed: 0, validations: 0 };
     if (resuming) {
       const c = await loadCheckpoint(ckptDir);
       if (E.isLeft(c)) throw new UsageError(`cannot resume: ${c.left}`);
@@ -347,6 +362,9 @@ export const pretrainCommand: Command = {
         tokenizerConfigJson: readText(join(out, 'tokenizer_config.json')),
         metadata: { pretrain_tokens: String(tokens), pretrain_steps: String(step) },
       });
+      const exported: t.TypeOf<typeof ExportedState> = { tokens, steps: step, elapsed: elapsed(), cursor: extra.cursor as Cursor, corpus: run.corpus, seq_len: run.seqLen };
+      const w = await writeFileAtomic(join(dir, PRETRAIN_STATE_FILE), `${JSON.stringify(exported)}\n`);
+      if (E.isLeft(w)) throw new Error(w.left);
       console.log(`exported ${dir}: model.safetensors ${(bytes / 1e6).toFixed(1)} MB (${dtype}), ${nParams.toLocaleString('en-US')} parameters, ${tokens.toLocaleString('en-US')} training tokens`);
     }
     return 0;
