@@ -194,7 +194,19 @@ export const loweringTable: LoweringTable = {
   mul: elementwise('Mul'), div: elementwise('Div'),
   maximum: elementwise('Max'), minimum: elementwise('Min'), pow: elementwise('Pow'),
   equal: elementwise('Equal'), less: elementwise('Less'), lessEqual: elementwise('LessOrEqual'),
-  logicalAnd: elementwise('And'), logicalOr: elementwise('Or'), where: elementwise('Where'),
+  logicalAnd: elementwise('And'), logicalOr: elementwise('Or'),
+  where: (a) => {
+    // where(c1, where(c2, x, f), f) = where(c1 and c2, x, f) for the same fill f (the causal and
+    // padding masks of attention, and their gradients): one pass over the scores instead of two
+    const { node, cx } = a;
+    const [c1, inner, f] = node.inputs as [Node, Node, Node];
+    if (inner.op !== 'where' || inner.inputs[2] !== f) return elementwise('Where')(a);
+    const [c2, x] = inner.inputs as [Node, Node];
+    const r = node.shape.length;
+    const [v1, v2, vx] = [cx.lower(c1), cx.lower(c2), cx.lower(x)];
+    const both = { name: cx.e.emit('And', [v1.name, v2.name]), shape: bshape([v1.shape, v2.shape], r) };
+    return { name: cx.e.emit('Where', [both.name, vx.name, a.ins[2]!.name]), shape: bshape([both.shape, vx.shape, a.ins[2]!.shape], r) };
+  },
 
   // linear algebra (batch dims may stay lazily broadcast: MatMul broadcasts them) ----------
   matmul: ({ node, ins, cx }) => {
