@@ -16,8 +16,9 @@
  *   next input without a host round trip or a copy.
  */
 import { availableParallelism, tmpdir } from 'node:os';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type { Backend, CompileOptions, Executable, Graph, HostTensor, Node, Shape, DType } from '@prefix-tuning/core';
 import { graphNodes, isConcrete, dimToString, shapeToString } from '@prefix-tuning/core';
@@ -29,13 +30,17 @@ import { externalizeInitializers } from './onnx/external.ts';
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface OnnxBackendOptions {
-  /** Execution providers in order of preference (default ['cpu']). 'cuda' needs ORT's CUDA provider libraries. */
-  readonly executionProviders?: readonly ExecutionProvider[];
+  /**
+   * Execution providers in order of preference (default ['cpu']); 'auto' adds 'cuda' first
+   * when onnxruntime-node's CUDA provider libraries are installed (see the README). Asking for
+   * 'cuda' without them is an error.
+   */
+  readonly executionProviders?: readonly ExecutionProvider[] | 'auto';
   /** Threads for one op (default: the machine's available parallelism). */
   readonly intraOpNumThreads?: number;
   /** ORT graph optimizations (default 'all'). */
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** How frozen parameters are bound (see the module comment; default 'inputs'). */
+  /** How frozen parameters are bound (see the module comment; default 'inputs' on CPU, 'initializers' with CUDA). */
   readonly weights?: 'inputs' | 'initializers' | 'external';
   /** Fused kernels to use (default: all fusions on). */
   readonly fusions?: Partial<FusionOptions>;
@@ -61,6 +66,26 @@ const EMBED_LIMIT = 1.5 * 2 ** 30;
 
 /** The onnxruntime-node version in use. */
 export const onnxRuntimeVersion: string = ort.env.versions.common;
+
+/** Where onnxruntime-node looks for its CUDA execution-provider libraries. */
+export const cudaProviderPath = (): string => {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+  return join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+};
+
+/** Whether onnxruntime-node's CUDA provider libraries are installed (the GPU itself is not probed). */
+export const cudaAvailable = (): boolean => process.platform === 'linux' && process.arch === 'x64' && existsSync(cudaProviderPath());
+
+const resolveProviders = (p: OnnxBackendOptions['executionProviders']): ExecutionProvider[] => {
+  if (p === 'auto') return cudaAvailable() ? ['cuda', 'cpu'] : ['cpu'];
+  const eps = [...(p ?? ['cpu'])];
+  if (eps.includes('cuda') && !cudaAvailable())
+    throw new Error(
+      `onnxBackend: the CUDA execution provider needs onnxruntime-node's CUDA libraries (${cudaProviderPath()} is missing); ` +
+        `install them with ONNXRUNTIME_NODE_INSTALL=cuda12 (see packages/backend-onnx/README.md), or use executionProviders: 'auto' to fall back to the CPU`,
+    );
+  return eps;
+};
 
 const bytesOf = (t: HostTensor): number => t.data.byteLength;
 
@@ -187,7 +212,7 @@ class OnnxExecutable implements Executable {
 
 /** The ONNX Runtime backend (CPU by default; see OnnxBackendOptions). */
 export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
-  const eps = opts.executionProviders ?? ['cpu'];
+  const eps = resolveProviders(opts.executionProviders);
   const threads = opts.intraOpNumThreads ?? availableParallelism();
   return {
     name: 'onnx',
@@ -222,7 +247,9 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
       }
       for (const o of copts.internalOutputs ?? []) if (!outputs.has(o)) throw new Error(`compile: internal output '${o}' is not an output`);
       const total = Object.values(frozen).reduce((s, t) => s + bytesOf(t), 0);
-      const mode = opts.weights ?? 'inputs';
+      // CPU: bound inputs share the caller's memory; CUDA: initializers are uploaded once
+      // (a bound input would be copied to the device at every run)
+      const mode = opts.weights ?? (eps.includes('cuda') ? 'initializers' : 'inputs');
       const embed = mode !== 'inputs';
       const external = mode === 'external' || (mode === 'initializers' && total > EMBED_LIMIT);
       const lowered = lowerGraph(g, { initializers: embed ? frozen : {}, fusions: opts.fusions });

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { graph, input, param, add, mul, matmul, reduceSum, f32, i32, hostTensor, transpose, gather } from '@prefix-tuning/core';
-import { onnxBackend, toOnnx } from '../src/index.ts';
+import { onnxBackend, toOnnx, cudaAvailable } from '../src/index.ts';
 
 const w = f32([3, 2], [1, 2, 3, 4, 5, 6]);
 const x = f32([2, 3], [1, 0, -1, 2, 1, 0]);
@@ -41,6 +41,14 @@ describe('weights', () => {
     const bytes = toOnnx(mm());
     assert.ok(Buffer.from(bytes).includes(Buffer.from('B')));
     assert.ok(bytes.byteLength < 2000, 'no weights embedded without initializers');
+  });
+});
+
+describe('execution providers', () => {
+  it('CPU by default; \'auto\' uses CUDA only when its provider libraries are installed; asking for CUDA without them is an error', async () => {
+    assert.match(onnxBackend().engine, /cpu/);
+    assert.equal(onnxBackend({ executionProviders: 'auto' }).engine.includes('cuda'), cudaAvailable());
+    if (!cudaAvailable()) assert.throws(() => onnxBackend({ executionProviders: ['cuda', 'cpu'] }), /CUDA execution provider needs onnxruntime-node's CUDA libraries/);
   });
 });
 
