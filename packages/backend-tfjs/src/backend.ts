@@ -18,7 +18,7 @@ export interface TfjsBackendOptions extends EngineOptions {
   readonly batchedMatmul?: BatchedMatmul;
   /** Evaluate subgraphs of frozen parameters and constants once at compile time (default true). */
   readonly foldFrozen?: boolean;
-  /** Accumulate per-op wall time in each executable (`TfjsExecutable.profile()`; default false). */
+  /** Accumulate per-op CPU time in each executable (`TfjsExecutable.profile()`; default false). */
   readonly profile?: boolean;
   /**
    * Fused lowerings of composites (tf.softmax, tf.logSoftmax, cross-entropy through gather;

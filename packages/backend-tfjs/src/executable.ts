@@ -25,7 +25,7 @@ import {
   graphNodes, topoOrderUntil, bindDims, dimEval, isConcrete, shapeToString, dimToString,
 } from '@prefix-tuning/core';
 import { prepare } from './prepare.ts';
-import { loweringTable, fusedRules, isFused, tfDtype, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
+import { loweringTable, fusedRules, isFused, tfDtype, lazyOps, materialize, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
 import { activate, type EngineInfo } from './engine.ts';
 
 type Leaf = Node<'input'> | Node<'param'>;
@@ -35,7 +35,7 @@ export interface CompileSettings {
   readonly batched: BatchedMatmul;
   /** Fold subgraphs of frozen parameters and constants at compile time. */
   readonly foldFrozen: boolean;
-  /** Accumulate per-op wall time (see `TfjsExecutable.profile`). */
+  /** Accumulate per-op CPU time (see `TfjsExecutable.profile`). */
   readonly profile: boolean;
   /** Use fused composite lowerings (false: every composite runs as its decomposition). */
   readonly fuse: boolean;
@@ -45,7 +45,7 @@ export interface CompileSettings {
 export interface TfjsExecutable extends Executable {
   /** The engine that runs it. */
   readonly engineInfo: EngineInfo;
-  /** Milliseconds and calls per op kind since compile (only with `profile: true`). */
+  /** Process CPU milliseconds and calls per op kind since compile (only with `profile: true`). */
   profile(): Record<string, { ms: number; calls: number }>;
   /** Number of device tensors the executable holds between runs (weights, folded values, state). */
   residentTensors(): number;
@@ -134,6 +134,8 @@ const lowerOf = (n: Node): Lowering<OpName> => {
 const evalShape = (s: Shape, env: Readonly<Record<string, number>>): number[] => s.map((d) => dimEval(d, env));
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+/** A lazily broadcast value of a node of shape `full`: the same rank, each extent equal or 1. */
+const broadcastsTo = (a: readonly number[], full: readonly number[]): boolean => a.length === full.length && a.every((d, i) => d === full[i] || d === 1);
 
 /** Size threshold above which a folded value must not be much larger than its operands. */
 const FOLD_EXPANSION_LIMIT = 1 << 22;
@@ -163,6 +165,8 @@ class TfjsProgram implements TfjsExecutable {
   private readonly state = new Map<string, StateEntry>();
   private readonly stateById = new Map<number, StateEntry>();
   private readonly internal: ReadonlySet<string>;
+  /** Materialises lazily broadcast values. */
+  private readonly full: (t: tf.Tensor, shape: readonly number[]) => tf.Tensor;
 
   constructor(
     readonly graph: Graph,
@@ -174,6 +178,7 @@ class TfjsProgram implements TfjsExecutable {
     copts: CompileOptions,
   ) {
     this.internal = new Set(copts.internalOutputs ?? []);
+    this.full = materialize(engineInfo.tfjsBackend === 'wasm');
   }
 
   /** Uploads weights and state, and folds frozen subgraphs. Called once, on the active engine. */
@@ -223,7 +228,7 @@ class TfjsProgram implements TfjsExecutable {
     const cx = this.context({});
     try {
       for (const n of order) {
-        const t = this.exec(n, lowerOf(n), n.inputs.map((x) => this.resident.get(x.id) ?? temp.get(x.id)!), (n.shape as number[]), cx);
+        const t = this.exec(n, lowerOf(n), n.inputs.map((x) => this.resident.get(x.id) ?? temp.get(x.id)!), n.inputs.map((x) => x.shape as number[]), n.shape as number[], cx);
         if (frontier.has(n.id)) this.resident.set(n.id, t);
         else temp.set(n.id, t);
         for (const x of n.inputs) {
@@ -241,28 +246,31 @@ class TfjsProgram implements TfjsExecutable {
   }
 
   private context(env: Readonly<Record<string, number>>): LowerContext {
-    return { batched: this.settings.batched, dim: (d) => dimEval(d, env) };
+    return { backend: this.engineInfo.tfjsBackend, batched: this.settings.batched, dim: (d) => dimEval(d, env), full: this.full };
   }
 
   /** Runs one node's lowering; the result is always a tensor the caller owns. */
-  private exec(n: Node, lower: Lowering<OpName>, ins: readonly tf.Tensor[], shape: readonly number[], cx: LowerContext): tf.Tensor {
-    const t0 = this.settings.profile ? performance.now() : 0;
+  private exec(n: Node, lower: Lowering<OpName>, ins: readonly tf.Tensor[], inShapes: readonly (readonly number[])[], shape: readonly number[], cx: LowerContext): tf.Tensor {
+    const t0 = this.settings.profile ? process.cpuUsage() : undefined;
+    const lazy = lazyOps.has(n.op);
     let out: tf.Tensor;
     try {
-      out = tf.tidy(() => lower({ node: n, ins, shape, cx }));
+      out = tf.tidy(() => lower({ node: n, ins: lazy ? ins : ins.map((t, i) => this.full(t, inShapes[i]!)), inShapes, shape, cx }));
     } catch (e) {
       throw new Error(`${n.path === '' ? '' : `${n.path}: `}${n.op} ${n.dtype}${shapeToString(n.shape)} failed on tfjs '${this.engineInfo.tfjsBackend}' (operands ${ins.map((x) => `${x.dtype}[${x.shape.join(',')}]`).join(', ')}): ${(e as Error).message}`);
     }
     if (ins.includes(out) || this.isHeld(out)) out = out.clone();
-    if (!sameShape(out.shape, shape) || out.dtype !== tfDtype(n.dtype)) {
+    if (!(lazy ? broadcastsTo(out.shape, shape) : sameShape(out.shape, shape)) || out.dtype !== tfDtype(n.dtype)) {
       out.dispose();
       throw new Error(`bug: the tfjs lowering of ${n.op} at '${n.path}' gave ${out.dtype}[${out.shape.join(',')}], the node is ${n.dtype}[${shape.join(',')}]`);
     }
     if (this.settings.profile) {
-      const s = this.stats.get(n.op) ?? { ms: 0, calls: 0 };
-      s.ms += performance.now() - t0;
+      const key = n.op === 'matmul' ? `matmul ${inShapes.map((x) => `[${x.join(',')}]`).join('@')}` : n.op;
+      const s = this.stats.get(key) ?? { ms: 0, calls: 0 };
+      const c = process.cpuUsage(t0);
+      s.ms += (c.user + c.system) / 1000;
       s.calls++;
-      this.stats.set(n.op, s);
+      this.stats.set(key, s);
     }
     return out;
   }
@@ -335,7 +343,7 @@ class TfjsProgram implements TfjsExecutable {
       const valueOf = (n: Node): tf.Tensor => values.get(n.id) ?? this.resident.get(n.id) ?? this.stateById.get(n.id)?.tensor ?? (() => { throw new Error(`internal: no value for ${n.op} at '${n.path}'`); })();
       const cx = this.context(env);
       plan.steps.forEach((n, i) => {
-        const t = this.exec(n, plan.lowerings[i]!, n.inputs.map(valueOf), evalShape(n.shape, env), cx);
+        const t = this.exec(n, plan.lowerings[i]!, n.inputs.map(valueOf), n.inputs.map((x) => evalShape(x.shape, env)), evalShape(n.shape, env), cx);
         owned.add(t);
         values.set(n.id, t);
         for (const id of plan.release[i]!) {
@@ -348,14 +356,20 @@ class TfjsProgram implements TfjsExecutable {
         }
       });
       const result: Record<string, HostTensor> = {};
-      const downloads = wanted.map(async (k) => { result[k] = await download(valueOf(outputs[k]!), this.graph.outputs[k]!.dtype); });
+      const fullOf = (k: string): tf.Tensor => {
+        const v = valueOf(outputs[k]!);
+        const f = tf.tidy(() => this.full(v, evalShape(outputs[k]!.shape, env)));
+        if (f !== v) owned.add(f);
+        return f;
+      };
+      const downloads = wanted.map(async (k) => { result[k] = await download(fullOf(k), this.graph.outputs[k]!.dtype); });
       await Promise.all(downloads);
       // state: each entry takes the value of its `next` output (a value held elsewhere is copied)
       const taken = new Set<tf.Tensor>();
       const updates: [StateEntry, tf.Tensor][] = [];
       for (const s of this.state.values()) {
         if (s.next === undefined) continue;
-        let t = valueOf(outputs[s.next]!);
+        let t = fullOf(s.next);
         if (!owned.has(t) || taken.has(t)) t = t.clone();
         else taken.add(t);
         const want = s.tensor.shape;

@@ -11,6 +11,15 @@
  * dtypes: float32, int32 and bool map to themselves; int64 values are held as int32 (tfjs has
  * no int64), so they must lie in [-2^31, 2^31), as in the reference evaluator.
  *
+ * Values are *lazily broadcast*: a tensor may have extent 1 on an axis where its node has a
+ * larger extent (from `broadcastTo`, `iota`, or elementwise ops over such values); its rank is
+ * always the node's. The ops in `lazyOps` (elementwise ops, reductions, transpose, reshapes
+ * that only add or drop unit axes, slices, broadcastTo) take such values as they are (tfjs
+ * broadcasts elementwise operands natively); for every other op the executor materialises its
+ * operands first (`materialize`: on wasm a strided copy, not tf.broadcastTo, whose Tile kernel
+ * costs ~100 ns per element there). So a causal mask or a reduction's
+ * gradient never allocates a [B, H, T, T] or [B, T, D] tensor it does not need.
+ *
  * Matrix products (`matmul`) are arranged for XNNPACK's fast path in the wasm engine, which
  * runs only for an untransposed 2-D product (tfjs passes 3-D operands of batch 1): a product
  * with a matrix right operand becomes one [rows, K] @ [K, N] product over all batch rows, a
@@ -21,6 +30,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Node, OpName, DType, Dim } from '@prefix-tuning/core';
+import { BATCH_MATMUL, BROADCAST, SELECT } from './kernels.ts';
 
 /** The tfjs dtype holding a core dtype. */
 export const tfDtype = (d: DType): 'float32' | 'int32' | 'bool' => (d === 'float32' ? 'float32' : d === 'bool' ? 'bool' : 'int32');
@@ -29,19 +39,49 @@ export const tfDtype = (d: DType): 'float32' | 'int32' | 'bool' => (d === 'float
 export type BatchedMatmul = 'loop' | 'native';
 
 export interface LowerContext {
+  /** The tfjs backend that runs the lowering. */
+  readonly backend: 'tensorflow' | 'wasm' | 'cpu';
   /** Product strategy for operands batched on both sides. */
   readonly batched: BatchedMatmul;
   /** The value of a (possibly symbolic) dim in this run. */
   readonly dim: (d: Dim) => number;
+  /** Materialises a lazily broadcast value to `shape`. */
+  readonly full: (t: tf.Tensor, shape: readonly number[]) => tf.Tensor;
 }
 
 export interface LowerArgs<K extends OpName> {
   readonly node: Node<K>;
+  /** Operand values: lazily broadcast for ops in `lazyOps`, of their nodes' exact shapes otherwise. */
   readonly ins: readonly tf.Tensor[];
+  /** The operands' nodes' shapes, concrete. */
+  readonly inShapes: readonly (readonly number[])[];
   /** The node's output shape, concrete. */
   readonly shape: readonly number[];
   readonly cx: LowerContext;
 }
+
+/** Ops whose lowerings accept (and may return) lazily broadcast values. */
+export const lazyOps: ReadonlySet<OpName> = new Set<OpName>([
+  'iota', 'neg', 'exp', 'log', 'tanh', 'erf', 'sqrt', 'rsqrt', 'sin', 'cos', 'recip', 'abs', 'logicalNot', 'cast',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'equal', 'less', 'lessEqual', 'logicalAnd', 'logicalOr', 'where',
+  'reduceSum', 'reduceMax', 'reduceMean', 'transpose', 'reshape', 'slice', 'broadcastTo',
+]);
+
+/**
+ * `t` broadcast to `shape` (same rank, or fewer axes aligned right): on wasm this package's
+ * strided-copy kernel, elsewhere tf.broadcastTo.
+ */
+export const materialize = (wasm: boolean) => (t: tf.Tensor, shape: readonly number[]): tf.Tensor => {
+  if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  if (!wasm) return tf.broadcastTo(t, shape as number[]);
+  return tf.engine().runKernel(BROADCAST, { x: t }, { shape: [...shape] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+};
+
+/** Right-aligned broadcast of actual shapes. */
+const bshape = (shapes: readonly (readonly number[])[]): number[] => {
+  const r = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: r }, (_, i) => Math.max(...shapes.map((s) => (i - (r - s.length) >= 0 ? s[i - (r - s.length)]! : 1))));
+};
 
 export type Lowering<K extends OpName> = (a: LowerArgs<K>) => tf.Tensor;
 
@@ -55,11 +95,22 @@ export interface FusedRule<K extends CompositeOp> {
 }
 
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Runs a float/int op on bool operands through int32 (wasm kernels are float/int only). */
 const viaInt = (xs: readonly tf.Tensor[], f: (...ys: tf.Tensor[]) => tf.Tensor): tf.Tensor => f(...xs.map((x) => (x.dtype === 'bool' ? tf.cast(x, 'int32') : x)));
 const backToBool = (x: tf.Tensor, wasBool: boolean): tf.Tensor => (wasBool ? tf.cast(x, 'bool') : x);
+
+/**
+ * On wasm, the binary kernels outside XNNPACK (comparisons, logical ops, pow, floorDiv)
+ * broadcast through a per-element index computation (~150 ns per element); operands of equal
+ * shapes take their plain loop. Brings both operands to their broadcast shape there.
+ */
+const sameShapes = (ins: readonly tf.Tensor[], cx: LowerContext): [tf.Tensor, tf.Tensor] => {
+  const [a, b] = ins as [tf.Tensor, tf.Tensor];
+  if (cx.backend !== 'wasm' || (a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]))) return [a, b];
+  const to = bshape([a.shape, b.shape]);
+  return [cx.full(a, to), cx.full(b, to)];
+};
 
 /** Integer division truncating toward zero (C, ONNX, the reference evaluator); tfjs floors. */
 const truncDiv = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
@@ -93,6 +144,7 @@ const matmul = ({ ins: [a, b], shape, cx }: LowerArgs<'matmul'>): tf.Tensor => {
   const a3 = tf.reshape(nA === nOut ? a! : tf.broadcastTo(a!, [...outBatch, M, K]), [nOut, M, K]);
   const b3 = tf.reshape(nB === nOut ? b! : tf.broadcastTo(b!, [...outBatch, K, N]), [nOut, K, N]);
   if (cx.batched === 'native') return tf.reshape(tf.matMul(a3, b3), shape as number[]);
+  if (cx.backend === 'wasm') return tf.reshape(tf.engine().runKernel(BATCH_MATMUL, { a: a3, b: b3 }, {}) as tf.Tensor, shape as number[]);
   const as = tf.unstack(a3);
   const bs = tf.unstack(b3);
   return tf.reshape(tf.stack(as.map((ai, i) => tf.matMul(ai, bs[i]!))), shape as number[]);
@@ -122,8 +174,22 @@ const scatterAdd = ({ node, ins: [upd, idx], shape }: LowerArgs<'scatterAdd'>): 
   return tf.transpose(back, perm);
 };
 
-const reduce = (f: (x: tf.Tensor, axes: number[], keep: boolean) => tf.Tensor): Lowering<'reduceSum' | 'reduceMax' | 'reduceMean'> =>
-  ({ node, ins: [x] }) => (node.attrs.axes.length === 0 ? x!.clone() : f(x!, [...node.attrs.axes], node.attrs.keepDims));
+/**
+ * Reductions. Axes along which the value is only lazily broadcast need no data pass: a sum
+ * over them is a multiplication by their extent, a mean or a max is the value itself.
+ */
+const reduce = (kind: 'sum' | 'max' | 'mean'): Lowering<'reduceSum' | 'reduceMax' | 'reduceMean'> =>
+  ({ node, ins: [x], inShapes: [xs] }) => {
+    const { axes, keepDims } = node.attrs;
+    if (axes.length === 0) return x!.clone();
+    const real = axes.filter((a) => x!.shape[a] === xs![a]);
+    const virt = axes.filter((a) => x!.shape[a] !== xs![a]);
+    let y = x!;
+    if (real.length > 0) y = kind === 'sum' ? tf.sum(y, real, true) : kind === 'max' ? tf.max(y, real, true) : tf.mean(y, real, true);
+    if (kind === 'sum' && virt.length > 0) y = tf.mul(y, tf.scalar(virt.reduce((p, a) => p * xs![a]!, 1), y.dtype));
+    const kept = x!.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return tf.reshape(y, keepDims ? kept : kept.filter((_, i) => !axes.includes(i)));
+  };
 
 export type LoweringTable = { readonly [K in PrimitiveOp]: Lowering<K> };
 
@@ -137,10 +203,10 @@ export const loweringTable: LoweringTable = {
     return tf.tensor(data, [...shape], dt);
   },
   iota: ({ node, shape }) => {
+    // lazily broadcast: [1, .., n, .., 1]
     const { axis } = node.attrs;
-    const n = shape[axis]!;
-    const r = tf.range(0, n, 1, tfDtype(node.dtype) as 'float32' | 'int32');
-    return tf.broadcastTo(tf.reshape(r, shape.map((d, i) => (i === axis ? d : 1))), shape as number[]);
+    const r = tf.range(0, shape[axis]!, 1, tfDtype(node.dtype) as 'float32' | 'int32');
+    return tf.reshape(r, shape.map((d, i) => (i === axis ? d : 1)));
   },
 
   neg: ({ ins: [x] }) => tf.neg(x!),
@@ -165,26 +231,29 @@ export const loweringTable: LoweringTable = {
   add: ({ ins: [a, b] }) => tf.add(a!, b!),
   sub: ({ ins: [a, b] }) => tf.sub(a!, b!),
   mul: ({ ins: [a, b] }) => tf.mul(a!, b!),
-  div: ({ node, ins: [a, b] }) => (node.dtype === 'float32' ? tf.div(a!, b!) : truncDiv(a!, b!)),
+  div: ({ node, ins, cx }) => (node.dtype === 'float32' ? tf.div(ins[0]!, ins[1]!) : truncDiv(...sameShapes(ins, cx))),
   maximum: ({ ins: [a, b] }) => tf.maximum(a!, b!),
   minimum: ({ ins: [a, b] }) => tf.minimum(a!, b!),
-  pow: ({ ins: [a, b] }) => tf.pow(a!, b!),
-  equal: ({ ins }) => viaInt(ins, tf.equal),
-  less: ({ ins }) => viaInt(ins, tf.less),
-  lessEqual: ({ ins }) => viaInt(ins, tf.lessEqual),
-  logicalAnd: ({ ins: [a, b] }) => tf.logicalAnd(a!, b!),
-  logicalOr: ({ ins: [a, b] }) => tf.logicalOr(a!, b!),
-  where: ({ ins: [c, a, b], shape }) => {
+  pow: ({ ins, cx }) => tf.pow(...sameShapes(ins, cx)),
+  equal: ({ ins, cx }) => viaInt(sameShapes(ins, cx), tf.equal),
+  less: ({ ins, cx }) => viaInt(sameShapes(ins, cx), tf.less),
+  lessEqual: ({ ins, cx }) => viaInt(sameShapes(ins, cx), tf.lessEqual),
+  logicalAnd: ({ ins, cx }) => tf.logicalAnd(...sameShapes(ins, cx)),
+  logicalOr: ({ ins, cx }) => tf.logicalOr(...sameShapes(ins, cx)),
+  where: ({ ins: [c, a, b], cx }) => {
+    if (cx.backend === 'wasm') return tf.engine().runKernel(SELECT, { condition: c!, a: a!, b: b! }, {}) as tf.Tensor;
+    // tf.where broadcasts through tf.broadcastTo; bring all three to their common actual shape first
+    const to = bshape([c!.shape, a!.shape, b!.shape]);
     const wasBool = a!.dtype === 'bool';
-    const r = viaInt([a!, b!], (x, y) => tf.where(tf.broadcastTo(c!, shape as number[]), tf.broadcastTo(x!, shape as number[]), tf.broadcastTo(y!, shape as number[])));
+    const r = viaInt([a!, b!], (x, y) => tf.where(cx.full(c!, to), cx.full(x!, to), cx.full(y!, to)));
     return backToBool(r, wasBool);
   },
 
   matmul,
 
-  reduceSum: reduce((x, axes, keep) => tf.sum(x, axes, keep)),
-  reduceMax: reduce((x, axes, keep) => tf.max(x, axes, keep)),
-  reduceMean: reduce((x, axes, keep) => tf.mean(x, axes, keep)),
+  reduceSum: reduce('sum'),
+  reduceMax: reduce('max'),
+  reduceMean: reduce('mean'),
   argMax: ({ node, ins: [x], shape }) => tf.reshape(tf.argMax(x!, node.attrs.axis), shape as number[]),
 
   gather: ({ node, ins: [t, i] }) => {
@@ -197,11 +266,14 @@ export const loweringTable: LoweringTable = {
     const wasBool = ins[0]!.dtype === 'bool';
     return backToBool(viaInt(ins, (...xs) => tf.concat(xs, node.attrs.axis)), wasBool);
   },
-  slice: ({ node, ins: [x], shape, cx }) => {
+  slice: ({ node, ins: [x], inShapes: [xs], shape, cx }) => {
+    const ax = node.attrs.axis;
+    if (x!.shape[ax] !== xs![ax]) return x!.clone(); // a slice of a broadcast axis is the broadcast
     const begin = x!.shape.map(() => 0);
-    begin[node.attrs.axis] = cx.dim(node.attrs.start);
+    begin[ax] = cx.dim(node.attrs.start);
+    const size = x!.shape.map((d, i) => (i === ax ? shape[ax]! : d));
     const wasBool = x!.dtype === 'bool';
-    return backToBool(viaInt([x!], (y) => tf.slice(y!, begin, shape as number[])), wasBool);
+    return backToBool(viaInt([x!], (y) => tf.slice(y!, begin, size)), wasBool);
   },
   pad: ({ node, ins: [x], shape, cx }) => {
     const before = cx.dim(node.attrs.before);
@@ -209,12 +281,25 @@ export const loweringTable: LoweringTable = {
     const wasBool = x!.dtype === 'bool';
     return backToBool(viaInt([x!], (y) => tf.pad(y!, paddings, 0)), wasBool);
   },
-  reshape: ({ ins: [x], shape }) => tf.reshape(x!, shape as number[]),
+  reshape: ({ ins: [x], inShapes: [xs], shape, cx }) => {
+    if (!x!.shape.every((d, i) => d === xs![i])) {
+      // a reshape that only inserts or removes unit axes keeps a lazy value lazy
+      const from = xs!.map((d, i) => [d, x!.shape[i]!] as const).filter(([d]) => d !== 1);
+      const to = shape.filter((d) => d !== 1);
+      if (from.length === to.length && from.every(([d], i) => d === to[i])) {
+        let j = 0;
+        return tf.reshape(x!, shape.map((d) => (d === 1 ? 1 : from[j++]![1])));
+      }
+      return tf.reshape(cx.full(x!, xs!), shape as number[]);
+    }
+    return tf.reshape(x!, shape as number[]);
+  },
   transpose: ({ node, ins: [x] }) => {
     const wasBool = x!.dtype === 'bool';
     return backToBool(viaInt([x!], (y) => tf.transpose(y!, [...node.attrs.perm])), wasBool);
   },
-  broadcastTo: ({ ins: [x], shape }) => (sameShape(x!.shape, shape) ? x!.clone() : tf.broadcastTo(x!, shape as number[])),
+  // lazy: only align the rank (leading unit axes); consumers broadcast or materialise
+  broadcastTo: ({ ins: [x], shape }) => (x!.rank === shape.length ? x!.clone() : tf.reshape(x!, [...Array.from({ length: shape.length - x!.rank }, () => 1), ...x!.shape])),
 };
 
 /** Fused composites. */
