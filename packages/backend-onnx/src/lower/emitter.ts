@@ -38,6 +38,8 @@ export class Emitter {
   private counter = 0;
   /** Domains used besides the default one. */
   readonly domains = new Set<string>();
+  /** Model path of the core node being lowered (`h[3].attn`): prefixes node names, for profiles. */
+  path = '';
 
   constructor(private readonly dimSources: ReadonlyMap<string, DimSource>) {}
 
@@ -52,7 +54,7 @@ export class Emitter {
     const outputs = opts.names ? [...opts.names] : Array.from({ length: n }, () => this.fresh(opType));
     const domain = opts.domain ?? '';
     if (domain !== '') this.domains.add(domain);
-    this.nodes.push({ opType, domain, name: `${opType}_${this.nodes.length}`, inputs: [...inputs], outputs, attrs });
+    this.nodes.push({ opType, domain, name: `${this.path === '' ? '' : `${this.path}/`}${opType}_${this.nodes.length}`, inputs: [...inputs], outputs, attrs });
     return outputs;
   }
 

@@ -130,7 +130,10 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
       }
       const rule = loweringTable[n.op] as unknown as Lowering<OpName> | undefined;
       const args: LowerArgs<OpName> = { node: n, ins: n.inputs.map((i) => memo.get(i.id)!), cx };
+      const outer = e.path;
+      e.path = n.path;
       const v = rule && !decomposedInGraph(n) ? rule(args) : viaDecomposition(args as unknown as LowerArgs<CompositeOp>);
+      e.path = outer;
       memo.set(n.id, v);
     }
     return memo.get(root.id)!;
