@@ -168,8 +168,11 @@ describe('random programs: tfjs = ONNX = reference', () => {
     ));
 
   // Found by this law: the ONNX backend fails on the prefix gradient of this graph with an
-  // onnxruntime "Gather: indices element out of data bounds" error (any batch and length).
-  it('... and the same on ONNX Runtime', { todo: 'ONNX lowering bug in the prefix gradient (reported to the backend-onnx owner)' }, () =>
+  // onnxruntime "Gather: indices element out of data bounds" error (any batch and length), and
+  // the failed sessions keep the test process alive for a minute. Skipped until that is fixed;
+  // PREFIX_TUNING_TEST_ONNX_PREFIX_GRAD=1 runs it.
+  const onnxPrefixGrad = process.env['PREFIX_TUNING_TEST_ONNX_PREFIX_GRAD'] === '1';
+  it('... and the same on ONNX Runtime', { skip: onnxPrefixGrad ? false : 'known ONNX lowering bug in this prefix gradient (reported to the backend-onnx owner)' }, () =>
     fc.assert(
       fc.asyncProperty(transformerCase, async ({ c, out }) => {
         await agree(graph(out), c, { on: ['onnx'], rtol: 3e-4, atol: 3e-5 });
