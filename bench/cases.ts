@@ -34,13 +34,19 @@ const median = (xs: readonly number[]): number => {
 
 const ids = (B: number, T: number, seed: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + seed * 104729) % 50257);
 
+/** Process CPU time (user + system, all threads) consumed by the timed steps, per step. */
+let cpuPerStep = 0;
+
 const timeSteps = async (n: number, f: () => Promise<unknown>): Promise<number[]> => {
   const ms: number[] = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     await f();
     ms.push(performance.now() - t);
   }
+  const c = process.cpuUsage(c0);
+  cpuPerStep = (c.user + c.system) / 1000 / n;
   return ms;
 };
 
@@ -49,8 +55,9 @@ export const forward = async (o: CaseOptions): Promise<Measured> => {
   const cfg = gpt2Small();
   const [B, T] = [5, 128];
   const g = graph({ loss: causalLmGraph(cfg, { loss: 'mean' }).outputs['loss']! });
+  const params = randomGpt2Params(cfg);
   const t0 = performance.now();
-  const ex = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, { params: randomGpt2Params(cfg) });
+  const ex = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, { params });
   const compileMs = performance.now() - t0;
   const x = i32([B, T], ids(B, T, 1));
   const feeds = { input_ids: x, labels: x };
@@ -59,7 +66,7 @@ export const forward = async (o: CaseOptions): Promise<Measured> => {
   await ex.dispose();
   const step = median(ms);
   const flops = forwardFlops(cfg, B * T, T);
-  return { tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops, details: { batch: B, seq: T, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' ') } };
+  return { tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops, details: { batch: B, seq: T, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(cpuPerStep) } };
 };
 
 /** onnx.train.gpt2-small.prefix10.b5t128: one prefix-tuning step (P=10, MLP 512, AdamW, clipping). */
@@ -76,9 +83,10 @@ export const train = async (o: CaseOptions): Promise<Measured> => {
     const std = s.init.kind === 'normal' ? s.init.std : s.init.kind === 'uniform' ? s.init.bound / Math.sqrt(3) : 0;
     init[s.name] = f32(s.shape, std === 0 ? new Float32Array(n) : normal(n, std, 100 + i));
   });
+  const params = randomGpt2Params(cfg);
   const t0 = performance.now();
   const ex: Executable = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, {
-    params: randomGpt2Params(cfg), state: trainState(inj.trainable, init, opt), internalOutputs: trainInternalOutputs(g),
+    params, state: trainState(inj.trainable, init, opt), internalOutputs: trainInternalOutputs(g),
   });
   const compileMs = performance.now() - t0;
   const x = i32([B, T], ids(B, T, 2));
@@ -92,7 +100,7 @@ export const train = async (o: CaseOptions): Promise<Measured> => {
   const flops = forwardFlops(cfg, B * T, P + T) + prefixBackwardFlops(cfg, B * T, P + T) + prefixMlpFlops(cfg, P, H);
   return {
     tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops,
-    details: { batch: B, seq: T, prefix: P, mlp_hidden: H, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), losses: losses.map((l) => l.toFixed(4)).join(' ') },
+    details: { batch: B, seq: T, prefix: P, mlp_hidden: H, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(cpuPerStep), losses: losses.map((l) => l.toFixed(4)).join(' ') },
   };
 };
 
@@ -115,7 +123,10 @@ const decodeLoop = async (prefill: Executable, prefillFeeds: Record<string, Host
   // two untimed steps warm the step session's kernels
   for (let i = 0; i < 2; i++) await s.advance(identity, argmaxRows(await s.logits(), rows, V));
   const t = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await s.advance(identity, argmaxRows(await s.logits(), rows, V));
+  const c = process.cpuUsage(c0);
+  cpuPerStep = (c.user + c.system) / 1000 / steps;
   return { prefillMs, stepMs: (performance.now() - t) / steps };
 };
 
@@ -133,7 +144,7 @@ export const decodeB1 = async (o: CaseOptions): Promise<Measured> => {
   const tk = T + 2 + N / 2; // mean cache length over the timed steps (+1 for the new token)
   return {
     tokens_per_s: 1000 / stepMs, step_ms: stepMs, flops_per_step: forwardFlops(cfg, 1, tk + 1),
-    details: { prompt: T, generated: N, prefill_ms: Math.round(prefillMs), mean_cache: tk },
+    details: { prompt: T, generated: N, prefill_ms: Math.round(prefillMs), mean_cache: tk, cpu_ms_per_step: Number(cpuPerStep.toFixed(1)) },
   };
 };
 
@@ -159,7 +170,7 @@ export const decodeB32Mixed = async (o: CaseOptions): Promise<Measured> => {
   const tk = P + T + 2 + N / 2;
   return {
     tokens_per_s: (B * 1000) / stepMs, step_ms: stepMs, flops_per_step: forwardFlops(cfg, B, tk + 1),
-    details: { batch: B, prompt: T, prefix: P, users: B, generated: N, prefill_ms: Math.round(prefillMs), mean_cache: tk },
+    details: { batch: B, prompt: T, prefix: P, users: B, generated: N, prefill_ms: Math.round(prefillMs), mean_cache: tk, cpu_ms_per_step: Number(cpuPerStep.toFixed(1)) },
   };
 };
 

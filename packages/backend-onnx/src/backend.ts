@@ -54,6 +54,11 @@ export interface OnnxBackendOptions {
    * training graphs peak lower and decoding (a new cache length every step) plans nothing.
    */
   readonly memPattern?: boolean;
+  /**
+   * Whether ORT's intra-op threads spin while waiting for work (default true: lowest latency
+   * on an idle machine; false yields the CPU, better when other processes compete for it).
+   */
+  readonly spinning?: boolean;
   /** Debugging: ORT writes its optimized model here. */
   readonly optimizedModelPath?: string;
   /** Debugging: ORT writes a JSON profile with this prefix (per-node timings) when the executable is disposed. */
@@ -270,6 +275,7 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
         enableCpuMemArena: opts.memArena ?? true,
         enableMemPattern: opts.memPattern ?? false,
         logSeverityLevel: opts.logSeverityLevel ?? 3,
+        ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
         ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
         ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
       };
