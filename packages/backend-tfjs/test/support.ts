@@ -7,11 +7,13 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type Backend, type Graph, type HostTensor, type Node, type DType,
-  input, param, hostTensor, dimEval, parseDim, evaluate, graphInputs,
+  input, param, hostTensor, dimEval, parseDim, evaluate, graphInputs, decodeModelConfig, parseSafetensors, toFloat32, paramsFromCheckpoint,
 } from '@prefix-tuning/core';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
 import { tfjsBackend, type TfjsBackend } from '../src/index.ts';
@@ -166,4 +168,33 @@ export const agree = async (
     const got = await runOn(w, g, feeds, c.params);
     for (const k of Object.keys(g.outputs)) assertClose(`${w} ${k}`, got[k]!, want[k]!, opts.rtol, opts.atol);
   }
+};
+
+// ---------------------------------------------------------------------------------------------
+// model fixtures (written by Hugging Face transformers: tools/make_fixtures.py)
+
+/** A model fixture: its config, parameters (checkpoint mapped to graph names) and expected.json. */
+export const loadModelFixture = (name: string) => {
+  const dir = join(fixturesDir, 'models', name);
+  const cfgE = decodeModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  if (E.isLeft(cfgE)) throw new Error(`${name}: config: ${cfgE.left}`);
+  const file = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))));
+  if (E.isLeft(file)) throw new Error(`${name}: ${JSON.stringify(file.left)}`);
+  const ckpt: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+  for (const [k, t] of file.right.tensors) {
+    const d = toFloat32(t);
+    if (E.isLeft(d)) throw new Error(`${name}: ${k}: ${JSON.stringify(d.left)}`);
+    ckpt[k] = { shape: t.shape, data: d.right };
+  }
+  const params = paramsFromCheckpoint(cfgE.right, ckpt);
+  if (E.isLeft(params)) throw new Error(`${name}: checkpoint: ${params.left}`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as any;
+  return { cfg: cfgE.right, params: params.right, expected };
+};
+
+/** Names of the model fixtures with an expected.json. */
+export const modelFixtureNames = (): string[] => {
+  const dir = join(fixturesDir, 'models');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => existsSync(join(dir, n, 'expected.json'))).sort() : [];
 };
