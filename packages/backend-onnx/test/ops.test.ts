@@ -11,7 +11,7 @@ import {
   neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast,
   add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where,
   matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo,
-  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad,
+  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad, dimSub,
 } from '@prefix-tuning/core';
 import { Ctx, type Tok, withCtx, agree } from './support.ts';
 import { compositeOps, loweringTable, type FusionOptions } from '../src/lower/table.ts';
@@ -59,6 +59,17 @@ describe('peepholes', () => {
     assert.ok(ops.includes('ScatterElements'), ops.join(' '));
     assert.equal(ops.filter((o) => o === 'LogSoftmax').length, 1, 'one log-softmax');
     assert.ok(!ops.includes('SoftmaxCrossEntropyLoss'));
+  });
+  it('slicing rows of a product nobody else reads multiplies only those rows', () => {
+    const x = input('x', ['B', 'T', 4]);
+    const w = param('w', [4, 9]);
+    const T = x.shape[1]!;
+    const last = slice(matmul(x, w), 1, dimSub(T, 1), T);
+    const nodes = lowerGraph(graph({ last })).model.graph.nodes;
+    const mm = nodes.find((n) => n.opType === 'MatMul')!;
+    assert.ok(nodes.find((n) => n.outputs.includes(mm.inputs[0]!))?.opType === 'Slice', 'the MatMul reads the sliced rows');
+    const both = lowerGraph(graph({ last, all: matmul(x, w) })).model.graph.nodes;
+    assert.equal(both.filter((n) => n.opType === 'MatMul').length, 1, 'a product read elsewhere is computed once and sliced');
   });
   it('composites differentiated through their decomposition are not also computed by a fused kernel', () => {
     const x = input('x', ['N', 4]);

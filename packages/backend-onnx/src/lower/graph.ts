@@ -109,6 +109,10 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     return false;
   };
 
+  const useCount = new Map<number, number>();
+  for (const n of nodes) for (const x of n.inputs) useCount.set(x.id, (useCount.get(x.id) ?? 0) + 1);
+  for (const o of Object.values(g.outputs)) useCount.set(o.id, (useCount.get(o.id) ?? 0) + 1);
+
   const memo = new Map<number, LValue>();
   for (const leaf of leaves.values()) memo.set(leaf.id, { name: leaf.attrs.name, shape: leaf.shape });
   const cx: LowerContext = {
@@ -116,6 +120,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     fusions,
     full: (v, to) => (v.shape.every((d, i) => dimEq(d, to[i]!)) && v.shape.length === to.length ? v.name : e.emit('Expand', [v.name, e.shape(to)])),
     lower: (n) => lowerNode(n),
+    uses: (n) => useCount.get(n.id) ?? 0,
   };
   const lowerNode = (root: Node): LValue => {
     // iterative post-order (graphs are deep: a 48-layer model's gradient has ~10^4 nodes)

@@ -11,7 +11,7 @@
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
 import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
-import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax } from '@prefix-tuning/core';
+import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, slice } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -50,6 +50,8 @@ export interface LowerContext {
   full(v: LValue, to: Shape): string;
   /** Lowers a core node built during lowering (decompositions), reusing lowered inputs. */
   lower(n: Node): LValue;
+  /** How many nodes of the graph (and graph outputs) consume `n`. */
+  uses(n: Node): number;
 }
 
 export type PrimitiveOp = Exclude<OpName, CompositeOp>;
@@ -269,6 +271,23 @@ export const loweringTable: LoweringTable = {
   // layout -----------------------------------------------------------------------------------
   concat: (a) => same(a.node, a.cx.e.emit('Concat', a.ins.map((_, i) => full(a, i)), { axis: attr.int(a.node.attrs.axis) })),
   slice: ({ node, ins, cx }) => {
+    // slicing rows (or batch entries) of a product nobody else reads: multiply only those rows
+    // (prefill keeps the last position's logits: [B,T,D] @ [D,V] for one row, not T)
+    const src = node.inputs[0]!;
+    if (src.op === 'matmul' && cx.uses(src) === 1 && node.attrs.axis < src.shape.length - 1) {
+      const [a, b] = src.inputs as [Node, Node];
+      const ax = node.attrs.axis;
+      const r = src.shape.length;
+      const cut = (m: Node): Node | undefined => {
+        const k = ax - (r - m.shape.length); // the operand's axis, right-aligned
+        if (k < 0) return m; // the operand lacks the axis: broadcast
+        if (dimEq(m.shape[k]!, 1) && !dimEq(src.shape[ax]!, 1)) return m; // broadcast along it
+        return slice(m, k, node.attrs.start, node.attrs.end);
+      };
+      if (ax === r - 2) return cx.lower(matmul(slice(a, a.shape.length - 2, node.attrs.start, node.attrs.end), b));
+      const [sa, sb] = [cut(a), cut(b)];
+      if (sa && sb) return cx.lower(matmul(sa, sb));
+    }
     const x = ins[0]!;
     const { axis, start, end } = node.attrs;
     const shape = x.shape.map((d, i) => (i === axis ? node.shape[i]! : d));
