@@ -376,7 +376,7 @@ export const trainCommand: Command = {
     const best = records.filter((r): r is Extract<LogRecord, { type: 'epoch' }> => r.type === 'epoch' && r.dev_loss !== null);
     const bestDev = best.length > 0 ? best.reduce((a, b) => (b.dev_loss! < a.dev_loss! ? b : a)) : undefined;
     console.log(
-      `${result.stopped === 'early-stopped' ? 'stopped early' : 'finished'}: ${result.state.step} updates, ${result.state.epoch} epochs in ${formatDuration(elapsed())}` +
+      `${resumeFrom?.state.done ? 'the run had already ended' : result.stopped === 'early-stopped' ? 'stopped early' : 'finished'}: ${result.state.step} updates, ${result.state.epoch} epochs in ${formatDuration(elapsed())}` +
         `${Number.isFinite(lastLoss) ? `, last train loss ${lastLoss.toFixed(4)}` : ''}` +
         `${bestDev ? `, best dev loss ${bestDev.dev_loss!.toFixed(4)} (epoch ${bestDev.epoch}${result.state.best ? ', kept' : ''})` : ''}`,
     );
