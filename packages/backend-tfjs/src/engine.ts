@@ -105,12 +105,20 @@ const loadNative = async (name: 'node-gpu' | 'node'): Promise<{ detail: string }
   if (nativeLoaded === undefined) {
     // TensorFlow's C++ logging (CPU feature banners) is noise for a library user
     process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
+    const orig = console.warn;
+    console.warn = () => {};
     try {
       require(pkg);
     } catch (e) {
+      // the package may have registered its kernels before its native addon failed to load:
+      // remove them, so that a later native package (or none) starts clean and quiet
+      for (const k of tf.getKernelsForBackend('tensorflow')) tf.unregisterKernel(k.kernelName, 'tensorflow');
+      if (tf.findBackendFactory('tensorflow') !== null) tf.removeBackend('tensorflow');
       const code = (e as { code?: string }).code;
       if (code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${pkg}'`)) throw new EngineUnavailable(name, `${pkg} is not installed`);
       throw new EngineUnavailable(name, `${pkg} did not load: ${firstLine(e)}`);
+    } finally {
+      console.warn = orig;
     }
     if (tf.findBackendFactory('tensorflow') === null)
       throw new EngineUnavailable(name, `${pkg} loaded but registered with another copy of @tensorflow/tfjs-core (versions must equal ${tf.version_core})`);
