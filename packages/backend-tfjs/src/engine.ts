@@ -115,7 +115,10 @@ const loadNative = async (name: 'node-gpu' | 'node'): Promise<{ detail: string }
       for (const k of tf.getKernelsForBackend('tensorflow')) tf.unregisterKernel(k.kernelName, 'tensorflow');
       if (tf.findBackendFactory('tensorflow') !== null) tf.removeBackend('tensorflow');
       const code = (e as { code?: string }).code;
-      if (code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${pkg}'`)) throw new EngineUnavailable(name, `${pkg} is not installed`);
+      const msg = String((e as Error).message);
+      if (code === 'MODULE_NOT_FOUND' && msg.includes(`'${pkg}'`)) throw new EngineUnavailable(name, `${pkg} is not installed`);
+      if (/tfjs_binding\.node\) can not be found/.test(msg))
+        throw new EngineUnavailable(name, `${pkg} did not load: its native addon was not built (the install script that downloads libtensorflow did not run)`);
       throw new EngineUnavailable(name, `${pkg} did not load: ${firstLine(e)}`);
     } finally {
       console.warn = orig;
