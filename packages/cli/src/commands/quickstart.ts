@@ -55,7 +55,7 @@ export const quickstartCommand: Command = {
   summary: 'prefix-tune the embedded model on E2E in minutes, then compare it with the untuned model (pnpm start)',
   usage: 'prefix-tune quickstart [--max-train N] [--max-test N] [--epochs N] [--out DIR] [options]',
   options: [
-    { name: 'model', short: 'm', type: 'string', description: 'base model directory', default: 'models/tiny-gpt2-en' },
+    { name: 'model', short: 'm', type: 'string', description: 'base model directory (default: the embedded models/tiny-gpt2-en)' },
     { name: 'data-dir', type: 'string', description: 'E2E csv directory (default: $PREFIX_TUNING_SHARED/data/e2e, ../shared/data/e2e, then the download cache)' },
     { name: 'out', short: 'o', type: 'string', description: 'output directory (its previous quickstart files are replaced)', default: 'runs/quickstart' },
     { name: 'max-train', type: 'number', description: 'training examples (sampled)', default: 1000 },
@@ -68,6 +68,7 @@ export const quickstartCommand: Command = {
     { name: 'mlp-hidden', type: 'number', description: 'hidden width of the prefix MLP', default: 256 },
     { name: 'max-new-tokens', type: 'number', description: 'generated tokens at most', default: 60 },
     { name: 'beams', type: 'number', description: 'beam search width (1: greedy)', default: 1 },
+    { name: 'no-repeat-ngram', type: 'number', description: 'never repeat an n-gram of this size in an output (0: off; both systems)', default: 3 },
     { name: 'seed', type: 'number', description: 'seed of sampling and initialisation', default: 42 },
     { name: 'offline', type: 'boolean', description: 'never download the data' },
     { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
@@ -75,7 +76,7 @@ export const quickstartCommand: Command = {
   ],
   run: async (opts) => {
     const t0 = performance.now();
-    const modelDir = resolve(repoRoot, String(opts['model']));
+    const modelDir = opts['model'] !== undefined ? resolve(String(opts['model'])) : EMBEDDED_MODEL;
     if (!existsSync(join(modelDir, 'config.json')))
       throw new UsageError(`no model in ${modelDir} (the embedded model is models/tiny-gpt2-en in the repository; see models/README.md)`);
     const out = resolve(process.cwd(), String(opts['out']));
@@ -120,7 +121,12 @@ export const quickstartCommand: Command = {
     const model = await loadModelOrExit(modelDir);
     const adapter = await readAdapterDir(join(out, 'adapter'), model.config);
     const beams = Number(opts['beams']);
-    const dec = parseDecoding({ ...(beams > 1 ? { beams } : { greedy: true }), 'max-new-tokens': opts['max-new-tokens'], 'batch-size': 10 }, { beams: 1, maxNewTokens: 60 });
+    const noRepeat = Number(opts['no-repeat-ngram']);
+    const dec = parseDecoding({
+      ...(beams > 1 ? { beams } : { greedy: true }), 'max-new-tokens': opts['max-new-tokens'], 'batch-size': 10,
+      ...(noRepeat > 0 ? { 'no-repeat-ngram': noRepeat } : {}),
+    }, { beams: 1, maxNewTokens: 60 });
+    const decoding = `${beams > 1 ? `beam ${beams}` : 'greedy'}${noRepeat > 0 ? `, no repeated ${noRepeat}-grams` : ''}`;
     const sources = groups.map((g) => g.source);
     const gen = async (withAdapter: boolean): Promise<string[]> => {
       const g = await makeGenerator(backend, model, withAdapter ? adapter : undefined);
@@ -134,7 +140,7 @@ export const quickstartCommand: Command = {
         if (!quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       }
     };
-    say(`\ngenerating for ${groups.length} test inputs (${beams > 1 ? `beam ${beams}` : 'greedy'}, at most ${dec.maxNewTokens} tokens): untuned, then prefix-tuned`);
+    say(`\ngenerating for ${groups.length} test inputs (${decoding}, at most ${dec.maxNewTokens} tokens): untuned, then prefix-tuned`);
     // the untuned model has no task format: it continues the table's text
     const untuned = await gen(false);
     const tuned = await gen(true);
@@ -154,7 +160,7 @@ export const quickstartCommand: Command = {
       say(`reference:    ${g.references[0]}`);
     }
     const table = metricsTable(names, [['untuned (table text continued)', su.right], [`prefix-tuned (prefix ${String(opts['prefix-length'])})`, st.right]]);
-    console.log(`\nE2E test, first ${groups.length} inputs (${refs.reduce((s, r) => s + r.length, 0)} references), ${beams > 1 ? `beam ${beams}` : 'greedy'}:\n`);
+    console.log(`\nE2E test, first ${groups.length} inputs (${refs.reduce((s, r) => s + r.length, 0)} references), ${decoding}:\n`);
     console.log(table);
     const files: [string, string][] = [
       ['results.md', `${table}\n`],
