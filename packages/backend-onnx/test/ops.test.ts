@@ -60,6 +60,11 @@ describe('peepholes', () => {
     assert.equal(ops.filter((o) => o === 'LogSoftmax').length, 1, 'one log-softmax');
     assert.ok(!ops.includes('SoftmaxCrossEntropyLoss'));
   });
+  it('a one-hot subtracted from a larger (broadcasting) operand is not a scatter', () => check((c) => {
+    const labels = c.input(['A'], 'int32', () => c.int(-1, 5));
+    const onehot = cast(equal(iota(['A', 5], 1, 'int32'), reshape(labels, ['A', 1])), 'float32');
+    return { big: sub(c.input([2, 'A', 5]), onehot), same: sub(c.input(['A', 5]), onehot) };
+  }));
   it('slicing rows of a product nobody else reads multiplies only those rows', () => {
     const x = input('x', ['B', 'T', 4]);
     const w = param('w', [4, 9]);

@@ -1,8 +1,9 @@
 /**
  * The lowering table: one entry per core op, typed so that a primitive without a lowering is
- * a compile error; composites may carry a fused lowering (ONNX LayerNormalization, Softmax,
- * Gelu, SoftmaxCrossEntropyLoss, a fused attention) and otherwise fall back to their
- * `decompose`, which is their specification.
+ * a compile error; composites may carry a fused lowering (ONNX LayerNormalization,
+ * Softmax/LogSoftmax, Gelu, a gather-based cross-entropy, a fused attention) and otherwise
+ * fall back to their decomposition, which is their specification. A few primitive rules
+ * recognise what autodiff and the model builders produce (see `sub`, `where`, `slice`).
  *
  * Values are *lazily broadcast*: a lowered value may have extent 1 on an axis where the core
  * node has a larger extent (from `broadcastTo`, `iota`, or elementwise ops over such values).
@@ -78,9 +79,10 @@ const bshape = (shapes: readonly Shape[], rank: number): Shape => {
   return out;
 };
 
-const elementwise = (op: string, extra: Record<string, ReturnType<typeof attr.int>> = {}) =>
+/** An elementwise ONNX op over (possibly lazily broadcast) operands; the result stays lazy. */
+const elementwise = (op: string) =>
   ({ node, ins, cx }: LowerArgs<OpName>): LValue =>
-    ({ name: cx.e.emit(op, ins.map((v) => v.name), extra), shape: bshape(ins.map((v) => v.shape), node.shape.length) });
+    ({ name: cx.e.emit(op, ins.map((v) => v.name)), shape: bshape(ins.map((v) => v.shape), node.shape.length) });
 
 const unary = (op: string) => elementwise(op);
 
@@ -184,7 +186,8 @@ export const loweringTable: LoweringTable = {
     // materialising the one-hot tensor (the cross-entropy gradient softmax - onehot).
     const oh = oneHotOf(a.node.inputs[1]!);
     const { node, cx } = a;
-    if (oh === undefined || a.node.inputs[0]!.dtype !== 'float32' || !a.node.inputs[0]!.shape.every((d, i) => dimEq(d, node.shape[i]!)))
+    const sameShape = (s: Shape) => s.length === node.shape.length && s.every((d, i) => dimEq(d, node.shape[i]!));
+    if (oh === undefined || a.node.inputs[0]!.dtype !== 'float32' || !sameShape(a.node.inputs[0]!.shape) || !sameShape(oh.shape))
       return elementwise('Sub')(a);
     const data = full(a, 0);
     const yShape = oh.shape.map((d, i) => (i === oh.axis ? 1 : d));
