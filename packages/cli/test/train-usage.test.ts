@@ -4,11 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainCommand } from '../src/commands/train.ts';
 import { generateCommand } from '../src/commands/generate.ts';
 import { evalCommand } from '../src/commands/eval.ts';
-import { cli, repoRoot } from './train-fixture.ts';
+import { cli, e2eDir, repoRoot, rmrf, sharedDir, tempDir, tinyModelDir } from './train-fixture.ts';
 
 /** The options each command is specified with (issue #6 and #7). */
 const specified: Record<string, string[]> = {
@@ -51,5 +52,22 @@ test('a bad option or a missing file: one line on stderr, exit 2', () => {
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, re);
     assert.equal(r.stdout, '');
+  }
+});
+
+const gpt2Tok = join(sharedDir, 'models', 'gpt2-tokenizer', 'tokenizer.json');
+test('a tokenizer that does not belong to the model is refused before training, in one line', { skip: !(existsSync(gpt2Tok) && existsSync(join(e2eDir, 'trainset.csv'))) && 'shared data missing' }, () => {
+  const model = tinyModelDir();
+  const work = tempDir('pt-cli-usage-');
+  try {
+    copyFileSync(gpt2Tok, join(model, 'tokenizer.json')); // the real GPT-2 BPE: ids up to 50256, the model has 128
+    const r = cli(['train', '--model', model, '--task', 'e2e', '--max-examples', '20', '--out', join(work, 'run')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /task e2e: the tokenizer produced id \d{3,}, but the model's vocabulary has 128 entries/);
+    assert.ok(!existsSync(join(work, 'run', 'checkpoint')), 'nothing was trained');
+  } finally {
+    rmrf(model);
+    rmrf(work);
   }
 });
