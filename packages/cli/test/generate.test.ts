@@ -82,11 +82,8 @@ test('generate: conflicting or missing inputs exit 2 with one line', () => {
       [['--prompt', 'x', '--input', 'f'], /exactly one of --prompt TEXT and --input FILE/],
       [[], /exactly one of --prompt TEXT and --input FILE/],
       [['--prompt', 'x', '--top-k', '3'], /--top-k applies to --sample/],
-      [['--input', join(tiny, 'nope.txt')], /no such file: .*nope\.txt \(--input\)/],
       [['--prompt', 'x', '--adapter', join(tiny, 'no-adapter')], /no such adapter directory/],
       [['--prompt', 'x', '--adapter', tiny], /adapter_config\.json: missing/],
-      [['--prompt', 'x', '--max-new-tokens', '0'], /--max-new-tokens must be an integer >= 1/],
-      [['--prompt', 'x', '--backend', 'gpu'], /unknown backend 'gpu'/],
     ];
     for (const [extra, re] of cases) {
       const r = cli(['generate', '--model', tiny, ...extra]);
