@@ -220,7 +220,11 @@ class TfjsProgram implements TfjsExecutable {
     for (const n of nodes) if (!frozen.has(n.id)) for (const x of n.inputs) if (frozen.has(x.id)) frontier.add(x.id);
     for (const o of Object.values(this.prepared.outputs)) if (frozen.has(o.id)) frontier.add(o.id);
     const roots = nodes.filter((n) => frontier.has(n.id) && !this.resident.has(n.id));
-    if (roots.length === 0) return;
+    // uploaded parameters that only frozen nodes read are not needed once those are folded
+    const dropUnneeded = (): void => {
+      for (const [id, t] of [...this.resident]) if (!frontier.has(id)) { t.dispose(); this.resident.delete(id); }
+    };
+    if (roots.length === 0) return dropUnneeded();
     const order = topoOrderUntil(roots, (n) => this.resident.has(n.id));
     const uses = new Map<number, number>();
     for (const n of order) for (const x of n.inputs) uses.set(x.id, (uses.get(x.id) ?? 0) + 1);
@@ -243,6 +247,7 @@ class TfjsProgram implements TfjsExecutable {
     } finally {
       for (const t of temp.values()) t.dispose();
     }
+    dropUnneeded();
   }
 
   private context(env: Readonly<Record<string, number>>): LowerContext {
