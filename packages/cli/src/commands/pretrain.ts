@@ -12,7 +12,8 @@
  * later run with the same `--out` continues exactly (same data order, same optimizer state).
  * SIGINT/SIGTERM checkpoint and exit with 130.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
@@ -122,7 +123,6 @@ export const pretrainCommand: Command = {
       const v = await validationDocs(shards);
       const text = v.flatMap((s) => s.docs.map((d) => `<doc source="${s.source}">\n${d}\n</doc>\n`)).join('');
       const file = String(opts['write-validation']);
-      const { gzipSync } = await import('node:zlib');
       writeFileSync(file, file.endsWith('.gz') ? gzipSync(text) : text);
       console.log(`wrote ${file}: ${v.map((s) => `${s.docs.length} ${s.source} documents`).join(', ')} (${text.length.toLocaleString('en-US')} characters)`);
       return 0;
@@ -183,7 +183,6 @@ export const pretrainCommand: Command = {
       };
       for (const k of ['seqLen', 'batchSize', 'checkpointEvery'] as const)
         if (!Number.isInteger(run[k]) || run[k] < 1) throw new UsageError(`${k}: expected a positive integer, got ${run[k]}`);
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(out, { recursive: true });
       for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
         if (!existsSync(join(tokDir, f))) throw new UsageError(`${tokDir}: no ${f}`);
@@ -288,9 +287,10 @@ export const pretrainCommand: Command = {
         latest = tensors;
         const vl = await validate(tensors);
         extra = { cursor: stream.cursor, tokens, elapsed: elapsed(), validations: extra.validations + 1 };
-        const rec: LogRecord = { type: 'epoch', epoch: extra.validations, step, train_loss: NaN, dev_loss: vl, best: false, elapsed: extra.elapsed };
-        appendLog(logPath, { ...rec, train_loss: lastLoss });
-        records.push({ ...rec, train_loss: lastLoss });
+        // a validation point, as the log's `epoch` record (epoch = the validation's number)
+        const rec: LogRecord = { type: 'epoch', epoch: extra.validations, step, train_loss: lastLoss, dev_loss: vl, best: false, elapsed: extra.elapsed };
+        appendLog(logPath, rec);
+        records.push(rec);
         await saveCheckpoint(ckptDir, { step, epoch: 0, batchInEpoch: 0, bestDevLoss: null, badEpochs: 0, done: false, tensors, best: null }, {
           run: run as unknown as Record<string, unknown>,
           model: { digest: 'pretrain', description: `gpt2 ${cfg.n_layer}x${cfg.n_embd} vocab ${cfg.vocab_size}` },
