@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  GraphError, initialValues, initialiseInjection, inject, injectedTrainGraph, modelSites, train,
+  flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, modelSites, train,
   type Batch, type HostTensor, type Injection, type ModelConfig, type TrainState, type Sampler,
 } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
@@ -182,14 +182,14 @@ export const trainCommand: Command = {
     const wordCount = (text: string) => tok.encode(prependSpace(cfg) ? ` ${text}` : text).length;
     if (resumeVariant) checkResumeVariant(resumeVariant, run.variant, wordCount);
     else run = { ...run, variant: wordsLength(run.variant, wordCount) };
-    const hasDropout = JSON.stringify(run.variant).includes('"dropout"');
+    const hasDropout = flattenVariant(run.variant).some((p) => p.kind !== 'finetune' && (p.dropout ?? 0) > 0);
     let inj: Injection;
     let loss;
     try {
       inj = inject(sites, run.variant, { dropout: hasDropout });
       loss = injectedTrainGraph(cfg, inj, { loss: run.loss }).outputs['loss']!;
     } catch (e) {
-      if (e instanceof GraphError || e instanceof Error) throw new UsageError(`the variant does not fit model '${run.model}' (${describeModel(cfg)}): ${e.message}`);
+      if (e instanceof Error) throw new UsageError(`the variant does not fit model '${run.model}' (${describeModel(cfg)}): ${e.message}`);
       throw e;
     }
     if (inj.trainable.length === 0) throw new UsageError('the variant has nothing to train (length 0?)');
@@ -202,7 +202,7 @@ export const trainCommand: Command = {
     const positions = maxPositions(cfg);
     const maxLength = run.maxLength ?? (cfg.model_type === 'bart' ? positions : positions - virtual);
     if (maxLength < 2) throw new UsageError(`the model has ${positions} positions and the variant takes ${virtual}: no room for examples`);
-    if (cfg.model_type !== 'bart' && cfg.model_type === 'gpt2' && maxLength + virtual > positions)
+    if (cfg.model_type !== 'bart' && maxLength + virtual > positions)
       throw new UsageError(`--max-length ${maxLength} plus ${virtual} virtual tokens exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
     if (cfg.model_type === 'bart' && maxLength > positions)
       throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positions} positions`);
