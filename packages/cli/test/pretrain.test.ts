@@ -1,5 +1,5 @@
 /**
- * `prefix-tune train-tokenizer`, `pretrain` and `perplexity` end to end on a small synthetic
+ * `prefix-tune train-bpe`, `pretrain` and `perplexity` end to end on a small synthetic
  * corpus (two sources, two gzip shards each; each first shard is small enough to be held out
  * whole): the validation documents are never trained on, a run split in two equals one run
  * (parameters and losses), the export loads through the Hugging Face path and its perplexity
@@ -89,7 +89,7 @@ test('pretrain end to end: validation never trained on; split run = one run; exp
   const corpus = makeCorpus();
   const work = mkdtempSync(join(tmpdir(), 'pt-run-'));
   const tokDir = join(work, 'tok');
-  const t = cli('train-tokenizer', '--corpus', corpus, '--out', tokDir, '--vocab-size', '300', '--min-word-count', '1');
+  const t = cli('train-bpe', '--corpus', corpus, '--out', tokDir, '--vocab-size', '300', '--min-word-count', '1');
   assert.equal(t.status, 0, t.stderr);
   const tok = await loadTokenizer(tokDir);
   assert.ok(E.isRight(tok));

@@ -4,10 +4,10 @@ import { scoreCommand } from './score.ts';
 import { trainCommand } from './train.ts';
 import { generateCommand } from './generate.ts';
 import { evalCommand } from './eval.ts';
-import { trainTokenizerCommand } from './train-tokenizer.ts';
+import { trainBpeCommand } from './train-bpe.ts';
 import { pretrainCommand } from './pretrain.ts';
 import { perplexityCommand } from './perplexity.ts';
 import { quickstartCommand } from './quickstart.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand, trainTokenizerCommand, pretrainCommand, perplexityCommand, quickstartCommand];
+export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand, trainBpeCommand, pretrainCommand, perplexityCommand, quickstartCommand];

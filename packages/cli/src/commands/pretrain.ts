@@ -31,7 +31,7 @@ import { lossCurveSvg } from '../run/svg.ts';
 import { formatDuration, progressReporter } from '../run/progress.ts';
 import { CursorC, listShards, RowStream, validationDocs, type Cursor } from '../pretrain/corpus.ts';
 import { PRESETS, compileLossSum, decays, exportModel, gpt2ConfigJson, initGpt2Params, nllOfWindows, windows } from '../pretrain/model.ts';
-import { defaultCorpusDir } from './train-tokenizer.ts';
+import { defaultCorpusDir } from './train-bpe.ts';
 
 /** The training settings of a pretraining run (run.json; fixed at creation). */
 export const PretrainRunC = t.type({
@@ -87,7 +87,7 @@ export const pretrainCommand: Command = {
     { name: 'preset', type: 'string', description: `architecture: ${Object.keys(PRESETS).join(', ')}` },
     { name: 'config', type: 'string', description: 'architecture as a GPT-2 config.json (vocab_size and EOS are taken from the tokenizer)' },
     { name: 'init-from', type: 'string', description: 'start from this model directory\'s weights, config and tokenizer (fresh optimizer)' },
-    { name: 'tokenizer', type: 'string', description: 'directory with tokenizer.json (+ tokenizer_config.json; see prefix-tune train-tokenizer)' },
+    { name: 'tokenizer', type: 'string', description: 'directory with tokenizer.json (+ tokenizer_config.json; see prefix-tune train-bpe)' },
     { name: 'corpus', type: 'string', description: 'corpus directory (default: $PREFIX_TUNING_SHARED/data/corpus, else ../shared/data/corpus)' },
     { name: 'tokens', type: 'number', description: 'train this many more tokens in this run' },
     { name: 'minutes', type: 'number', description: 'train for at most this many minutes in this run' },
@@ -159,7 +159,7 @@ export const pretrainCommand: Command = {
           initFrom = x.right;
         }
       } else {
-        if (opts['tokenizer'] === undefined) throw new UsageError('a new run needs --tokenizer DIR (see prefix-tune train-tokenizer)');
+        if (opts['tokenizer'] === undefined) throw new UsageError('a new run needs --tokenizer DIR (see prefix-tune train-bpe)');
         tokDir = String(opts['tokenizer']);
         const tok = await loadTokenizer(tokDir);
         if (E.isLeft(tok)) throw new UsageError(`--tokenizer: ${tok.left}`);

@@ -1,5 +1,5 @@
 /**
- * `prefix-tune train-tokenizer`: a byte-level BPE vocabulary (GPT-2's scheme) learned on a
+ * `prefix-tune train-bpe`: a byte-level BPE vocabulary (GPT-2's scheme) learned on a
  * sample of the pretraining corpus's training documents (the validation slice is never read),
  * written as `tokenizer.json` + `tokenizer_config.json`.
  */
@@ -14,10 +14,10 @@ import { listShards, readDocs, validationSlice } from '../pretrain/corpus.ts';
 /** The default corpus: `$PREFIX_TUNING_SHARED/data/corpus`, else `<repo>/../shared/data/corpus`. */
 export const defaultCorpusDir = (): string => join(sharedDir(), 'data', 'corpus');
 
-export const trainTokenizerCommand: Command = {
-  name: 'train-tokenizer',
+export const trainBpeCommand: Command = {
+  name: 'train-bpe',
   summary: 'learn a byte-level BPE vocabulary (GPT-2 scheme) on a sample of the pretraining corpus',
-  usage: 'prefix-tune train-tokenizer --out DIR [--vocab-size N] [--corpus DIR] [--chars-per-shard N]',
+  usage: 'prefix-tune train-bpe --out DIR [--vocab-size N] [--corpus DIR] [--chars-per-shard N]',
   options: [
     { name: 'out', short: 'o', type: 'string', description: 'directory for tokenizer.json and tokenizer_config.json', required: true },
     { name: 'vocab-size', type: 'number', description: 'ids in all: 256 bytes + merges + <|endoftext|>', default: 4096 },
@@ -55,7 +55,7 @@ export const trainTokenizerCommand: Command = {
     for (const [f, json] of [['tokenizer.json', bpeTokenizerJson(v)], ['tokenizer_config.json', bpeTokenizerConfig(v, Number(opts['model-max-length']))]] as const) {
       const w = await writeFileAtomic(join(out, f), `${JSON.stringify(json, null, 2)}\n`);
       if (E.isLeft(w)) {
-        console.error(`prefix-tune train-tokenizer: ${w.left}`);
+        console.error(`prefix-tune train-bpe: ${w.left}`);
         return 1;
       }
     }
