@@ -10,6 +10,7 @@ import {
 import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../packages/core/src/train/index.ts';
 import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
 import { kvCacheSession } from '../packages/backend-onnx/src/generate.ts';
+import { tfjsCases } from './tfjs.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal } from './model.ts';
 
 export interface Measured {
@@ -179,4 +180,5 @@ export const cases: Readonly<Record<string, (o: CaseOptions) => Promise<Measured
   'onnx.train.gpt2-small.prefix10.b5t128': train,
   'onnx.decode.gpt2-small.b1': decodeB1,
   'onnx.decode.gpt2-small.b32-mixed': decodeB32Mixed,
+  ...tfjsCases,
 };

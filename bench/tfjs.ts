@@ -12,8 +12,8 @@
  *   on a 5x128 batch (as onnx.forward.gpt2-small.b5t128; FLOPs from bench/model.ts).
  *
  * Both run on the engine `tfjs-wasm` names (the wasm engine, `--threads` XNNPACK threads;
- * engine and thread count are recorded in the result). Register them in the runner with
- * `...tfjsCases` in bench/cases.ts' `cases` (see the backend-tfjs README).
+ * engine and thread count are recorded in the result: `backend` and `engine` in the details
+ * override the runner's defaults). bench/cases.ts spreads `tfjsCases` into its registry.
  */
 import {
   type HostTensor, type Gpt2Config, graph, sym, input, mul, reduceMean, grad, causalLmGraph, gpt2Forward,
@@ -109,7 +109,7 @@ export const trainBlock = async (o: TfjsCaseOptions): Promise<Measured> => {
     tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops,
     details: {
       backend: 'tfjs', engine: be.engine, batch: B, seq: T, prefix: P, timed_steps: wall.length, compile_ms: Math.round(compileMs),
-      all_ms: wall.map((m) => m.toFixed(1)).join(' '), cpu_ms: cpu.map((m) => m.toFixed(1)).join(' '),
+      all_ms: wall.map((m) => m.toFixed(1)).join(' '), cpu_ms: cpu.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(median(cpu)),
       gflops_per_cpu_s: Number((flops / (median(cpu) / 1000) / 1e9).toFixed(1)), ...prof,
     },
   };
@@ -136,13 +136,14 @@ export const forwardSmall = async (o: TfjsCaseOptions): Promise<Measured> => {
     tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops,
     details: {
       backend: 'tfjs', engine: be.engine, batch: B, seq: T, timed_steps: wall.length, compile_ms: Math.round(compileMs),
-      all_ms: wall.map((m) => m.toFixed(1)).join(' '), cpu_ms: cpu.map((m) => m.toFixed(1)).join(' '),
+      all_ms: wall.map((m) => m.toFixed(1)).join(' '), cpu_ms: cpu.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(median(cpu)),
       gflops_per_cpu_s: Number((flops / (median(cpu) / 1000) / 1e9).toFixed(1)), ...prof,
     },
   };
 };
 
-export const tfjsCases: Readonly<Record<string, (o: TfjsCaseOptions) => Promise<Measured>>> = {
+/** The tfjs benchmarks by name (bench/cases.ts spreads them into the runner's registry). */
+export const tfjsCases: Readonly<Record<string, (o: { readonly threads: number; readonly steps?: number }) => Promise<Measured>>> = {
   'tfjs-wasm.train.gpt2-block.b2t256': trainBlock,
   'tfjs-wasm.forward.gpt2-small.b5t128': forwardSmall,
 };
