@@ -106,6 +106,20 @@ describe('state', () => {
     await ex.dispose();
   });
 
+  it('lives in two fixed buffers written in turn by the runtime (no allocation or copy per run)', async () => {
+    const ex = await onnxBackend().compile(acc(), {
+      state: { s: { init: f32([2], [0, 0]), next: 's:new' }, n: { init: f32([], [0]), next: 'n:new' } },
+    });
+    const buffers = (ex as unknown as { stateBuffers(n: string): readonly ArrayBufferView[] }).stateBuffers('s').map((b) => b.buffer);
+    assert.equal(buffers.length, 2);
+    const outs: number[][] = [];
+    for (let i = 1; i <= 4; i++) outs.push([...(await ex.run({ x: f32([2], [i, 0]) }, ['s:new']))['s:new']!.data as Float32Array].map(Number));
+    assert.deepEqual(outs.map((o) => o[0]), [1, 3, 6, 10], 'returned values are copies, not overwritten later');
+    const after = (ex as unknown as { stateBuffers(n: string): readonly ArrayBufferView[] }).stateBuffers('s').map((b) => b.buffer);
+    assert.ok(after.every((b) => buffers.includes(b)), 'the same two buffers');
+    await ex.dispose();
+  });
+
   it('concurrent runs are serialised (each sees the state the previous one left)', async () => {
     const ex = await onnxBackend().compile(acc(), {
       state: { s: { init: f32([2], [0, 0]), next: 's:new' }, n: { init: f32([], [0]), next: 'n:new' } },
