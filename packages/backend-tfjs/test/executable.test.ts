@@ -13,7 +13,7 @@ import {
   type Executable, type HostTensor, graph, input, param, add, mul, matmul, transpose, reduceSum, cast, less, where, tanh,
   f32, i32, hostTensor, referenceBackend,
 } from '@prefix-tuning/core';
-import { backendOf, assertClose, wasm } from './support.ts';
+import { backendOf, assertClose, tfjs } from './support.ts';
 import { tfjsBackend } from '../src/index.ts';
 
 /** A stateful graph: an accumulator `acc` += x·w, a step counter, a mask from a bool input, an int64 sum. */
@@ -53,14 +53,14 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 
 describe('the Executable contract (reference backend as the model)', () => {
   it('random sequences of run, readState and writeState agree with the reference backend', async () => {
-    await wasm().ready();
+    await tfjs().ready();
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 8 }), async (actions) => {
         const g = stateful();
         const copts = { params, state: initState(), internalOutputs: ['acc:new', 'count:new'] };
         const ref = await referenceBackend().compile(g, copts);
         const before = tf.memory().numTensors;
-        const tj = await wasm().compile(g, copts);
+        const tj = await tfjs().compile(g, copts);
         try {
           for (const [k, a] of actions.entries()) {
             if (a.kind === 'run') {
@@ -89,7 +89,7 @@ describe('the Executable contract (reference backend as the model)', () => {
     const w = param('w', [2]);
     const s = add(a, b);
     const g = graph({ s, 'w:out': w });
-    const ex = await wasm().compile(g, {
+    const ex = await tfjs().compile(g, {
       params: { w: f32([2], [7, 8]) },
       state: { a: { init: f32([2], [1, 2]), next: 's' }, b: { init: f32([2], [10, 20]), next: 's' } },
     });
@@ -104,7 +104,7 @@ describe('the Executable contract (reference backend as the model)', () => {
     await ex.dispose();
     // a state updated from a frozen parameter's value
     const g2 = graph({ 'v:new': w, v: param('v', [2]) });
-    const ex2 = await wasm().compile(g2, { params: { w: f32([2], [3, 4]) }, state: { v: { init: f32([2], [0, 0]), next: 'v:new' } } });
+    const ex2 = await tfjs().compile(g2, { params: { w: f32([2], [3, 4]) }, state: { v: { init: f32([2], [0, 0]), next: 'v:new' } } });
     await ex2.run({});
     await ex2.run({});
     assert.deepEqual([...(await ex2.readState('v')).data], [3, 4]);
@@ -112,7 +112,7 @@ describe('the Executable contract (reference backend as the model)', () => {
   });
 
   it('int64 values outside [-2^31, 2^31) are rejected; int64 and bool outputs keep their storage', async () => {
-    const ex = await wasm().compile(stateful(), { params, state: initState() });
+    const ex = await tfjs().compile(stateful(), { params, state: initState() });
     const feeds = feedsOf(2, 0);
     const out = await ex.run(feeds, ['idsum', 'negflags']);
     assert.ok(out['idsum']!.data instanceof BigInt64Array);
@@ -125,7 +125,7 @@ describe('the Executable contract (reference backend as the model)', () => {
 
 describe('errors name what is wrong and leave nothing allocated', () => {
   it('feeds: unknown, missing, state, wrong dtype, wrong concrete dim, inconsistent symbolic dims; unknown fetch', async () => {
-    const be = wasm();
+    const be = tfjs();
     await be.ready();
     const before = tf.memory().numTensors;
     const ex = await be.compile(stateful(), { params, state: initState() });
@@ -150,7 +150,7 @@ describe('errors name what is wrong and leave nothing allocated', () => {
   });
 
   it('compile: missing parameter, state naming no leaf, next not an output or of another type', async () => {
-    const be = wasm();
+    const be = tfjs();
     const g = stateful();
     await assert.rejects(be.compile(g, { state: initState() }), /no value for parameter 'w' \(float32\[3,2\]\)/);
     await assert.rejects(be.compile(g, { params, state: { ...initState(), nope: { init: f32([1], [0]) } } }), /state 'nope' is not a leaf/);
@@ -164,7 +164,7 @@ describe('engines and folding', () => {
   it('executables on the wasm and cpu engines interleave (the global tfjs engine is switched per call)', async () => {
     const g = stateful();
     const copts = () => ({ params, state: initState() });
-    const [a, b] = await Promise.all([wasm().compile(g, copts()), backendOf('cpu').compile(g, copts())]) as [Executable, Executable];
+    const [a, b] = await Promise.all([tfjs().compile(g, copts()), backendOf('cpu').compile(g, copts())]) as [Executable, Executable];
     const runs = await Promise.all(Array.from({ length: 6 }, (_, k) => (k % 2 ? b : a).run(feedsOf(3, k >> 1))));
     for (let k = 0; k < 6; k += 2) for (const key of Object.keys(runs[k]!)) assertClose(key, runs[k + 1]![key]!, runs[k]![key]!);
     await Promise.all([a.dispose(), b.dispose()]);
@@ -176,7 +176,7 @@ describe('engines and folding', () => {
     const g = graph({ y: matmul(matmul(x, transpose(w, [1, 0])), mul(w, 2)) });
     const p = { w: f32([3, 4], Array.from({ length: 12 }, (_, i) => i / 7 - 0.5)) };
     const feeds = { x: f32([2, 4], [1, -2, 3, 0.5, 0, 1, -1, 2]) };
-    const folded = await wasm().compile(g, { params: p });
+    const folded = await tfjs().compile(g, { params: p });
     const plain = await tfjsBackend({ engine: 'wasm', foldFrozen: false, log: false }).compile(g, { params: p });
     assertClose('y', (await folded.run(feeds))['y']!, (await plain.run(feeds))['y']!, 1e-6, 1e-7);
     assert.equal(plain.residentTensors(), 2, 'unfolded: w and the constant 2');

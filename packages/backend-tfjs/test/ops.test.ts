@@ -1,8 +1,9 @@
 /**
  * Every core op lowered to TensorFlow.js agrees with the reference evaluator (the executable
- * spec) on random shapes (concrete and symbolic dims) and values, on the wasm and the pure-JS
+ * spec) on random shapes (concrete and symbolic dims) and values, on the engine under test (wasm
+ * here; see support.ts) and the pure-JS
  * cpu engines: |tfjs - reference| <= 1e-5 + 1e-4 |reference|, integers and bools exactly.
- * Composites are checked with their fused tfjs lowerings and as decompositions ('wasm-spec').
+ * Composites are checked with their fused tfjs lowerings and as decompositions ('tfjs-spec').
  * Every case also shows that compile + run + dispose leaves no tfjs tensor behind.
  */
 import { describe, it } from 'node:test';
@@ -140,7 +141,7 @@ describe('matmul', () => {
     const [m, k, n] = [c.tok(), c.tok(), c.tok()];
     const batch = c.shape(1, 2);
     return matmul(c.input([...batch, m, k]), c.input([...batch, k, n]));
-  }, { on: ['wasm', 'cpu'] }));
+  }, { on: ['tfjs', 'cpu'] }));
 });
 
 describe('reductions', () => {
@@ -251,8 +252,8 @@ describe('leaves', () => {
   }));
 });
 
-for (const on of [['wasm', 'cpu'], ['wasm-spec']] as Which[][]) {
-  describe(`composites (${on.includes('wasm-spec') ? 'as decompositions' : 'fused where tfjs has a kernel'})`, () => {
+for (const on of [['tfjs', 'cpu'], ['tfjs-spec']] as Which[][]) {
+  describe(`composites (${on.includes('tfjs-spec') ? 'as decompositions' : 'fused where tfjs has a kernel'})`, () => {
     it('softmax, logSoftmax on every axis', () => check((c) => {
       const s = c.shape(1, 4);
       const ax = c.int(0, s.length - 1);

@@ -1,6 +1,6 @@
 /**
  * Cross-backend laws on random programs built from the core op set: the values of a random
- * graph on TensorFlow.js (wasm), on ONNX Runtime and on the reference evaluator agree; so do
+ * graph on TensorFlow.js (the engine under test: wasm here), on ONNX Runtime and on the reference evaluator agree; so do
  * the gradients core's `grad` builds for random differentiable graphs (composites included).
  * And, as an independent check of the gradient path, core `grad` run on tfjs equals tfjs's
  * own `tf.grad` of the same function written directly in tfjs ops (whose gather gradient
@@ -18,7 +18,7 @@ import {
   matmul, reduceSum, reduceMax, reduceMean, argMax, reshape, transpose, slice, broadcastTo, concat, gather, pad,
   softmax, logSoftmax, layerNorm, gelu, attention, crossEntropy, iota, f32, i32, evaluate,
 } from '@prefix-tuning/core';
-import { Ctx, type Tok, withCtx, agree, wasm } from './support.ts';
+import { Ctx, type Tok, withCtx, agree, tfjs, wasm } from './support.ts';
 
 const tokOf = (d: Dim): Tok => (isConcrete(d) ? d : dimToString(d));
 
@@ -109,7 +109,7 @@ describe('random programs: tfjs = ONNX = reference', () => {
         const ints: Record<string, Node> = y.shape.length > 0 ? { am: argMax(y, -1), eq: equal(cast(less(z, 0), 'int32'), 0) } : {};
         return { y, z, ...ints, dims: c.input(['A', 'B', 'C']) };
       }), async ({ c, out }) => {
-        await agree(graph(out), c, { on: ['wasm', 'onnx'], rtol: 2e-4, atol: 2e-5 });
+        await agree(graph(out), c, { on: ['tfjs', 'onnx'], rtol: 2e-4, atol: 2e-5 });
       }),
       { numRuns: 60 },
     ));
@@ -127,7 +127,7 @@ describe('random programs: tfjs = ONNX = reference', () => {
         const gs = grad(loss, leaves);
         return { loss, ...Object.fromEntries(gs.map((g, i) => [`g${i}`, g])), dims: c.input(['A', 'B', 'C']) };
       }), async ({ c, out }) => {
-        await agree(graph(out), c, { on: ['wasm', 'onnx'], rtol: 5e-4, atol: 5e-5 });
+        await agree(graph(out), c, { on: ['tfjs', 'onnx'], rtol: 5e-4, atol: 5e-5 });
       }),
       { numRuns: 40 },
     ));
@@ -159,10 +159,10 @@ describe('random programs: tfjs = ONNX = reference', () => {
         return { loss, ...Object.fromEntries(gs.map((gr, i) => [`g${i}`, gr])) };
       }, false);
 
-  it('gradients through a small transformer block with a prefix and a cross-entropy loss (wasm, wasm decomposed, cpu)', () =>
+  it('gradients through a small transformer block with a prefix and a cross-entropy loss (the tfjs engine, decomposed, cpu)', () =>
     fc.assert(
       fc.asyncProperty(transformerCase, async ({ c, out }) => {
-        await agree(graph(out), c, { on: ['wasm', 'wasm-spec', 'cpu'], rtol: 3e-4, atol: 3e-5 });
+        await agree(graph(out), c, { on: ['tfjs', 'tfjs-spec', 'cpu'], rtol: 3e-4, atol: 3e-5 });
       }),
       { numRuns: 8 },
     ));
@@ -183,7 +183,7 @@ describe('random programs: tfjs = ONNX = reference', () => {
 
 describe("core grad on tfjs equals tfjs's own tf.grad", () => {
   it('embedding lookup, layer norm, softmax, matmul, tanh and a weighted sum', async () => {
-    const be = wasm();
+    const be = tfjs();
     await be.ready();
     await fc.assert(
       fc.asyncProperty(withCtx((c) => {
@@ -268,7 +268,7 @@ describe('the scatterAdd lowering (gather\'s gradient) is UnsortedSegmentSum on 
     const feeds = { 'segsum.ids': i32([2, 5], [0, 3, 3, 8, 1, 0, 0, 0, 7, 3]) };
     const params = { 'segsum.emb': f32([V, D], Array.from({ length: V * D }, (_, i) => i / 10)) };
     const want = evaluate(g, feeds, params)['g']!;
-    const ex = await wasm().compile(g, { params });
+    const ex = await tfjs().compile(g, { params });
     const got = (await ex.run(feeds))['g']!;
     await ex.dispose();
     assert.deepEqual([...got.data], [...want.data]);

@@ -16,7 +16,7 @@ import {
   input, param, hostTensor, dimEval, parseDim, evaluate, graphInputs, decodeModelConfig, parseSafetensors, toFloat32, paramsFromCheckpoint,
 } from '@prefix-tuning/core';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
-import { tfjsBackend, type TfjsBackend } from '../src/index.ts';
+import { tfjsBackend, type TfjsBackend, type EngineName } from '../src/index.ts';
 
 export const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 export const fixturesDir = join(repoRoot, 'fixtures');
@@ -24,21 +24,30 @@ export const sharedDir = process.env['PREFIX_TUNING_SHARED'] ?? join(repoRoot, '
 
 const quiet = { log: false } as const;
 /**
- * The backends under test: the wasm and cpu engines with fused composites, the wasm engine
- * running every composite as its decomposition ('wasm-spec'), and ONNX Runtime (one thread).
+ * The tfjs engine under test: wasm, or the one PREFIX_TUNING_TEST_TFJS_ENGINE names (bench/gpu.sh
+ * runs this suite with node-gpu).
  */
-export type Which = 'wasm' | 'wasm-spec' | 'cpu' | 'onnx';
+export const engineUnderTest = (process.env['PREFIX_TUNING_TEST_TFJS_ENGINE'] || 'wasm') as EngineName;
+
+/**
+ * The backends under test: the engine under test with fused composites ('tfjs') and running
+ * every composite as its decomposition ('tfjs-spec'), the pure-JS cpu engine, the wasm engine
+ * itself (for its own kernels), and ONNX Runtime (one thread).
+ */
+export type Which = 'tfjs' | 'tfjs-spec' | 'cpu' | 'wasm' | 'onnx';
 const made = new Map<Which, Backend>();
 export const backendOf = (w: Which): Backend => {
   let b = made.get(w);
   if (b === undefined) {
     b = w === 'onnx' ? onnxBackend({ intraOpNumThreads: 1 })
-      : tfjsBackend({ engine: w === 'cpu' ? 'cpu' : 'wasm', ...(w === 'wasm-spec' ? { fuse: false } : {}), ...quiet });
+      : tfjsBackend({ engine: w === 'cpu' ? 'cpu' : w === 'wasm' ? 'wasm' : engineUnderTest, ...(w === 'tfjs-spec' ? { fuse: false } : {}), ...quiet });
     made.set(w, b);
   }
   return b;
 };
-/** The wasm engine (one backend per test process). */
+/** The tfjs engine under test (one backend per test process). */
+export const tfjs = (): TfjsBackend => backendOf('tfjs') as TfjsBackend;
+/** The wasm engine. */
 export const wasm = (): TfjsBackend => backendOf('wasm') as TfjsBackend;
 
 export type Tok = number | string;
@@ -164,7 +173,7 @@ export const agree = async (
   const used = new Set(graphInputs(g).map((n) => n.attrs.name));
   const feeds = Object.fromEntries(Object.entries(c.feeds).filter(([k]) => used.has(k)));
   const want = evaluate(g, feeds, c.params);
-  for (const w of opts.on ?? ['wasm', 'cpu']) {
+  for (const w of opts.on ?? ['tfjs', 'cpu']) {
     const got = await runOn(w, g, feeds, c.params);
     for (const k of Object.keys(g.outputs)) assertClose(`${w} ${k}`, got[k]!, want[k]!, opts.rtol, opts.atol);
   }

@@ -1,7 +1,7 @@
 /**
  * Training on TensorFlow.js: the same prefix-tuning run (tiny GPT-2 fixture written by
  * transformers, an E2E subset, fixed seed, core's AdamW train-step graph) gives the same loss
- * curve on tfjs (wasm), on ONNX Runtime and on the reference evaluator; and training keeps
+ * curve on tfjs (the engine under test: wasm here), on ONNX Runtime and on the reference evaluator; and training keeps
  * device memory flat: after 100 steps the number of live tfjs tensors is what it was after the
  * first step, and disposing the executable returns it to what it was before compiling.
  *
@@ -19,7 +19,7 @@ import {
   type Backend, type HostTensor, type CausalLmConfig, inject, modelSites, injectedTrainGraph, referenceBackend, f32, i32,
 } from '@prefix-tuning/core';
 import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../../core/src/train/index.ts';
-import { backendOf, loadModelFixture, rng, sharedDir, wasm } from './support.ts';
+import { backendOf, loadModelFixture, rng, sharedDir, tfjs } from './support.ts';
 import type { TfjsExecutable } from '../src/index.ts';
 
 const e2ePath = join(sharedDir, 'data', 'e2e', 'trainset.csv');
@@ -114,7 +114,7 @@ describe('prefix-tuning a tiny GPT-2 on E2E', { skip: existsSync(e2ePath) ? fals
   const STEPS = 20;
   const curves: Record<string, number[]> = {};
   before(async () => {
-    curves['tfjs'] = await curve(wasm(), STEPS);
+    curves['tfjs'] = await curve(tfjs(), STEPS);
     curves['onnx'] = await curve(backendOf('onnx'), STEPS);
     curves['reference'] = await curve(referenceBackend(), STEPS);
   });
@@ -139,7 +139,7 @@ describe('prefix-tuning a tiny GPT-2 on E2E', { skip: existsSync(e2ePath) ? fals
   });
 
   it('100 train steps leave no tensor behind (tf.memory().numTensors is flat), and dispose frees everything', async () => {
-    const be = wasm();
+    const be = tfjs();
     await be.ready();
     const { data, compile } = setup();
     const before0 = tf.memory().numTensors;
