@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   type HostTensor, type Gpt2Config, type Executable,
-  decodeModelConfig, modelParamShapes, inject, modelSites, injectedPrefillGraph, stepGraph, evaluate, f32, i32, greedyOrSample,
+  decodeModelConfig, modelParamShapes, inject, modelSites, injectedPrefillGraph, prefillGraph, stepGraph, evaluate, f32, i32, greedyOrSample,
 } from '@prefix-tuning/core';
 import { onnxBackend, kvCacheSession, reorderStepGraph } from '../src/index.ts';
 import { rng } from './support.ts';
@@ -65,6 +65,31 @@ describe('prefix bank decoding on onnxruntime', () => {
     const alone = [...(await decode([2])), ...(await decode([0])), ...(await decode([1]))];
     assert.deepEqual(mixed, alone);
     assert.notDeepEqual(mixed[0], mixed[1], 'different prefixes lead to different continuations');
+    for (const ex of [prefill, step]) await ex.dispose();
+  });
+});
+
+describe('left-padded batches', () => {
+  it('rows of different lengths (attention mask and position ids kept by the session) decode as they would alone', async () => {
+    const be = onnxBackend();
+    const opts = { attentionMask: true, positionIds: true };
+    const prefill = await be.compile(prefillGraph(cfg, opts), { params });
+    const step = await be.compile(stepGraph(cfg, opts), { params });
+    const decode = async (rows: readonly (readonly number[])[]) => {
+      const T = Math.max(...rows.map((r) => r.length));
+      const mask = rows.flatMap((r) => [...new Array<number>(T - r.length).fill(0), ...r.map(() => 1)]);
+      const pos = rows.flatMap((r) => [...new Array<number>(T - r.length).fill(0), ...r.map((_, t) => t)]);
+      const s = await kvCacheSession({
+        prefill, step, vocabSize: cfg.vocab_size,
+        prefillFeeds: { input_ids: i32([rows.length, T], rows.flatMap((r) => [...new Array<number>(T - r.length).fill(0), ...r])), attention_mask: i32([rows.length, T], mask), position_ids: i32([rows.length, T], pos) },
+        cacheMask: i32([rows.length, T], mask), nextPositions: Int32Array.from(rows, (r) => r.length),
+      });
+      return (await greedyOrSample(s, rows, { maxNewTokens: 5 })).tokens;
+    };
+    const rows = [[1, 5, 9, 2, 7, 3, 3], [8, 1], [11, 4, 6, 2]];
+    const batched = await decode(rows);
+    const alone = [...(await decode([rows[0]!])), ...(await decode([rows[1]!])), ...(await decode([rows[2]!]))];
+    assert.deepEqual(batched, alone);
     for (const ex of [prefill, step]) await ex.dispose();
   });
 });
