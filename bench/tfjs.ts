@@ -15,11 +15,14 @@
  * engine and thread count are recorded in the result: `backend` and `engine` in the details
  * override the runner's defaults). bench/cases.ts spreads `tfjsCases` into its registry.
  */
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import {
   type HostTensor, type Gpt2Config, graph, sym, input, mul, reduceMean, grad, causalLmGraph, gpt2Forward,
   inject, modelSites, sitePast, decodeModelConfig, graphParams, i32, f32,
 } from '../packages/core/src/index.ts';
-import { tfjsBackend, type TfjsBackendOptions, type TfjsExecutable } from '../packages/backend-tfjs/src/index.ts';
+import { tfjsBackend, type TfjsBackendOptions, type TfjsExecutable, type EngineName } from '../packages/backend-tfjs/src/index.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, normal } from './model.ts';
 
 /** What a benchmark measured (the shape bench/run.ts records). */
@@ -31,6 +34,8 @@ export interface Measured {
 }
 
 export interface TfjsCaseOptions {
+  /** The engine (default wasm). */
+  readonly engine?: EngineName;
   /** wasm XNNPACK threads. */
   readonly threads: number;
   /** Timed repetitions. */
@@ -63,7 +68,7 @@ const profileOf = (ex: TfjsExecutable): Record<string, string> => {
   return p.length === 0 ? {} : { profile: p.map(([k, v]) => `${k} ${v.ms.toFixed(0)}ms/${v.calls}`).join(', ') };
 };
 
-const backendFor = (o: TfjsCaseOptions) => tfjsBackend({ engine: 'wasm', wasmThreads: o.threads, ...o.backend });
+const backendFor = (o: TfjsCaseOptions) => tfjsBackend({ engine: o.engine ?? 'wasm', wasmThreads: o.threads, ...o.backend });
 
 /** GPT-2 small's dimensions with one layer: the benchmark's block. */
 export const gpt2Block = (): Gpt2Config => {
@@ -142,8 +147,79 @@ export const forwardSmall = async (o: TfjsCaseOptions): Promise<Measured> => {
   };
 };
 
-/** The tfjs benchmarks by name (bench/cases.ts spreads them into the runner's registry). */
-export const tfjsCases: Readonly<Record<string, (o: { readonly threads: number; readonly steps?: number }) => Promise<Measured>>> = {
-  'tfjs-wasm.train.gpt2-block.b2t256': trainBlock,
-  'tfjs-wasm.forward.gpt2-small.b5t128': forwardSmall,
+type Case = (o: { readonly threads: number; readonly steps?: number }) => Promise<Measured>;
+
+/** The benchmarks on one engine, named `tfjs-<engine>.…`. */
+export const tfjsCasesFor = (engine: EngineName): Record<string, Case> => ({
+  [`tfjs-${engine}.train.gpt2-block.b2t256`]: (o) => trainBlock({ ...o, engine }),
+  [`tfjs-${engine}.forward.gpt2-small.b5t128`]: (o) => forwardSmall({ ...o, engine }),
+});
+
+/** The wasm benchmarks (bench/cases.ts spreads them into the runner's registry). */
+export const tfjsCases: Readonly<Record<string, Case>> = tfjsCasesFor('wasm');
+
+/**
+ * Standalone (bench/gpu.sh): `node --import tsx bench/tfjs.ts --engine node-gpu [--steps N]
+ * [--threads N] [--out FILE]` runs both benchmarks on that engine in this process and writes
+ * { machine, results } as bench/run.ts does.
+ */
+const main = async (): Promise<void> => {
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const engine = (arg('engine') ?? 'wasm') as EngineName;
+  const steps = arg('steps') === undefined ? undefined : Number(arg('steps'));
+  const threads = Number(arg('threads') ?? availableParallelism());
+  const results: unknown[] = [];
+  for (const [name, f] of Object.entries(tfjsCasesFor(engine))) {
+    const load0 = loadavg()[0]!;
+    try {
+      const m = await f({ threads, ...(steps === undefined ? {} : { steps }) });
+      results.push({
+        name, tokens_per_s: m.tokens_per_s, step_ms: m.step_ms, gflops: m.flops_per_step / (m.step_ms / 1000) / 1e9, flops_per_step: m.flops_per_step,
+        peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), threads, load_avg_1m: [load0, loadavg()[0]!].map((x) => Number(x.toFixed(2))), ...m.details,
+      });
+      console.error(`${name}: ${m.step_ms.toFixed(1)} ms/step, ${(m.flops_per_step / m.step_ms / 1e6).toFixed(1)} GFLOP/s`);
+    } catch (e) {
+      results.push({ name, error: (e as Error).message });
+      console.error(`${name}: failed: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
+  const out = { machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() }, results };
+  const file = arg('out');
+  if (file) writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  else process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 };
+
+/**
+ * `--probe tfjs|onnx` (bench/gpu.sh; one per process, native libraries load once): whether a GPU
+ * path loads, as one JSON line { path, available, detail }: tfjs-node-gpu with a visible GPU, or
+ * onnxruntime-node's CUDA execution provider running a small graph.
+ */
+const probe = async (which: string): Promise<void> => {
+  const say = (available: boolean, detail: string): void => { process.stdout.write(`${JSON.stringify({ path: which === 'onnx' ? 'onnxruntime-node cuda' : 'tfjs-node-gpu', available, detail })}\n`); };
+  try {
+    if (which === 'tfjs') {
+      const be = tfjsBackend({ engine: 'node-gpu', log: false });
+      const info = await be.ready();
+      say(info.detail === 'GPU device in use', info.description);
+    } else {
+      const { onnxBackend } = await import('../packages/backend-onnx/src/index.ts');
+      const x = input('x', [2, 2]);
+      const ex = await onnxBackend({ executionProviders: ['cuda'] }).compile(graph({ y: mul(x, x) }));
+      const y = await ex.run({ x: f32([2, 2], [1, 2, 3, 4]) });
+      await ex.dispose();
+      say(Array.from(y['y']!.data as Float32Array).join(',') === '1,4,9,16', 'CUDA execution provider ran a graph');
+    }
+  } catch (e) {
+    say(false, (e as Error).message.split('\n')[0]!.slice(0, 300));
+  }
+};
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const i = process.argv.indexOf('--probe');
+  if (i >= 0) await probe(process.argv[i + 1] ?? 'tfjs');
+  else await main();
+}
