@@ -128,6 +128,27 @@ const forEachRow = (outShape: readonly number[], shape: readonly number[], f: (o
   }
 };
 
+type Heap = Float32Array | Int32Array | Uint8Array;
+
+/**
+ * One row of a select: `O[o + j] = C[c + j·ic] ? A[a + j·ia] : B[b + j·ib]`, with the common
+ * stride patterns (each 0 or 1) as separate tight loops.
+ */
+const selectRow = (O: Heap, o: number, n: number, C: Heap, c: number, ic: number, A: Heap, a: number, ia: number, B: Heap, b: number, ib: number): void => {
+  if (ic === 1 && ia === 1 && ib === 0) {
+    const y = B[b]!;
+    for (let j = 0; j < n; j++) O[o + j] = C[c + j] ? A[a + j]! : y;
+  } else if (ic === 1 && ia === 0 && ib === 1) {
+    const x = A[a]!;
+    for (let j = 0; j < n; j++) O[o + j] = C[c + j] ? x : B[b + j]!;
+  } else if (ic === 1 && ia === 1 && ib === 1) {
+    for (let j = 0; j < n; j++) O[o + j] = C[c + j] ? A[a + j]! : B[b + j]!;
+  } else if (ic === 0) {
+    if (C[c]) for (let j = 0; j < n; j++) O[o + j] = A[a + j * ia]!;
+    else for (let j = 0; j < n; j++) O[o + j] = B[b + j * ib]!;
+  } else for (let j = 0; j < n; j++) O[o + j] = C[c + j * ic] ? A[a + j * ia]! : B[b + j * ib]!;
+};
+
 const select: KernelConfig = {
   kernelName: SELECT,
   backendName: 'wasm',
@@ -158,7 +179,7 @@ const select: KernelConfig = {
     let oa = 0;
     let ob = 0;
     for (let o = 0; o < size; o += inner) {
-      for (let j = 0, c = oc, x = oa, y = ob; j < inner; j++, c += ic, x += ia, y += ib) O[o + j] = C[c] ? A[x]! : B[y]!;
+      selectRow(O, o, inner, C, oc, ic, A, oa, ia, B, ob, ib);
       // odometer over the outer axes
       for (let d = r - 2; d >= 0; d--) {
         idx[d]++;
