@@ -264,7 +264,8 @@ class TfjsProgram implements TfjsExecutable {
     } catch (e) {
       throw new Error(`${n.path === '' ? '' : `${n.path}: `}${n.op} ${n.dtype}${shapeToString(n.shape)} failed on tfjs '${this.engineInfo.tfjsBackend}' (operands ${ins.map((x) => `${x.dtype}[${x.shape.join(',')}]`).join(', ')}): ${(e as Error).message}`);
     }
-    if (ins.includes(out) || this.isHeld(out)) out = out.clone();
+    // a lowering sees only its operands, so the only tensors it can hand back unchanged are those
+    if (ins.includes(out)) out = out.clone();
     if (!(lazy ? broadcastsTo(out.shape, shape) : sameShape(out.shape, shape)) || out.dtype !== tfDtype(n.dtype)) {
       out.dispose();
       throw new Error(`bug: the tfjs lowering of ${n.op} at '${n.path}' gave ${out.dtype}[${out.shape.join(',')}], the node is ${n.dtype}[${shape.join(',')}]`);
@@ -278,12 +279,6 @@ class TfjsProgram implements TfjsExecutable {
       this.stats.set(key, s);
     }
     return out;
-  }
-
-  private isHeld(t: tf.Tensor): boolean {
-    for (const r of this.resident.values()) if (r === t) return true;
-    for (const s of this.state.values()) if (s.tensor === t) return true;
-    return false;
   }
 
   /** The run plan for a set of outputs (cached). */
