@@ -11,14 +11,17 @@
  *   the decomposition's one-hot [N, V] product (N·V work and memory saved per step); it uses
  *   the same `logSoftmax(logits)` node as the cross-entropy VJP, so that it is computed once;
  * - transpose of a transpose becomes one transpose (mT(mT(W)) becomes W), reshape of a
- *   reshape one reshape.
+ *   reshape one reshape;
+ * - a gather of consecutive indices (`iota`, or a slice of one: the position ids of a model
+ *   with a past or a prefix) becomes a slice of the table (a copy of contiguous rows instead of
+ *   an indexed one).
  *
  * The result is a new graph over core nodes (built at the rewritten nodes' own paths).
  */
 import {
   type Graph, type Node, type OpName, type OpDef, type Dim,
   graph, topoOrder, topoOrderUntil, apply, atPath, opDef, decomposition, dimMul,
-  reshape, transpose, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
+  reshape, transpose, slice, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
 } from '@prefix-tuning/core';
 
 export interface PrepareOptions {
@@ -50,6 +53,17 @@ const crossEntropyByGather = (n: Node<'crossEntropy'>): Node => {
   });
 };
 
+/** [start, end) when `idx` holds start, start+1, ..., end-1 (a 1-D iota or a slice of one). */
+const consecutive = (idx: Node): [Dim, Dim] | undefined => {
+  if (idx.shape.length !== 1) return undefined;
+  if (idx.op === 'iota') return [0, idx.shape[0]!];
+  if (idx.op === 'slice' && idx.inputs[0]!.op === 'iota' && idx.inputs[0]!.shape.length === 1) {
+    const a = (idx as Node<'slice'>).attrs;
+    return [a.start, a.end];
+  }
+  return undefined;
+};
+
 /** Rewrites `g` (see the module comment and `PrepareOptions`). */
 export const prepare = (g: Graph, opts: PrepareOptions): Graph => {
   const memo = new Map<number, Node>();
@@ -69,6 +83,10 @@ export const prepare = (g: Graph, opts: PrepareOptions): Graph => {
       return atPath(n.path, () => transpose(inner.inputs[0]!, p2.map((p) => p1[p]!)));
     }
     if (n.op === 'reshape' && ins[0]!.op === 'reshape') return atPath(n.path, () => reshape(ins[0]!.inputs[0]!, n.shape));
+    if (n.op === 'gather') {
+      const range = consecutive(ins[1]!);
+      if (range !== undefined) return atPath(n.path, () => slice(ins[0]!, (n as Node<'gather'>).attrs.axis, range[0], range[1]));
+    }
     if (opDef(n.op).kind !== 'composite') return reapply(n, ins);
     const m = reapply(n, ins);
     if (m.op === 'crossEntropy' && opts.gatherCrossEntropy && typeof m.inputs[0]!.shape[1] === 'number')

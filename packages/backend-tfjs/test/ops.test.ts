@@ -176,6 +176,13 @@ describe('indexing', () => {
     const table = c.input(s, tdt, tdt === 'bool' ? bits(c) : tdt === 'int32' ? intVals(c) : () => c.uniform(-1, 1));
     return gather(table, c.input(c.shape(0, 2), dt, () => c.int(0, n - 1)), ax);
   }));
+  it('gather of consecutive indices (iota or a slice of one: lowered as a slice of the table)', () => check((c) => {
+    const s = c.shape(1, 3);
+    const ax = c.int(0, s.length - 1);
+    const x = c.input(s.map((d, i) => (i === ax ? 6 : d)));
+    const a = c.int(0, 5);
+    return { all: gather(x, iota([6], 0, c.pick(['int32', 'int64'] as const)), ax), part: gather(x, slice(iota([6], 0), 0, a, c.int(a + 1, 6)), ax), sym: gather(x, iota(['A'], 0), ax), dims: c.input(['A']) };
+  }));
   it('scatterAdd (duplicate indices sum; concrete or symbolic size; any axis)', () => check((c) => {
     const pre = c.shape(0, 2);
     const idxShape = c.shape(1, 2);
