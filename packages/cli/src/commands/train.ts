@@ -19,7 +19,7 @@ import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command, type OptionSpec } from '../cli.ts';
 import {
   serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
-} from '../../../core/src/prefix/export.ts';
+} from '@prefix-tuning/core';
 import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
 import { checkResumeOptions, checkResumeVariant, decodeRunConfig, resolveRun, wordsLength, type RunConfig } from '../run/config.ts';
 import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds, requireFile } from '../run/model.ts';

@@ -10,7 +10,7 @@
 import { causalDecoder, generate, type Backend, type GenerateOptions, type HostTensor, virtualPrefixLength } from '@prefix-tuning/core';
 import { buildDecoderPrompt } from '@prefix-tuning/tasks';
 import type { LoadedModel } from '@prefix-tuning/hub';
-import type { LoadedAdapter } from '../../../core/src/prefix/export.ts';
+import type { LoadedAdapter } from '@prefix-tuning/core';
 import { UsageError, type OptionSpec } from '../cli.ts';
 import { causalOnly, checkIds, maxPositions, prependSpace, specialIds, taskTokenizer } from './model.ts';
 

@@ -13,3 +13,4 @@ export {
   type TrainGraphOptions,
 } from './graphs.ts';
 export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';
+export * from './export.ts';
