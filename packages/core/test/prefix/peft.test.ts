@@ -20,12 +20,14 @@ import { hfOptions } from '../decode/hf.ts';
 import type { HostTensor } from '../../src/backend/tensor.ts';
 import { decodeModelConfig, paramsFromCheckpoint, shiftTokensRight, type ModelConfig, type BartConfig, type CausalLmConfig } from '../../src/models/index.ts';
 import { inject, type Injection } from '../../src/prefix/inject.ts';
+import { parseAdapter } from '../../src/prefix/export.ts';
 import { injectedTrainGraph, injectedCausalForward, injectedBartForward, modelSites } from '../../src/prefix/graphs.ts';
 import { parseSafetensors, toFloat32 } from '../../src/io/safetensors.ts';
 import { repoRoot, loadFixture } from '../models/fixtures.ts';
 
 const peftDir = join(repoRoot, 'fixtures', 'peft');
-const cases = existsSync(peftDir) ? readdirSync(peftDir).filter((c) => existsSync(join(peftDir, c, 'expected.json'))) : [];
+// PEFT-written cases (ours-* hold adapters written here and checked by PEFT)
+const cases = existsSync(peftDir) ? readdirSync(peftDir).filter((c) => !c.startsWith('ours-') && existsSync(join(peftDir, c, 'expected.json'))) : [];
 
 type J = { shape: number[]; data: number[] };
 const f32 = (t: J): HostTensor => ({ dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data) });
@@ -146,4 +148,23 @@ test('generation with a PEFT adapter (greedy and beam search) equals PEFT genera
     if (kind === 'beam') assert.ok(Math.abs(r.scores[0]! - g.sequences_scores.data[0]) < 1e-4);
   }
   await dec.dispose();
+});
+
+test('an adapter written here, loaded by PEFT (tools/check_adapter.py), gives PEFT the logits it gives us', () => {
+  const dir = join(peftDir, 'ours-gpt2-tiny');
+  if (!existsSync(join(dir, 'expected.json'))) return;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const ex = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as any;
+  const base = loadFixture('gpt2-tiny');
+  const cfg = decodeModelConfig(base.config);
+  assert.ok(E.isRight(cfg));
+  const frozen = paramsFromCheckpoint(cfg.right, base.checkpoint);
+  assert.ok(E.isRight(frozen));
+  const loaded = parseAdapter(cfg.right, JSON.parse(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8')), new Uint8Array(readFileSync(join(dir, 'adapter', 'adapter_model.safetensors'))));
+  assert.ok(E.isRight(loaded), E.isLeft(loaded) ? loaded.left : '');
+  const inj = loaded.right.injection!;
+  const out = injectedCausalForward(cfg.right as CausalLmConfig, inj, { ids: input('input_ids', ['B', 'T'], 'int32'), mask: input('attention_mask', ['B', 'T'], 'int32') });
+  const lg = evaluate(graph({ l: out.logits }), { input_ids: i32(ex.inputs.input_ids), attention_mask: i32(ex.inputs.attention_mask) }, { ...frozen.right, ...loaded.right.params })['l']!;
+  assert.deepEqual(lg.shape, ex.peft_logits.shape);
+  assert.ok(maxDiff(lg.data as Float32Array, ex.peft_logits.data) < 1e-4);
 });
