@@ -115,6 +115,14 @@ const argmaxRows = (logits: Float32Array, rows: number, V: number): Int32Array =
   return out;
 };
 
+/**
+ * The step graph runs hundreds of times with few rows: its weights are initializers, which
+ * ORT prepacks for its GEMM kernels (measured 1.2x (batch 1) to 1.7x (batch 32) faster steps
+ * than weights bound as inputs, which MLAS packs at every call). The prefill runs once and
+ * binds them as inputs (no second copy).
+ */
+const stepBackend = (o: CaseOptions) => onnxBackend({ intraOpNumThreads: o.threads, weights: 'initializers', ...o.backend });
+
 /** Greedy decoding of `steps` tokens after the prefill; times the cached steps only. */
 const decodeLoop = async (prefill: Executable, prefillFeeds: Record<string, HostTensor>, step: Executable, rows: number, steps: number, V: number) => {
   const tp = performance.now();
@@ -138,7 +146,7 @@ export const decodeB1 = async (o: CaseOptions): Promise<Measured> => {
   const be = onnxBackend({ intraOpNumThreads: o.threads, ...o.backend });
   const params = randomGpt2Params(cfg);
   const prefill = await be.compile(prefillGraph(cfg), { params });
-  const step = await be.compile(stepGraph(cfg), { params });
+  const step = await stepBackend(o).compile(stepGraph(cfg), { params });
   const { prefillMs, stepMs } = await decodeLoop(prefill, { input_ids: i32([1, T], ids(1, T, 3)) }, step, 1, N, cfg.vocab_size);
   await prefill.dispose();
   await step.dispose();
@@ -158,7 +166,7 @@ export const decodeB32Mixed = async (o: CaseOptions): Promise<Measured> => {
   const params = { ...randomGpt2Params(cfg), [bank.name]: f32(bank.shape, normal(bank.shape.reduce((a, b) => a * b, 1), 0.5, 7)) };
   const be = onnxBackend({ intraOpNumThreads: o.threads, ...o.backend });
   const prefill = await be.compile(injectedPrefillGraph(cfg, inj), { params });
-  const step = await be.compile(stepGraph(cfg), { params });
+  const step = await stepBackend(o).compile(stepGraph(cfg), { params });
   const feeds = {
     input_ids: i32([B, T], ids(B, T, 4)),
     attention_mask: i32([B, T], new Array<number>(B * T).fill(1)),

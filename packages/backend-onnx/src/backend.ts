@@ -148,12 +148,21 @@ class OnnxExecutable implements Executable {
   }
 
   run(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
-    const job = this.queue.then(() => this.runNow(feeds, fetch));
+    return this.runInto(feeds, {}, fetch);
+  }
+
+  /**
+   * `run`, with the outputs named in `into` written into those tensors' memory (their dtypes
+   * and shapes must be the outputs'); they are returned as given. Lets a caller recycle big
+   * output buffers (a KV cache) instead of having new ones allocated at every run.
+   */
+  runInto(feeds: Readonly<Record<string, HostTensor>>, into: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const job = this.queue.then(() => this.runNow(feeds, into, fetch));
     this.queue = job.catch(() => undefined);
     return job;
   }
 
-  private async runNow(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+  private async runNow(feeds: Readonly<Record<string, HostTensor>>, into: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.disposed) throw new Error('run: executable was disposed');
     const outputNames = new Set(this.lowered.outputs.map((o) => o.name));
     const wanted = fetch ?? this.lowered.outputs.map((o) => o.name).filter((n) => !this.internal.has(n));
@@ -190,10 +199,15 @@ class OnnxExecutable implements Executable {
     const fetches: Record<string, ort.Tensor | null> = {};
     for (const f of wanted) fetches[f] = null;
     for (const [s, next] of this.stateNext) fetches[next] = this.spare.get(s) ?? null;
+    for (const [name, t] of Object.entries(into)) {
+      if (!outputNames.has(name)) throw new Error(`runInto: unknown output '${name}'`);
+      if (fetches[name]) throw new Error(`runInto: output '${name}' updates state; it is not written into a caller's buffer`);
+      fetches[name] = toOrt(t);
+    }
     const out = await this.session.run(ortFeeds, fetches);
     const result: Record<string, HostTensor> = {};
     // a state buffer is overwritten two runs later: what is returned from it is a copy
-    for (const f of wanted) result[f] = fetches[f] ? copyHost(fromOrt(fetches[f])) : fromOrt(out[f] as ort.Tensor);
+    for (const f of wanted) result[f] = into[f] ?? (fetches[f] ? copyHost(fromOrt(fetches[f])) : fromOrt(out[f] as ort.Tensor));
     for (const [s, next] of this.stateNext) {
       const written = this.spare.get(s);
       if (written) {

@@ -9,7 +9,10 @@
  * step, so parents are applied without a host copy; plain steps (greedy, sampling) use the
  * ordinary step graph and skip the gather.
  *
- * Only the `Executable` contract is used, so the session runs on any backend.
+ * Only the `Executable` contract is needed, so the session runs on any backend. On a backend
+ * whose executables can write outputs into caller buffers (`runInto`, as this one's can), the
+ * cache lives in two recycled buffers per layer (read one, write the other, grown by doubling)
+ * instead of fresh allocations at every step.
  */
 import {
   type CausalLmConfig, type DecodeSession, type Executable, type Graph, type HostTensor,
@@ -64,6 +67,32 @@ const pastFromPresent = (out: Readonly<Record<string, HostTensor>>): Record<stri
   return past;
 };
 
+type RunInto = (feeds: Readonly<Record<string, HostTensor>>, into: Readonly<Record<string, HostTensor>>) => Promise<Record<string, HostTensor>>;
+
+const runIntoOf = (e: Executable): RunInto | undefined => {
+  const f = (e as { runInto?: RunInto }).runInto;
+  return typeof f === 'function' ? f.bind(e) : undefined;
+};
+
+/** Two buffers per cache tensor, used in turn, grown by doubling. */
+class CachePool {
+  private readonly bufs = new Map<string, { cap: number; data: [Float32Array, Float32Array]; next: 0 | 1 }>();
+
+  /** A tensor of `shape` over the buffer of `name` that the current past does not occupy. */
+  take(name: string, shape: readonly number[]): HostTensor {
+    const need = shape.reduce((a, b) => a * b, 1);
+    let b = this.bufs.get(name);
+    if (b === undefined || b.cap < need) {
+      const cap = Math.max(need * 2, 1024);
+      b = { cap, data: [new Float32Array(cap), new Float32Array(cap)], next: 0 };
+      this.bufs.set(name, b);
+    }
+    const t = hostTensor('float32', shape, b.data[b.next].subarray(0, need));
+    b.next = b.next === 0 ? 1 : 0;
+    return t;
+  }
+}
+
 /** Runs the prefill and returns a session positioned after the prompts. */
 export const kvCacheSession = async (o: KvSessionOptions): Promise<DecodeSession & { readonly rows: number }> => {
   let out = await o.prefill.run(o.prefillFeeds);
@@ -72,6 +101,7 @@ export const kvCacheSession = async (o: KvSessionOptions): Promise<DecodeSession
   let maskLen = o.cacheMask?.shape[1] ?? 0;
   let positions = o.nextPositions ? Int32Array.from(o.nextPositions) : undefined;
   const identity = (p: Int32Array): boolean => p.every((v, i) => v === i);
+  const pool = new CachePool();
   return {
     rows,
     vocabSize: o.vocabSize,
@@ -97,7 +127,17 @@ export const kvCacheSession = async (o: KvSessionOptions): Promise<DecodeSession
         positions = Int32Array.from({ length: rows }, (_, r) => p[parents[r]!]! + 1);
         feeds['position_ids'] = hostTensor('int32', [rows, 1], Int32Array.from({ length: rows }, (_, r) => p[parents[r]!]!));
       }
-      out = await (reorder ? o.reorderStep! : o.step).run(feeds);
+      const exe = reorder ? o.reorderStep! : o.step;
+      const runInto = runIntoOf(exe);
+      if (runInto === undefined) {
+        out = await exe.run(feeds);
+        return;
+      }
+      // present.* = past.* grown by one position, written into the buffers the past is not in
+      const into: Record<string, HostTensor> = {};
+      for (const [k, v] of Object.entries(out))
+        if (k.startsWith('present.')) into[k] = pool.take(k, [rows, v.shape[1]!, v.shape[2]! + 1, ...v.shape.slice(3)]);
+      out = await runInto(feeds, into);
     },
   };
 };
