@@ -68,6 +68,17 @@ describe('feeds', () => {
     await assert.rejects(ex.run({ a, b: a }), /disposed/);
   });
 
+  it('runInto writes outputs into the caller\'s buffers', async () => {
+    const ex = await onnxBackend().compile(mm(), { params: { w } });
+    const buf = new Float32Array(6);
+    const y = hostTensor('float32', [2, 2], buf.subarray(1, 5));
+    const out = await (ex as unknown as { runInto: (f: object, i: object) => Promise<Record<string, { data: unknown }>> }).runInto({ x }, { y });
+    assert.equal(out['y'], y);
+    assert.deepEqual([...buf], [0, -4, -4, 5, 8, 0]);
+    await assert.rejects((ex as unknown as { runInto: (f: object, i: object) => Promise<unknown> }).runInto({ x }, { z: y }), /unknown output 'z'/);
+    await ex.dispose();
+  });
+
   it('int64 and bool tensors round-trip', async () => {
     const g = graph({ i: gather(input('t', [3], 'int64'), input('k', [2], 'int32')), m: input('m', [2], 'bool') });
     const ex = await onnxBackend().compile(g);
