@@ -4,6 +4,9 @@ import * as fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { VariantC, flattenVariant, selectLayers, paperPrefix } from '../../src/prefix/variant.ts';
 import { storedPrefixCount, activationParamSpecs, promptWidth } from '../../src/prefix/params.ts';
+import { inject } from '../../src/prefix/inject.ts';
+import { modelSites } from '../../src/prefix/graphs.ts';
+import { decodeModelConfig } from '../../src/models/index.ts';
 
 test('variant codec accepts every variant kind and compositions', () => {
   const ok = [
@@ -45,9 +48,13 @@ test('selectLayers: all, top-k and explicit', () => {
   }));
 });
 
-test("GPT-2 medium geometry at prefix length 5 stores 245,760 parameters (the paper's ~250K)", () => {
-  // 24 layers, d = 1024, 16 heads of 64
-  assert.equal(storedPrefixCount({ layers: 24, kvHeads: 16, headDim: 64 }, 5), 245_760);
+test("GPT-2 medium's config at prefix length 5 stores 245,760 parameters (the paper's ~250K)", () => {
+  // gpt2-medium's config.json sizes: 24 layers, d = 1024, 16 heads
+  const cfg = decodeModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_ctx: 1024, n_embd: 1024, n_layer: 24, n_head: 16, activation_function: 'gelu_new' });
+  assert.ok(E.isRight(cfg));
+  const stored = inject(modelSites(cfg.right), { kind: 'prefix', length: 5, reparam: { kind: 'mlp', hidden: 512 } }, { mode: 'stored' });
+  assert.equal(stored.trainable.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0), 245_760);
+  assert.equal(storedPrefixCount(stored.groups[0]!.geometry!, 5), 245_760);
 });
 
 test('parameter count of the MLP reparametrisation matches its formula', () => {
