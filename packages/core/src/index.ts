@@ -38,3 +38,4 @@ export * from './decode/search.ts';
 export { type Rng, rng, nextU32, split, Sampler } from './random.ts';
 export * from './loop/trainer.ts';
 export { causalDecoder, type CausalDecoder } from './decode/session.ts';
+export * from './train/index.ts';
