@@ -26,8 +26,7 @@ import { parseSafetensors, toFloat32 } from '../../src/io/safetensors.ts';
 import { repoRoot, loadFixture } from '../models/fixtures.ts';
 
 const peftDir = join(repoRoot, 'fixtures', 'peft');
-// PEFT-written cases (ours-* hold adapters written here and checked by PEFT)
-const cases = existsSync(peftDir) ? readdirSync(peftDir).filter((c) => !c.startsWith('ours-') && existsSync(join(peftDir, c, 'expected.json'))) : [];
+const cases = existsSync(peftDir) ? readdirSync(peftDir).filter((c) => existsSync(join(peftDir, c, 'expected.json'))) : [];
 
 type J = { shape: number[]; data: number[] };
 const f32 = (t: J): HostTensor => ({ dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data) });
@@ -151,7 +150,7 @@ test('generation with a PEFT adapter (greedy and beam search) equals PEFT genera
 });
 
 test('an adapter written here, loaded by PEFT (tools/check_adapter.py), gives PEFT the logits it gives us', () => {
-  const dir = join(peftDir, 'ours-gpt2-tiny');
+  const dir = join(repoRoot, 'fixtures', 'peft-roundtrip', 'gpt2-tiny');
   if (!existsSync(join(dir, 'expected.json'))) return;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const ex = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as any;
