@@ -74,7 +74,9 @@ export const quickstartCommand: Command = {
     { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
     { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output' },
   ],
-  run: async (opts) => {
+  run: async (opts, positionals) => {
+    if (positionals.length > 0)
+      throw new UsageError(`unexpected argument(s) ${positionals.map((p) => `'${p}'`).join(' ')}: pass options directly, e.g. pnpm start --max-train 1000 (no '--' before them)`);
     const t0 = performance.now();
     const modelDir = opts['model'] !== undefined ? resolve(String(opts['model'])) : EMBEDDED_MODEL;
     if (!existsSync(join(modelDir, 'config.json')))
