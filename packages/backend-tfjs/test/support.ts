@@ -9,11 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  type Backend, type Graph, type HostTensor, type Node, type DType,
-  input, param, hostTensor, dimEval, parseDim, evaluate, graphInputs, decodeModelConfig, parseSafetensors, toFloat32, paramsFromCheckpoint,
+  type Backend, type Graph, type HostTensor,
+  evaluate, graphInputs, decodeModelConfig, parseSafetensors, toFloat32, paramsFromCheckpoint,
 } from '@prefix-tuning/core';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
 import { tfjsBackend, type TfjsBackend, type EngineName } from '../src/index.ts';
@@ -50,87 +49,9 @@ export const tfjs = (): TfjsBackend => backendOf('tfjs') as TfjsBackend;
 /** The wasm engine. */
 export const wasm = (): TfjsBackend => backendOf('wasm') as TfjsBackend;
 
-export type Tok = number | string;
-
-/** mulberry32 */
-export const rng = (seed: number): (() => number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
-
-/** A random case: symbol sizes A, B, C, leaf values, and helpers to declare leaves. */
-export class Ctx {
-  readonly env: Record<string, number>;
-  readonly rand: () => number;
-  readonly feeds: Record<string, HostTensor> = {};
-  readonly params: Record<string, HostTensor> = {};
-  private n = 0;
-  constructor(readonly g: fc.GeneratorValue, readonly symbolic = true) {
-    this.env = { A: g(fc.integer, { min: 1, max: 4 }), B: g(fc.integer, { min: 1, max: 4 }), C: g(fc.integer, { min: 1, max: 4 }) };
-    this.rand = rng(g(fc.integer, { min: 0, max: 2 ** 31 - 1 }));
-  }
-  int(min: number, max: number): number {
-    return this.g(fc.integer, { min, max });
-  }
-  bool(): boolean {
-    return this.g(fc.boolean);
-  }
-  pick<A>(xs: readonly A[]): A {
-    return xs[this.int(0, xs.length - 1)]!;
-  }
-  /** A dim: a symbol (when symbolic) or 1..4. */
-  tok(): Tok {
-    return this.symbolic && this.bool() ? this.pick(['A', 'B', 'C']) : this.int(1, 4);
-  }
-  shape(minRank: number, maxRank: number): Tok[] {
-    return Array.from({ length: this.int(minRank, maxRank) }, () => this.tok());
-  }
-  conc(t: Tok): number {
-    return typeof t === 'number' ? t : dimEval(parseDim(t)!, this.env);
-  }
-  uniform(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.rand();
-  }
-  private data(dtype: DType, n: number, fill: (i: number) => number): HostTensor['data'] {
-    const vals = Array.from({ length: n }, (_, i) => fill(i));
-    return dtype === 'float32' ? Float32Array.from(vals) : dtype === 'bool' ? Uint8Array.from(vals, (v) => (v ? 1 : 0))
-      : dtype === 'int64' ? BigInt64Array.from(vals, (v) => BigInt(v)) : Int32Array.from(vals);
-  }
-  /** An input leaf of declared shape `s` fed with `fill` (default U(-1, 1)). */
-  input(s: readonly Tok[], dtype: DType = 'float32', fill: (i: number) => number = () => this.uniform(-1, 1)): Node {
-    const name = `x${this.n++}`;
-    const shape = s.map((t) => this.conc(t));
-    this.feeds[name] = hostTensor(dtype, shape, this.data(dtype, shape.reduce((a, b) => a * b, 1), fill));
-    return input(name, s, dtype);
-  }
-  /** A param leaf (concrete shape) bound at compile time. */
-  param(s: readonly number[], fill: (i: number) => number = () => this.uniform(-1, 1)): Node {
-    const name = `p${this.n++}`;
-    this.params[name] = hostTensor('float32', s, this.data('float32', s.reduce((a, b) => a * b, 1), fill) as Float32Array);
-    return param(name, s);
-  }
-  /** Distinct values at least `gap` apart (no ties for max/argMax). */
-  distinct(n: number, gap = 0.05): (i: number) => number {
-    const vals = Array.from({ length: n }, (_, i) => (i - n / 2) * gap);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(this.rand() * (i + 1));
-      [vals[i], vals[j]] = [vals[j]!, vals[i]!];
-    }
-    return (i) => vals[i]!;
-  }
-}
-
-export const withCtx = <A>(f: (c: Ctx) => A, symbolic = true): fc.Arbitrary<{ c: Ctx; out: A }> =>
-  fc.gen().map((g) => {
-    const c = new Ctx(g, symbolic);
-    return { c, out: f(c) };
-  });
+// The random graph-building context is the ONNX backend's (one generator for both backends' laws).
+export { type Tok, rng, Ctx, withCtx } from '../../backend-onnx/test/support.ts';
+import type { Ctx } from '../../backend-onnx/test/support.ts';
 
 const num = (v: number | bigint): number => Number(v);
 
