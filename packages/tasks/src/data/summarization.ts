@@ -46,7 +46,8 @@ export const loadSamsum: Loader = loadJsonlWith(RawSamsum, (r) =>
 /** DialogSum JSONL: `summary` + `topic` (train, dev) or `summary1..3` + `topic1..3` (test). */
 export const loadDialogSum: Loader = loadJsonlWith(t.union([RawDialogSumMulti, RawDialogSumSingle]), (r) =>
   E.right(
-    'summary1' in r
+    // decide by the codec, not by one key: a single-summary row may carry a stray `summary1`
+    RawDialogSumMulti.is(r)
       ? {
           id: r.fname,
           document: r.dialogue,
