@@ -14,12 +14,27 @@ import { type Graph, graph } from '../ir/graph.ts';
 import { input } from '../ops/leaves.ts';
 import { dimAdd, sym } from '../types/dim.ts';
 import { type Injection } from '../prefix/inject.ts';
-import { injectedPrefillGraph, virtualPrefixLength } from '../prefix/graphs.ts';
+import { injectedPrefillGraph, virtualPrefixLength, hasInfix, infixLength, kvLengths } from '../prefix/graphs.ts';
 import type { DecodeSession } from './search.ts';
+
+/** Options of `CausalDecoder.start`. */
+export interface StartOptions {
+  /** Rows per prompt (beam search). */
+  readonly beams?: number;
+  /** A prefix bank: one user id per prompt. */
+  readonly userIds?: readonly number[];
+  /** Filler id of padded positions (masked out). */
+  readonly padId?: number;
+  /**
+   * An infix variant: one source per prompt, read before the infix; the prompts are then the
+   * target starts (the separator, whose logits predict the first target token).
+   */
+  readonly sources?: readonly (readonly number[])[];
+}
 
 export interface CausalDecoder {
   /** Starts a session for `prompts`, each repeated `beams` times (rows b·beams … b·beams+beams-1). */
-  start(prompts: readonly (readonly number[])[], opts?: { beams?: number; userIds?: readonly number[]; padId?: number }): Promise<DecodeSession>;
+  start(prompts: readonly (readonly number[])[], opts?: StartOptions): Promise<DecodeSession>;
   dispose(): Promise<void>;
 }
 
@@ -55,12 +70,29 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
   const step: Executable = await backend.compile(perLayerStepGraph(cfg), { params });
   const L = causalLmKvGeometry(cfg).layers;
   const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
+  const infix = inj !== undefined && hasInfix(inj);
+  const infixAt = inj ? kvLengths(inj, 'infix') : new Map<number, number>();
+  const I = inj ? infixLength(inj) : 0;
   const V = cfg.vocab_size;
   return {
     async start(prompts, opts = {}) {
       const K = opts.beams ?? 1;
       const R = prompts.length * K;
       if (inj && inj.users > 0 && opts.userIds?.length !== prompts.length) throw new Error('a prefix bank needs one user id per prompt');
+      if (infix && opts.sources?.length !== prompts.length) throw new Error('an infix variant needs one source per prompt (start(targets, { sources }))');
+      if (!infix && opts.sources !== undefined) throw new Error('sources are for infix variants; put the source in the prompt');
+      // infix: sources right-padded (as in training); each row's target follows its own source
+      const srcs = opts.sources ?? [];
+      const S = infix ? Math.max(1, ...srcs.map((s) => s.length)) : 0;
+      const srcIds = new Int32Array(R * S).fill(opts.padId ?? 0);
+      const srcMask = new Int32Array(R * S);
+      srcs.forEach((src, b) => {
+        for (let k = 0; k < K; k++) {
+          srcIds.set(src, (b * K + k) * S);
+          srcMask.fill(1, (b * K + k) * S, (b * K + k) * S + src.length);
+        }
+      });
+      const start = (b: number): number => virtual + (infix ? srcs[b]!.length + I : 0);
       const T0 = Math.max(1, ...prompts.map((p) => p.length));
       const ids = new Int32Array(R * T0).fill(opts.padId ?? 0);
       const mask = new Int32Array(R * T0);
@@ -73,23 +105,31 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
           p.forEach((t, j) => {
             ids[r * T0 + off + j] = t;
             mask[r * T0 + off + j] = 1;
-            pos[r * T0 + off + j] = virtual + j;
+            pos[r * T0 + off + j] = start(b) + j;
           });
-          lastPos[r] = virtual + p.length - 1;
+          lastPos[r] = start(b) + p.length - 1;
         }
       });
       const feeds: Record<string, HostTensor> = { input_ids: i32([R, T0], ids), attention_mask: i32([R, T0], mask), position_ids: i32([R, T0], pos) };
+      if (infix) Object.assign(feeds, { source_ids: i32([R, S], srcIds), source_mask: i32([R, S], srcMask) });
       if (inj && inj.users > 0) feeds['user_ids'] = i32([R], opts.userIds!.flatMap((u) => Array<number>(K).fill(u)));
       const out = await pre.run(feeds);
       let logits = out['logits']!.data as Float32Array;
       let past: HostTensor[] = [];
       for (let l = 0; l < L; l++) past.push(out[`present.${l}.key`]!, out[`present.${l}.value`]!);
-      // per-layer cache masks: each layer's virtual positions always visible, then the prompt's own mask
+      // per-layer cache masks: [prefix; virtual embeddings] always visible, then (infix) the
+      // source's own mask and the infix, then the prompt's own mask
       let lens = Array.from({ length: L }, (_, l) => past[2 * l]!.shape[2]!);
-      let masks = lens.map((n) => {
+      let masks = lens.map((n, l) => {
         const m = new Int32Array(R * n);
+        const il = infixAt.get(l) ?? 0;
+        const front = n - T0 - (infix ? S + il : 0);
         for (let r = 0; r < R; r++) {
-          m.fill(1, r * n, r * n + (n - T0));
+          m.fill(1, r * n, r * n + front);
+          if (infix) {
+            m.set(srcMask.subarray(r * S, (r + 1) * S), r * n + front);
+            m.fill(1, r * n + front + S, r * n + front + S + il);
+          }
           m.set(mask.subarray(r * T0, (r + 1) * T0), r * n + n - T0);
         }
         return m;

@@ -17,6 +17,7 @@ import { input } from '../ops/leaves.ts';
 import { concat, slice, broadcastTo, reshape } from '../ops/layout.ts';
 import { scalar, iota } from '../ops/leaves.ts';
 import { add } from '../ops/binary.ts';
+import { reduceSum } from '../ops/reduce.ts';
 import { GraphError } from '../errors.ts';
 import type { CausalLmConfig, BartConfig, ModelConfig } from '../models/config.ts';
 import { type KeyValue, type PastKeyValues, extendKeyMask, lastPosition } from '../models/common.ts';
@@ -123,11 +124,22 @@ export const injectedCausalForward = (
   const out = causalLmForward(cfg, {
     inputsEmbeds: first(inp.ids),
     ...(past ? { pastKeyValues: past } : {}),
-    ...(positionIds ? { positionIds } : { positionOffset: inp.source ? pastLen : P }),
+    ...(positionIds ? { positionIds } : inp.source ? { positionIds: targetPositions(inp.source.mask, T, dimAdd(dimAdd(P, Pe), infix?.length ?? 0)) } : { positionOffset: P }),
     ...(maskAt ? { attentionMask: maskAt } : {}),
   });
   const logits = !inp.source && emb ? slice(out.logits, 1, Pe, dimAdd(Pe, T)) : out.logits; // [B, T, V]
   return { logits, presents: out.presents };
+};
+
+/**
+ * Positions of an infix variant's target tokens: they follow each row's own source (right-padded,
+ * `mask` [B, S]) and the virtual positions, so padding a batch never moves a row's target:
+ * `offset + sum(mask[b]) + j`.
+ */
+const targetPositions = (mask: Node, T: Dim, offset: Dim): Node => {
+  const len = reduceSum(mask, [1], true); // [B, 1]
+  const steps = reshape(add(iota([T], 0, mask.dtype), scalar(offset as number, mask.dtype)), [1, T]);
+  return add(len, steps);
 };
 
 /** Options of the training graph. */
@@ -135,8 +147,6 @@ export interface TrainGraphOptions {
   /** Per-token mean (Hugging Face) or per-sentence sum (the official prefix-tuning code). */
   readonly loss: 'mean' | 'sum';
 }
-
-const hasInfix = (inj: Injection): boolean => inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
 
 /** The training graph: named inputs (see the module comment) -> `loss` (and `logits`). */
 export const injectedTrainGraph = (cfg: ModelConfig, inj: Injection, opts: TrainGraphOptions): Graph => {
@@ -171,13 +181,29 @@ export const injectedPrefillGraph = (cfg: CausalLmConfig, inj: Injection): Graph
   return graph({ logits: lastPosition(out.logits), ...presentOutputs(out.presents) });
 };
 
+/** The longest per-layer length of the key/value groups of `kind` at the self-attention site (what the graphs use). */
+const kvLength = (inj: Injection, kind: 'prefix' | 'infix'): number => Math.max(0, ...kvLengths(inj, kind).values());
+
+/** Per-layer length of the key/value groups of `kind` at the self-attention site (layers without any are absent). */
+export const kvLengths = (inj: Injection, kind: 'prefix' | 'infix'): Map<number, number> => {
+  const perLayer = new Map<number, number>();
+  for (const g of inj.groups)
+    if (g.kind === kind && g.site === 'self' && g.length > 0) for (const l of g.layers ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + g.length);
+  return perLayer;
+};
+
 /** Number of virtual positions the variant puts before the prompt (to build masks and positions on the host). */
 export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number => {
   void cfg;
-  const kv = inj.groups.filter((g) => g.kind === 'prefix' && g.site === 'self').reduce((s, g) => s + g.length, 0);
   const emb = inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0);
-  return kv + emb;
+  return kvLength(inj, 'prefix') + emb;
 };
+
+/** Positions an infix variant puts between the source and the target (the longest layer's infix; 0 without one). */
+export const infixLength = (inj: Injection): number => kvLength(inj, 'infix');
+
+/** Whether the variant has an infix (its prefill and decoding take the source separately). */
+export const hasInfix = (inj: Injection): boolean => inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
 
 // ---------------------------------------------------------------------------------- BART
 
