@@ -66,3 +66,24 @@ test('eval: usage errors exit 2 with one line', { skip }, () => {
     assert.match(r.stderr, re);
   }
 });
+
+test('an infix adapter ([x; INFIX; y], trained here) generates and evaluates: the source goes before the infix', { skip }, () => {
+  const run = join(work, 'infix-run');
+  const t = cli(['train', '--model', model, '--task', 'e2e', '--variant', 'infix', '--prefix-length', '3', '--max-examples', '40', '--max-dev-examples', '0', '--epochs', '2', '--batch-size', '10', '--lr', '2e-2', '-q', '--out', run]);
+  assert.equal(t.code, 0, t.stderr);
+  const prompt = 'name : The Eagle | Type : coffee shop | food : French | area : riverside';
+  const g = (extra: string[]) => cli(['generate', '--model', model, '--prompt', prompt, '--max-new-tokens', '12', '--json', ...extra]);
+  const withA = g(['--adapter', join(run, 'adapter')]), without = g([]);
+  assert.equal(withA.code, 0, withA.stderr);
+  assert.equal(without.code, 0, without.stderr);
+  const a = JSON.parse(withA.stdout) as { prompt_ids: number[]; ids: number[]; text: string };
+  const b = JSON.parse(without.stdout) as { prompt_ids: number[]; ids: number[] };
+  // with an adapter the prompt is the task source and its separator (EOS, id 91), as in training
+  assert.equal(a.prompt_ids.at(-1), 91);
+  assert.notDeepEqual(a.ids, b.ids);
+  // beam search with the infix, on a batch of sources of different lengths
+  const out = join(work, 'infix-eval');
+  const e = cli(['eval', '--model', model, '--adapter', join(run, 'adapter'), '--task', 'e2e', '--max-examples', '4', '--beams', '2', '--batch-size', '4', '--max-new-tokens', '10', '--out', out]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(readFileSync(join(out, 'hypotheses.txt'), 'utf8').split('\n').length, 5);
+});

@@ -6,8 +6,10 @@
  * (`source ++ [EOS]`, the separator; `buildDecoderPrompt`); without one it is plain text,
  * encoded with the tokenizer's special tokens (Llama adds BOS itself); an empty prompt without
  * any token becomes [BOS] (or [EOS] when the model has no BOS: GPT-2's BOS and EOS are one).
+ * An infix adapter's prompt is split as in training: the source goes before the infix, the
+ * separator after it (the n-gram and length processors still see `source ++ [EOS]`).
  */
-import { causalDecoder, generate, type Backend, type GenerateOptions, type HostTensor, virtualPrefixLength } from '@prefix-tuning/core';
+import { causalDecoder, generate, hasInfix, infixLength, type Backend, type GenerateOptions, type HostTensor, virtualPrefixLength } from '@prefix-tuning/core';
 import { buildDecoderPrompt } from '@prefix-tuning/tasks';
 import type { LoadedModel } from '@prefix-tuning/hub';
 import type { LoadedAdapter } from '@prefix-tuning/core';
@@ -91,11 +93,11 @@ export interface Output {
 export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined) => {
   const cfg = causalOnly(model.config, 'generation');
   const inj = adapter?.injection;
-  if (inj?.groups.some((g) => g.kind === 'infix'))
-    throw new UsageError('generation with an infix adapter is not implemented (the decoding session takes no separate source)');
+  // an infix adapter reads [source; INFIX; separator …]: the source goes to the session apart
+  const infix = inj !== undefined && hasInfix(inj);
   const params: Record<string, HostTensor> = { ...model.params, ...(adapter?.params ?? {}) };
   const ids = specialIds(model);
-  const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
+  const virtual = inj ? virtualPrefixLength(cfg, inj) + infixLength(inj) : 0;
   const positions = maxPositions(cfg);
   const tok = adapter ? taskTokenizer(model) : undefined;
   const decoder = await causalDecoder(backend, cfg, params, inj);
@@ -128,7 +130,11 @@ export const makeGenerator = async (backend: Backend, model: LoadedModel, adapte
         warned = true;
         process.stderr.write(`note: generation limited to ${maxNewTokens} new tokens by the model's ${positions} positions${virtual > 0 ? ` (${virtual} taken by the adapter)` : ''}\n`);
       }
-      const session = await decoder.start(prompts, { beams: o.numBeams ?? 1, padId: ids.pad ?? eos[0] ?? 0 });
+      const padId = ids.pad ?? eos[0] ?? 0;
+      const session = await decoder.start(
+        infix ? prompts.map((p) => p.slice(-1)) : prompts,
+        { beams: o.numBeams ?? 1, padId, ...(infix ? { sources: prompts.map((p) => p.slice(0, -1)) } : {}) },
+      );
       const { batchSize: _b, ...g } = o;
       const r = await generate(session, prompts, { ...g, maxNewTokens, eosTokenIds: eos, ...(ids.pad !== undefined ? { padTokenId: ids.pad } : {}) });
       prompts.forEach((p, j) => {
