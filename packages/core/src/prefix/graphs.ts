@@ -22,10 +22,10 @@ import { GraphError } from '../errors.ts';
 import type { CausalLmConfig, BartConfig, ModelConfig } from '../models/config.ts';
 import { type KeyValue, type PastKeyValues, extendKeyMask, lastPosition } from '../models/common.ts';
 import { causalLmForward, causalLmTokenEmbeddings, causalLmKvGeometry, causalLmLoss, presentOutputs } from '../models/causal.ts';
-import { bartEncoderForward, bartDecoderForward, bartTokenEmbeddings } from '../models/bart.ts';
 import { bartKvGeometry, shiftTokensRight, seq2seqLoss } from '../models/seq2seq.ts';
 import { modelParamShapes } from '../models/checkpoint.ts';
 import { type Injection, type ModelSites, sitePast, embeddingPrefix } from './inject.ts';
+import { injectedBartEncoder, injectedBartDecoder } from './bart-generation.ts';
 
 /** The attention sites, embedding width and weights of a model config (what `inject` needs). */
 export const modelSites = (cfg: ModelConfig): ModelSites => {
@@ -63,15 +63,6 @@ const concatKv = (a: KeyValue, b: KeyValue | undefined): KeyValue =>
 
 /** A site's past length at each layer (0 where a layer has none). */
 const lengthAt = (p: ReturnType<typeof sitePast>, l: number): Dim => p?.layers.get(l) ?? 0;
-
-/** Requires one length at every layer (where a single mask must serve all layers). */
-const uniformLength = (p: ReturnType<typeof sitePast>, layers: number, what: string): Dim => {
-  if (!p) return 0;
-  const lens = new Set(Array.from({ length: layers }, (_, l) => lengthAt(p, l)));
-  if (lens.size > 1)
-    throw new GraphError('inject', what, `activations of different lengths per layer (${[...lens].join(', ')}) are supported for decoder-only models only`);
-  return p.length;
-};
 
 interface CausalParts {
   readonly logits: Node; // [B, T, V] for the real tokens
@@ -207,38 +198,24 @@ export const hasInfix = (inj: Injection): boolean => inj.groups.some((g) => g.ki
 
 // ---------------------------------------------------------------------------------- BART
 
-/** BART forward with prefixes at the encoder self-attention, decoder self-attention and cross-attention. */
+/**
+ * BART forward with prefixes at the encoder self-attention, decoder self-attention and
+ * cross-attention: the encoder and decoder halves that generation runs apart (./bart-generation.ts).
+ */
 export const injectedBartForward = (
   cfg: BartConfig,
   inj: Injection,
   inp: { ids: Node; mask: Node; decoderIds: Node; decoderMask?: Node },
 ): { logits: Node; encoderHidden: Node } => {
-  if (hasInfix(inj)) throw new GraphError('inject', 'infix', 'infix variants apply to decoder-only models (the encoder-decoder already separates source and target)');
-  const enc = sitePast(inj, 'prefix', 'encoder', B);
-  const dec = sitePast(inj, 'prefix', 'self', B);
-  const cross = sitePast(inj, 'prefix', 'cross', B);
-  const Pe = uniformLength(enc, cfg.encoder_layers, 'prefix_encoder');
-  const Pd = uniformLength(dec, cfg.decoder_layers, 'prefix');
-  const Pc = uniformLength(cross, cfg.decoder_layers, 'prefix_cross');
-  const embPrefix = embeddingPrefix(inj, B);
-  const E: Dim = embPrefix ? embPrefix.shape[1]! : 0;
-  const encoder = bartEncoderForward(cfg, {
-    ...(embPrefix ? { inputsEmbeds: concat([embPrefix, bartEmbed(cfg, inp.ids)], 1) } : { ids: inp.ids }),
-    attentionMask: extendKeyMask(extendKeyMask(inp.mask, E), Pe),
-    ...(enc ? { pastKeyValues: enc.past } : {}),
-  });
-  const decoder = bartDecoderForward(cfg, {
+  const encoder = injectedBartEncoder(cfg, inj, { ids: inp.ids, mask: inp.mask });
+  const decoder = injectedBartDecoder(cfg, inj, {
     ids: inp.decoderIds,
     encoderHidden: encoder.hidden,
-    encoderAttentionMask: extendKeyMask(extendKeyMask(inp.mask, E), Pc),
-    ...(cross ? { crossPastKeyValues: cross.past } : {}),
-    ...(dec ? { pastKeyValues: dec.past } : {}),
-    ...(inp.decoderMask ? { attentionMask: extendKeyMask(inp.decoderMask, Pd) } : {}),
+    encoderMask: encoder.mask,
+    ...(inp.decoderMask ? { decoderMask: inp.decoderMask } : {}),
   });
   return { logits: decoder.logits, encoderHidden: encoder.hidden };
 };
-
-const bartEmbed = (cfg: BartConfig, ids: Node): Node => bartTokenEmbeddings(cfg, 'encoder', ids);
 
 const bartTrainGraph = (cfg: BartConfig, inj: Injection, opts: TrainGraphOptions): Graph => {
   const [S, T] = [sym('S'), sym('T')];
