@@ -1,14 +1,17 @@
 /**
  * Generation graphs on ONNX Runtime: a prefix bank (a different prefix per row) through the
  * prefill and cached step graphs agrees with the reference evaluator and with decoding each
- * row alone; in-graph beam reordering equals reordering the cache on the host.
+ * row alone; in-graph beam reordering equals reordering the cache on the host; BART's
+ * encoder-decoder session (all three prefix sites, an embedding prefix, a bank) gives the
+ * reference evaluator's logits and tokens.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type HostTensor, type Gpt2Config, type Executable,
+  type HostTensor, type Gpt2Config, type BartConfig, type Backend, type Executable, type DecodeSession,
   decodeModelConfig, modelParamShapes, inject, modelSites, injectedPrefillGraph, prefillGraph, stepGraph, evaluate, f32, i32, greedyOrSample,
+  beamSearch, seq2seqDecoder, referenceBackend,
 } from '@prefix-tuning/core';
 import { onnxBackend, kvCacheSession, reorderStepGraph } from '../src/index.ts';
 import { rng } from './support.ts';
@@ -113,5 +116,44 @@ describe('beam reordering in the graph', () => {
     const want = evaluate(stepGraph(cfg), { input_ids: ids, ...Object.fromEntries(Object.entries(past).map(([k, v]) => [k, gatherRows(v)])) }, params);
     for (const k of Object.keys(want)) assert.ok(maxDiff(got[k]!, want[k]!) < 1e-4, `${k}: ${maxDiff(got[k]!, want[k]!)}`);
     for (const ex of [prefill, reorder]) await ex.dispose();
+  });
+});
+
+describe('BART encoder-decoder session', () => {
+  it('prefixes at every site, an embedding prefix and a bank: logits and tokens equal the reference evaluator (greedy and beams)', async () => {
+    const bc = decodeModelConfig({
+      model_type: 'bart', vocab_size: 40, d_model: 16, encoder_layers: 2, decoder_layers: 2, encoder_attention_heads: 2, decoder_attention_heads: 2,
+      encoder_ffn_dim: 24, decoder_ffn_dim: 24, max_position_embeddings: 32, scale_embedding: true,
+    });
+    if (E.isLeft(bc)) throw new Error(bc.left);
+    const bart = bc.right as BartConfig;
+    const binj = inject(modelSites(bart), { kind: 'compose', parts: [{ kind: 'prefix', length: 2 }, { kind: 'embedding', length: 1 }] }, { users: 2, mode: 'stored' });
+    const bp: Record<string, HostTensor> = Object.fromEntries([...Object.entries(modelParamShapes(bart)), ...binj.trainable.map((t) => [t.name, t.shape] as const)].map(([n, s]) => {
+      const k = s.reduce((a, b) => a * b, 1);
+      return [n, f32(s, Array.from({ length: k }, () => (/norm/.test(n) && n.endsWith('weight') ? 1 : 0.4 * gauss())))];
+    }));
+    const sources = [[0, 7, 9, 12, 2], [0, 30, 2], [0, 5, 5, 21, 33, 8, 2]];
+    const userIds = [1, 0, 1];
+    const trace = async (backend: Backend) => {
+      const dec = await seq2seqDecoder(backend, bart, bp, binj);
+      const log: Float32Array[] = [];
+      const rec = (s: DecodeSession): DecodeSession => ({ vocabSize: s.vocabSize, logits: async () => { const l = await s.logits(); log.push(Float32Array.from(l)); return l; }, advance: (p, t) => s.advance(p, t) });
+      const prompts = sources.map(() => dec.decoderPrompt);
+      const greedy = await greedyOrSample(rec(await dec.start(sources, { userIds })), prompts, { maxNewTokens: 6 });
+      const beams = await beamSearch(await dec.start(sources, { beams: 3, userIds }), prompts, { maxNewTokens: 6, numBeams: 3, eosTokenIds: [2] });
+      await dec.dispose();
+      return { greedy, beams, log };
+    };
+    const want = await trace(referenceBackend());
+    const got = await trace(onnxBackend({ intraOpNumThreads: 1 }));
+    assert.equal(got.log.length, want.log.length);
+    got.log.forEach((l, i) => {
+      const d = maxDiff(f32([l.length], l), f32([l.length], want.log[i]!));
+      assert.ok(d < 1e-4, `step ${i}: logits max |diff| ${d}`);
+    });
+    assert.deepEqual(got.greedy.tokens, want.greedy.tokens);
+    assert.deepEqual(got.beams.tokens, want.beams.tokens);
+    got.beams.scores.forEach((s, i) => assert.ok(Math.abs(s - want.beams.scores[i]!) < 1e-4));
+    assert.notDeepEqual(got.greedy.tokens[0], got.greedy.tokens[2], 'different sources and users decode differently');
   });
 });

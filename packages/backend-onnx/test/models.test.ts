@@ -2,7 +2,8 @@
  * Model fixtures on ONNX Runtime: the logits and key/values of GPT-2, Llama and BART equal
  * Hugging Face transformers' on checkpoints it wrote (fixtures/models, tools/make_fixtures.py)
  * within 1e-4, and greedy and beam-search continuations through the compiled prefill and
- * KV-cache step graphs equal transformers' `generate`, token for token.
+ * KV-cache step graphs (BART: core's encoder-decoder session) equal transformers' `generate`,
+ * token for token.
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import {
   type BartConfig, type CausalLmConfig, type ModelConfig, type HostTensor, type Executable, type Graph,
   decodeModelConfig, paramsFromCheckpoint, parseSafetensors, toFloat32, causalLmGraph, bartGraph, bartEncoderGraph,
-  bartPrefillGraph, bartStepGraph, prefillGraph, stepGraph, eosTokenIds, i32, beamSearch, greedyOrSample,
+  bartPrefillGraph, bartStepGraph, prefillGraph, stepGraph, eosTokenIds, i32, beamSearch, greedyOrSample, seq2seqDecoder, seq2seqGenerateOptions,
 } from '@prefix-tuning/core';
 import { onnxBackend } from '../src/index.ts';
 import { kvCacheSession, reorderStepGraph } from '../src/generate.ts';
@@ -128,6 +129,22 @@ describe('model fixtures on onnxruntime equal transformers', () => {
         const r = await greedyOrSample(s, [prompt], { maxNewTokens: maxNew, eosTokenIds: eosTokenIds(c) });
         assert.deepEqual(r.tokens[0], g.new_tokens);
       });
+
+      if (cfg.model_type === 'bart' && expected.beam) {
+        it('beam search through the encoder-decoder session (transformers generate, num_beams > 1)', async () => {
+          const bart = cfg as BartConfig;
+          const b = expected.beam;
+          const kw = b.generate_kwargs;
+          const dec = await seq2seqDecoder(backend, bart, params);
+          const r = await beamSearch(await dec.start([b.encoder_input_ids], { beams: kw.num_beams }), [dec.decoderPrompt], {
+            ...seq2seqGenerateOptions(bart), maxNewTokens: kw.max_new_tokens, numBeams: kw.num_beams, lengthPenalty: kw.length_penalty, earlyStopping: kw.early_stopping,
+            minLength: kw.min_length, noRepeatNgramSize: kw.no_repeat_ngram_size, badWordsIds: kw.bad_words_ids,
+          });
+          await dec.dispose();
+          assert.deepEqual([...dec.decoderPrompt, ...r.tokens[0]!], b.sequences[0]);
+          assert.ok(Math.abs(r.scores[0]! - b.sequences_scores.data[0]) < 1e-4, `score ${r.scores[0]} vs ${b.sequences_scores.data[0]}`);
+        });
+      }
 
       if (cfg.model_type !== 'bart' && expected.beam) {
         it('beam search with in-graph beam reordering (transformers generate, num_beams > 1)', async () => {
