@@ -1,5 +1,8 @@
 /**
- * Benchmarks: `pnpm -s bench [--only NAME,...] [--out FILE] [--threads N] [--steps N]`.
+ * Benchmarks: `pnpm -s bench [--only NAME,...] [--out FILE] [--threads N] [--steps N] [--torch PYTHON]`.
+ * With `--torch PYTHON` (an interpreter with torch, transformers and peft), each ONNX case is
+ * followed by its PyTorch mirror (tools/bench_torch.py: same model, shapes, repetitions and FLOP
+ * formulas; PEFT for the prefix), so the two are measured back to back under the same load.
  * Each benchmark runs in its own Node process (so its peak RSS is its own); results go to
  * FILE (default bench/results/latest.json) as
  *   { machine: {...}, results: [{ name, backend, tokens_per_s, step_ms, gflops, flops_per_step, peak_rss_mb, ... }] }.
@@ -41,14 +44,22 @@ const main = (): void => {
   for (const n of names) if (!cases[n]) { console.error(`unknown benchmark '${n}' (known: ${Object.keys(cases).join(', ')})`); process.exit(2); }
   const out = resolve(arg('out') ?? join(here, 'results', 'latest.json'));
   const results: unknown[] = [];
-  for (const n of names) {
-    const extra = [...(arg('threads') ? ['--threads', String(threads)] : []), ...(steps === undefined ? [] : ['--steps', String(steps)])];
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', n, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-    if (r.status !== 0) { console.error(`${n}: failed (exit ${r.status})`); process.exitCode = 1; continue; }
+  const python = arg('torch');
+  const extra = [...(arg('threads') ? ['--threads', String(threads)] : []), ...(steps === undefined ? [] : ['--steps', String(steps)])];
+  const runOne = (n: string, cmd: string, args: string[]): void => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+    if (r.status !== 0) { console.error(`${n}: failed (exit ${r.status ?? r.error?.message})`); process.exitCode = 1; return; }
     const line = r.stdout.trim().split('\n').pop()!;
     const res = JSON.parse(line) as { name: string; tokens_per_s: number; step_ms: number; gflops: number; peak_rss_mb: number };
     results.push(res);
     console.error(`${n}: ${res.step_ms.toFixed(1)} ms/step, ${res.tokens_per_s.toFixed(1)} tokens/s, ${res.gflops.toFixed(1)} GFLOP/s, peak RSS ${res.peak_rss_mb} MB`);
+  };
+  for (const n of names) {
+    runOne(n, process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', n, ...extra]);
+    if (python && n.startsWith('onnx.')) {
+      const mirror = n.replace(/^onnx\./, 'torch.');
+      runOne(mirror, python, [join(here, '..', 'tools', 'bench_torch.py'), '--case', mirror, '--threads', String(threads), ...(steps === undefined ? [] : ['--steps', String(steps)])]);
+    }
   }
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memory_gb: Math.round(totalmem() / 2 ** 30),
