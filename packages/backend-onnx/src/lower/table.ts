@@ -299,11 +299,17 @@ export const loweringTable: LoweringTable = {
     return { name, shape };
   },
   pad: (a) => {
+    // Pads for every axis (all begins, then all ends), not the opset-18 `axes` input with two
+    // entries: onnxruntime's transpose optimizer, pushing a Transpose through a Pad, permutes
+    // `pads` as if it held 2 * rank entries and leaves `axes` as it was, which turns a Pad with
+    // `axes` into an out-of-bounds Gather at run time (a prefix gradient's pad(sum_B(slice(
+    // transpose(dK))))). A constant (all amounts concrete) is permuted at load time instead.
     const { node, cx } = a;
     const { axis, before, after } = node.attrs;
-    const pads = cx.e.emit('Concat', [cx.e.dim(before), cx.e.dim(after)], { axis: attr.int(0) });
+    const r = node.shape.length;
+    const pads: Dim[] = Array.from({ length: 2 * r }, (_, i) => (i === axis ? before : i === r + axis ? after : 0));
     const zero = cx.e.scalar(node.dtype, 0);
-    return same(node, cx.e.emit('Pad', [full(a, 0), pads, zero, cx.e.ints([axis])], { mode: attr.string('constant') }));
+    return same(node, cx.e.emit('Pad', [full(a, 0), cx.e.shape(pads), zero], { mode: attr.string('constant') }));
   },
   reshape: (a) => {
     const { node, cx } = a;
