@@ -1,7 +1,9 @@
 /**
  * A `DecodeSession` for decoder-only models on any backend: a prefill graph (with the
  * variant's activations at the first positions of the KV cache) and the one-token step graph,
- * compiled once; the KV cache lives on the host between steps and is reordered for beams.
+ * compiled once; the KV cache lives on the host between steps, in capacity buffers that the
+ * step reads in place and appends the new token's keys and values to (`KvCache`), and is
+ * reordered for beams.
  * Prompts of different lengths are left-padded (positions follow the attention mask, as
  * transformers' generate does), and each row may carry its own prefix from a bank.
  */
@@ -16,6 +18,7 @@ import { dimAdd, sym } from '../types/dim.ts';
 import { type Injection } from '../prefix/inject.ts';
 import { injectedPrefillGraph, virtualPrefixLength, hasInfix, infixLength, kvLengths } from '../prefix/graphs.ts';
 import type { DecodeSession } from './search.ts';
+import { appendStepGraph, KvCache } from './cache.ts';
 
 /** Options of `CausalDecoder.start`. */
 export interface StartOptions {
@@ -67,8 +70,9 @@ const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 
  */
 export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<CausalDecoder> => {
   const pre: Executable = await backend.compile(inj ? injectedPrefillGraph(cfg, inj) : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
-  const step: Executable = await backend.compile(perLayerStepGraph(cfg), { params });
-  const L = causalLmKvGeometry(cfg).layers;
+  const step: Executable = await backend.compile(appendStepGraph(cfg), { params });
+  const geo = causalLmKvGeometry(cfg);
+  const L = geo.layers;
   const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
   const infix = inj !== undefined && hasInfix(inj);
   const infixAt = inj ? kvLengths(inj, 'infix') : new Map<number, number>();
@@ -115,12 +119,11 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
       if (inj && inj.users > 0) feeds['user_ids'] = i32([R], opts.userIds!.flatMap((u) => Array<number>(K).fill(u)));
       const out = await pre.run(feeds);
       let logits = out['logits']!.data as Float32Array;
-      let past: HostTensor[] = [];
-      for (let l = 0; l < L; l++) past.push(out[`present.${l}.key`]!, out[`present.${l}.value`]!);
       // per-layer cache masks: [prefix; virtual embeddings] always visible, then (infix) the
       // source's own mask and the infix, then the prompt's own mask
-      let lens = Array.from({ length: L }, (_, l) => past[2 * l]!.shape[2]!);
-      let masks = lens.map((n, l) => {
+      const presents = Array.from({ length: L }, (_, l) => ({ key: out[`present.${l}.key`]!, value: out[`present.${l}.value`]! }));
+      const masks = presents.map(({ key }, l) => {
+        const n = key.shape[2]!;
         const m = new Int32Array(R * n);
         const il = infixAt.get(l) ?? 0;
         const front = n - T0 - (infix ? S + il : 0);
@@ -134,50 +137,20 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
         }
         return m;
       });
-      const reorderRows = (t: HostTensor, parents: Int32Array): HostTensor => {
-        const per = t.data.length / R;
-        const src = t.data as Float32Array;
-        const dst = new Float32Array(src.length);
-        parents.forEach((p, i) => dst.set(src.subarray(p * per, (p + 1) * per), i * per));
-        return { ...t, data: dst };
-      };
+      const cache = new KvCache(R, geo.heads, geo.headDim, presents, masks);
       return {
         vocabSize: V,
         logits: async () => logits,
         async advance(parents, tokens) {
-          const identity = parents.every((p, i) => p === i);
-          if (!identity) {
-            past = past.map((t) => reorderRows(t, parents));
-            masks = masks.map((m, l) => {
-              const n = lens[l]!;
-              const out = new Int32Array(m.length);
-              parents.forEach((p, i) => out.set(m.subarray(p * n, (p + 1) * n), i * n));
-              return out;
-            });
+          if (parents.length !== R || tokens.length !== R) throw new Error(`advance: expected ${R} parents and tokens, got ${parents.length} and ${tokens.length}`);
+          if (!parents.every((p, i) => p === i)) {
+            cache.reorder(parents);
             lastPos.set(Int32Array.from(parents, (p) => lastPos[p]!));
           }
-          const nextMasks = masks.map((m, l) => {
-            const n = lens[l]!;
-            const out = new Int32Array(R * (n + 1));
-            for (let r = 0; r < R; r++) {
-              out.set(m.subarray(r * n, (r + 1) * n), r * (n + 1));
-              out[r * (n + 1) + n] = 1;
-            }
-            return out;
-          });
           for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
-          const f: Record<string, HostTensor> = { input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos) };
-          for (let l = 0; l < L; l++) {
-            f[`past_key_values.${l}.key`] = past[2 * l]!;
-            f[`past_key_values.${l}.value`] = past[2 * l + 1]!;
-            f[`attention_mask.${l}`] = i32([R, lens[l]! + 1], nextMasks[l]!);
-          }
-          const o = await step.run(f);
+          const o = await step.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos), ...cache.feeds() });
           logits = o['logits']!.data as Float32Array;
-          past = [];
-          for (let l = 0; l < L; l++) past.push(o[`present.${l}.key`]!, o[`present.${l}.value`]!);
-          lens = lens.map((n) => n + 1);
-          masks = nextMasks;
+          cache.append(o);
         },
       };
     },

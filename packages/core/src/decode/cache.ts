@@ -1,0 +1,193 @@
+/**
+ * A decoder's KV cache kept in capacity buffers on the host, and the one-token step graph that
+ * reads it in place.
+ *
+ * Layer l's keys (and values) live in one buffer [R, Hkv, C, Dh] whose first `length`
+ * positions of each row hold the cache and whose last C - length positions are free; the key
+ * mask [R, C + 1] marks the cached positions a row attends to (padding and free positions are
+ * 0) and ends with a 1 for the step's own token. The step graph takes the whole buffers (fed as
+ * they are: no copy), attends over them and the step's own key/value, and returns only the new
+ * token's keys and values, which the host writes into the next free position. So a step costs
+ * O(R·Hkv·Dh) host work per layer instead of copying the cache through the runtime, and the
+ * buffers are reallocated only when they fill up (by a quarter more, at least 16 positions).
+ *
+ * Free positions are masked: they add exactly 0 to the attention, which therefore equals
+ * attention over the cache alone (what `present` = concat(past, new) computes), up to the
+ * order of floating-point sums where a backend reorders them.
+ */
+import type { HostTensor } from '../backend/tensor.ts';
+import type { CausalLmConfig } from '../models/config.ts';
+import { causalLmForward, causalLmKvGeometry } from '../models/causal.ts';
+import { lastPosition } from '../models/common.ts';
+import { type Graph, graph } from '../ir/graph.ts';
+import type { Node } from '../ir/node.ts';
+import { input } from '../ops/leaves.ts';
+import { slice } from '../ops/layout.ts';
+import { dimAdd, sym } from '../types/dim.ts';
+
+/**
+ * The one-token step over capacity buffers: `input_ids` [B, 1], `position_ids` [B, 1],
+ * per layer l `past_key_values.{l}.key|value` [B, Hkv, C{l}, Dh] and `attention_mask.{l}`
+ * [B, C{l}+1] (1 = attend; the last column is the new token itself) -> `logits` [B, V] and
+ * `new_key_values.{l}.key|value` [B, Hkv, 1, Dh], the new token's entries.
+ *
+ * The new entries are the last position of `present` = concat(past, own): a backend that
+ * sees that nothing else needs the concatenation (ONNX) never builds it.
+ */
+export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
+  const g = causalLmKvGeometry(cfg);
+  const B = sym('B');
+  const cap = (l: number) => sym(`C${l}`);
+  const out = causalLmForward(cfg, {
+    ids: input('input_ids', [B, 1], 'int32'),
+    positionIds: input('position_ids', [B, 1], 'int32'),
+    pastKeyValues: (l) => ({
+      key: input(`past_key_values.${l}.key`, [B, g.heads, cap(l), g.headDim]),
+      value: input(`past_key_values.${l}.value`, [B, g.heads, cap(l), g.headDim]),
+    }),
+    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(cap(l), 1)], 'int32'),
+  });
+  const last = (x: Node, l: number): Node => slice(x, 2, cap(l), dimAdd(cap(l), 1)); // [B, Hkv, 1, Dh]
+  const news: Record<string, Node> = {};
+  out.presents.forEach((kv, l) => {
+    news[`new_key_values.${l}.key`] = last(kv.key, l);
+    news[`new_key_values.${l}.value`] = last(kv.value, l);
+  });
+  return graph({ logits: lastPosition(out.logits), ...news });
+};
+
+/** One layer's cache: `length` positions in buffers of `capacity`. */
+interface LayerCache {
+  length: number;
+  capacity: number;
+  keys: Float32Array; // [R, H, capacity, D]
+  values: Float32Array;
+  mask: Int32Array; // [R, capacity + 1]
+}
+
+const grown = (need: number): number => need + Math.max(16, Math.ceil(need / 4));
+
+/**
+ * The KV cache of R rows for `appendStepGraph`: built from a prefill's `present.{l}.*` and the
+ * key mask of each layer's cached positions, fed to each step, appended to from its
+ * `new_key_values.{l}.*`, and reordered between rows for beam search.
+ */
+export class KvCache {
+  private readonly layers: LayerCache[];
+
+  /**
+   * `presents[l]`: layer l's keys and values [R, Hkv, T{l}, Dh]; `masks[l]`: [R, T{l}] (1 =
+   * attend). `reserve`: free positions to allocate now (more are added when they run out).
+   */
+  constructor(
+    readonly rows: number,
+    private readonly heads: number,
+    private readonly headDim: number,
+    presents: readonly { readonly key: HostTensor; readonly value: HostTensor }[],
+    masks: readonly Int32Array[],
+    reserve = 16,
+  ) {
+    this.layers = presents.map((kv, l) => {
+      const [R, H, T, D] = kv.key.shape;
+      if (R !== rows || H !== heads || D !== headDim || kv.value.shape.join() !== kv.key.shape.join())
+        throw new Error(`KvCache: layer ${l} keys [${kv.key.shape}] / values [${kv.value.shape}] are not [${rows},${heads},T,${headDim}]`);
+      if (masks[l]!.length !== rows * T!) throw new Error(`KvCache: layer ${l} mask has ${masks[l]!.length} entries, expected ${rows}×${T}`);
+      const layer: LayerCache = { length: 0, capacity: 0, keys: new Float32Array(0), values: new Float32Array(0), mask: new Int32Array(0) };
+      this.resize(layer, T! + Math.max(1, reserve));
+      this.write(layer, kv.key.data as Float32Array, kv.value.data as Float32Array, masks[l]!, T!);
+      return layer;
+    });
+  }
+
+  /** Cached positions of each layer. */
+  get lengths(): readonly number[] {
+    return this.layers.map((c) => c.length);
+  }
+
+  /** The step's cache feeds: each layer's buffers and key mask, over the cache's own memory. */
+  feeds(): Record<string, HostTensor> {
+    const f: Record<string, HostTensor> = {};
+    const [R, H, D] = [this.rows, this.heads, this.headDim];
+    this.layers.forEach((c, l) => {
+      f[`past_key_values.${l}.key`] = { dtype: 'float32', shape: [R, H, c.capacity, D], data: c.keys };
+      f[`past_key_values.${l}.value`] = { dtype: 'float32', shape: [R, H, c.capacity, D], data: c.values };
+      f[`attention_mask.${l}`] = { dtype: 'int32', shape: [R, c.capacity + 1], data: c.mask };
+    });
+    return f;
+  }
+
+  /** Appends a step's `new_key_values.{l}.key|value` [R, Hkv, 1, Dh] as every row's next position. */
+  append(out: Readonly<Record<string, HostTensor>>): void {
+    this.layers.forEach((c, l) => {
+      const k = out[`new_key_values.${l}.key`];
+      const v = out[`new_key_values.${l}.value`];
+      if (k === undefined || v === undefined) throw new Error(`KvCache.append: missing new_key_values.${l}.key|value`);
+      if (c.length === c.capacity) this.resize(c, grown(c.length + 1));
+      this.write(c, k.data as Float32Array, v.data as Float32Array, undefined, 1);
+    });
+  }
+
+  /** Row i takes the cache of row parents[i] (beam search). */
+  reorder(parents: Int32Array): void {
+    if (parents.every((p, i) => p === i)) return;
+    for (const c of this.layers) {
+      const per = this.heads * c.capacity * this.headDim;
+      const take = <A extends Float32Array | Int32Array>(src: A, n: number, make: (len: number) => A): A => {
+        const dst = make(src.length);
+        parents.forEach((p, i) => dst.set(src.subarray(p * n, (p + 1) * n), i * n));
+        return dst;
+      };
+      c.keys = take(c.keys, per, (n) => new Float32Array(n));
+      c.values = take(c.values, per, (n) => new Float32Array(n));
+      c.mask = take(c.mask, c.capacity + 1, (n) => new Int32Array(n));
+    }
+  }
+
+  /** Moves a layer to buffers of `capacity` positions (the cache and its mask kept, the new token's column set). */
+  private resize(c: LayerCache, capacity: number): void {
+    const [R, H, D] = [this.rows, this.heads, this.headDim];
+    const keys = new Float32Array(R * H * capacity * D);
+    const values = new Float32Array(R * H * capacity * D);
+    const mask = new Int32Array(R * (capacity + 1));
+    const n = c.length * D;
+    for (let rh = 0; rh < R * H; rh++) {
+      keys.set(c.keys.subarray(rh * c.capacity * D, rh * c.capacity * D + n), rh * capacity * D);
+      values.set(c.values.subarray(rh * c.capacity * D, rh * c.capacity * D + n), rh * capacity * D);
+    }
+    for (let r = 0; r < R; r++) {
+      mask.set(c.mask.subarray(r * (c.capacity + 1), r * (c.capacity + 1) + c.length), r * (capacity + 1));
+      mask[r * (capacity + 1) + capacity] = 1;
+    }
+    c.capacity = capacity;
+    c.keys = keys;
+    c.values = values;
+    c.mask = mask;
+  }
+
+  /** Writes T positions [R, H, T, D] after the cached ones, with their mask [R, T] (all 1 when absent). */
+  private write(c: LayerCache, keys: Float32Array, values: Float32Array, mask: Int32Array | undefined, T: number): void {
+    const [R, H, D] = [this.rows, this.heads, this.headDim];
+    const n = T * D;
+    if (keys.length !== R * H * n || values.length !== R * H * n) throw new Error(`KvCache: expected ${R * H * n} new entries per tensor, got ${keys.length} and ${values.length}`);
+    for (let rh = 0; rh < R * H; rh++) {
+      const dst = (rh * c.capacity + c.length) * D;
+      const src = rh * n;
+      if (n > 256) {
+        c.keys.set(keys.subarray(src, src + n), dst);
+        c.values.set(values.subarray(src, src + n), dst);
+      } else {
+        // one step's head vector: a plain loop beats creating two subarray views
+        for (let i = 0; i < n; i++) {
+          c.keys[dst + i] = keys[src + i]!;
+          c.values[dst + i] = values[src + i]!;
+        }
+      }
+    }
+    for (let r = 0; r < R; r++) {
+      const at = r * (c.capacity + 1) + c.length;
+      if (mask === undefined) c.mask.fill(1, at, at + T);
+      else c.mask.set(mask.subarray(r * T, (r + 1) * T), at);
+    }
+    c.length += T;
+  }
+}
