@@ -8,13 +8,21 @@
  * any token becomes [BOS] (or [EOS] when the model has no BOS: GPT-2's BOS and EOS are one).
  * An infix adapter's prompt is split as in training: the source goes before the infix, the
  * separator after it (the n-gram and length processors still see `source ++ [EOS]`).
+ *
+ * Encoder-decoder models (BART): the prompt is the encoder's source (with an adapter
+ * `[BOS] source [EOS]` as in training, else the tokenizer's own special tokens); the decoder
+ * starts from `decoder_start_token_id` and the forced first/last tokens of generation_config.json
+ * (else config.json) apply, as in transformers' `generate`.
  */
-import { causalDecoder, generate, hasInfix, infixLength, type Backend, type GenerateOptions, type HostTensor, virtualPrefixLength } from '@prefix-tuning/core';
-import { buildDecoderPrompt } from '@prefix-tuning/tasks';
+import {
+  bartVirtualPositions, causalDecoder, generate, hasInfix, infixLength, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
+  type Backend, type BartConfig, type CausalLmConfig, type DecodeSession, type GenerateOptions, type HostTensor,
+} from '@prefix-tuning/core';
+import { buildDecoderPrompt, buildSeq2SeqExample } from '@prefix-tuning/tasks';
 import type { LoadedModel } from '@prefix-tuning/hub';
 import type { LoadedAdapter } from '@prefix-tuning/core';
 import { UsageError, type OptionSpec } from '../cli.ts';
-import { causalOnly, checkIds, maxPositions, prependSpace, specialIds, taskTokenizer } from './model.ts';
+import { checkIds, maxPositions, prependSpace, specialIds, taskTokenizer } from './model.ts';
 
 /** Options shared by `generate` and `eval`. */
 export const decodingOptions = (defaults: { beams: number; maxNewTokens: number }): OptionSpec[] => [
@@ -89,54 +97,129 @@ export interface Output {
   readonly score: number;
 }
 
-/** A compiled model (+ adapter) that turns texts into generated texts. */
-export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined) => {
-  const cfg = causalOnly(model.config, 'generation');
+/**
+ * A model family's part of generation: how a text becomes the ids the session starts from, how
+ * many new tokens the model's positions leave, and the session itself (with the prompts the
+ * search sees and the options the config implies).
+ */
+interface Engine {
+  encode(text: string): number[];
+  /** New tokens the learned positions leave after `prompts` (the adapter's share included). */
+  room(prompts: readonly (readonly number[])[]): number;
+  /** Why generation is limited, for the note printed once. */
+  readonly limit: string;
+  start(prompts: readonly (readonly number[])[], beams: number): Promise<{ session: DecodeSession; seen: readonly (readonly number[])[] }>;
+  /** Options the model's config implies (BART's forced first and last tokens). */
+  readonly options: Partial<GenerateOptions>;
+  dispose(): Promise<void>;
+}
+
+/** Decoder-only models: the prompt is the start of the sequence (an infix adapter's source goes to the session apart). */
+const causalEngine = async (backend: Backend, cfg: CausalLmConfig, model: LoadedModel, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
   const inj = adapter?.injection;
   // an infix adapter reads [source; INFIX; separator …]: the source goes to the session apart
   const infix = inj !== undefined && hasInfix(inj);
-  const params: Record<string, HostTensor> = { ...model.params, ...(adapter?.params ?? {}) };
   const ids = specialIds(model);
   const virtual = inj ? virtualPrefixLength(cfg, inj) + infixLength(inj) : 0;
   const positions = maxPositions(cfg);
   const tok = adapter ? taskTokenizer(model) : undefined;
   const decoder = await causalDecoder(backend, cfg, params, inj);
-
-  /** Token ids of a prompt (see the module comment), cut to leave at least one position for generation. */
-  const encode = (text: string): number[] => {
-    const room = positions - virtual - 1;
-    if (room < 1) throw new UsageError(`the model has ${positions} positions and the adapter takes ${virtual}: no room for a prompt`);
-    let p: number[];
-    if (tok) p = [...buildDecoderPrompt(tok, { maxLength: room, prependSpace: prependSpace(cfg) })(text)];
-    else {
-      p = model.tokenizer.encode(text);
-      if (p.length === 0) p = [ids.bos ?? ids.eos[0] ?? 0];
-      if (p.length > room) p = p.slice(p.length - room); // keep the end, where generation continues
-    }
-    checkIds(p, cfg, model.tokenizer, 'prompt');
-    return p;
+  return {
+    /** Token ids of a prompt (see the module comment), cut to leave at least one position for generation. */
+    encode(text) {
+      const room = positions - virtual - 1;
+      if (room < 1) throw new UsageError(`the model has ${positions} positions and the adapter takes ${virtual}: no room for a prompt`);
+      let p: number[];
+      if (tok) p = [...buildDecoderPrompt(tok, { maxLength: room, prependSpace: prependSpace(cfg) })(text)];
+      else {
+        p = model.tokenizer.encode(text);
+        if (p.length === 0) p = [ids.bos ?? ids.eos[0] ?? 0];
+        if (p.length > room) p = p.slice(p.length - room); // keep the end, where generation continues
+      }
+      checkIds(p, cfg, model.tokenizer, 'prompt');
+      return p;
+    },
+    room: (prompts) => positions - virtual - Math.max(...prompts.map((p) => p.length)),
+    limit: `the model's ${positions} positions${virtual > 0 ? ` (${virtual} taken by the adapter)` : ''}`,
+    async start(prompts, beams) {
+      const padId = ids.pad ?? ids.eos[0] ?? 0;
+      const session = await decoder.start(
+        infix ? prompts.map((p) => p.slice(-1)) : prompts,
+        { beams, padId, ...(infix ? { sources: prompts.map((p) => p.slice(0, -1)) } : {}) },
+      );
+      return { session, seen: prompts };
+    },
+    options: {},
+    dispose: () => decoder.dispose(),
   };
+};
+
+/**
+ * Encoder-decoder models (BART): the prompt is the encoder's source (with an adapter, encoded as
+ * in training: `[BOS] source [EOS]`; `buildSeq2SeqExample`); the decoder starts from
+ * `decoder_start_token_id`, and the config's forced first/last tokens apply, as transformers'
+ * `generate` does.
+ */
+const seq2seqEngine = async (backend: Backend, cfg: BartConfig, model: LoadedModel, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
+  const inj = adapter?.injection;
+  const ids = specialIds(model);
+  const virtual = inj ? bartVirtualPositions(inj) : { source: 0, target: 0 };
+  const positions = maxPositions(cfg);
+  const tok = adapter ? taskTokenizer(model) : undefined;
+  const decoder = await seq2seqDecoder(backend, cfg, params, inj);
+  const fromConfig = seq2seqGenerateOptions(cfg);
+  return {
+    /** Source ids, cut to the encoder's positions (the beginning kept, as in training). */
+    encode(text) {
+      const room = positions - virtual.source;
+      if (room < 2) throw new UsageError(`the model has ${positions} positions and the adapter takes ${virtual.source} of the encoder's: no room for a source`);
+      let p: number[];
+      if (tok) p = [...buildSeq2SeqExample(tok, { maxSourceLength: room, prependSpace: prependSpace(cfg) })({ source: text, target: '' }).inputIds];
+      else {
+        p = model.tokenizer.encode(text);
+        if (p.length === 0) p = [...(ids.bos !== undefined ? [ids.bos] : []), ids.eos[0] ?? 0];
+        if (p.length > room) p = p.slice(0, room);
+      }
+      checkIds(p, cfg, model.tokenizer, 'source');
+      return p;
+    },
+    room: () => positions - virtual.target,
+    limit: `the decoder's ${positions} positions${virtual.target > 0 ? ` (${virtual.target} taken by the adapter)` : ''}`,
+    async start(prompts, beams) {
+      const session = await decoder.start(prompts, { beams, padId: ids.pad ?? cfg.pad_token_id ?? 1 });
+      return { session, seen: prompts.map(() => decoder.decoderPrompt) };
+    },
+    options: {
+      ...(ids.forcedBos !== undefined ? { forcedBosTokenId: ids.forcedBos } : fromConfig.forcedBosTokenId !== undefined ? { forcedBosTokenId: fromConfig.forcedBosTokenId } : {}),
+      ...(ids.forcedEos !== undefined ? { forcedEosTokenIds: ids.forcedEos } : fromConfig.forcedEosTokenIds !== undefined ? { forcedEosTokenIds: fromConfig.forcedEosTokenIds } : {}),
+    },
+    dispose: () => decoder.dispose(),
+  };
+};
+
+/** A compiled model (+ adapter) that turns texts into generated texts. */
+export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined) => {
+  const params: Record<string, HostTensor> = { ...model.params, ...(adapter?.params ?? {}) };
+  const cfg = model.config;
+  const engine = cfg.model_type === 'bart' ? await seq2seqEngine(backend, cfg, model, adapter, params) : await causalEngine(backend, cfg, model, adapter, params);
+  const ids = specialIds(model);
+  const tok = adapter !== undefined;
   let warned = false;
 
   const run = async (texts: readonly string[], o: ReturnType<typeof parseDecoding>, onBatch?: (done: number) => void): Promise<Output[]> => {
     const outs: Output[] = [];
     const eos = ids.eos;
     for (let i = 0; i < texts.length; i += o.batchSize) {
-      const prompts = texts.slice(i, i + o.batchSize).map(encode);
+      const prompts = texts.slice(i, i + o.batchSize).map(engine.encode);
       // learned positions end at the model's context: generation stops there
-      const longest = Math.max(...prompts.map((p) => p.length));
-      const maxNewTokens = Math.min(o.maxNewTokens, positions - virtual - longest);
+      const maxNewTokens = Math.min(o.maxNewTokens, engine.room(prompts));
       if (maxNewTokens < o.maxNewTokens && !warned) {
         warned = true;
-        process.stderr.write(`note: generation limited to ${maxNewTokens} new tokens by the model's ${positions} positions${virtual > 0 ? ` (${virtual} taken by the adapter)` : ''}\n`);
+        process.stderr.write(`note: generation limited to ${maxNewTokens} new tokens by ${engine.limit}\n`);
       }
-      const padId = ids.pad ?? eos[0] ?? 0;
-      const session = await decoder.start(
-        infix ? prompts.map((p) => p.slice(-1)) : prompts,
-        { beams: o.numBeams ?? 1, padId, ...(infix ? { sources: prompts.map((p) => p.slice(0, -1)) } : {}) },
-      );
+      const { session, seen } = await engine.start(prompts, o.numBeams ?? 1);
       const { batchSize: _b, ...g } = o;
-      const r = await generate(session, prompts, { ...g, maxNewTokens, eosTokenIds: eos, ...(ids.pad !== undefined ? { padTokenId: ids.pad } : {}) });
+      const r = await generate(session, seen, { ...engine.options, ...g, maxNewTokens, eosTokenIds: eos, ...(ids.pad !== undefined ? { padTokenId: ids.pad } : {}) });
       prompts.forEach((p, j) => {
         const all = r.tokens[j]!;
         const stop = all.findIndex((t) => eos.includes(t)); // the first EOS ends the text (fillers may follow it)
@@ -149,5 +232,5 @@ export const makeGenerator = async (backend: Backend, model: LoadedModel, adapte
     }
     return outs;
   };
-  return { run, dispose: () => decoder.dispose() };
+  return { run, dispose: () => engine.dispose() };
 };

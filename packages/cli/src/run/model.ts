@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { eosTokenIds, type ModelConfig, type CausalLmConfig } from '@prefix-tuning/core';
+import { eosTokenIds, type ModelConfig } from '@prefix-tuning/core';
 import { loadModel, type LoadedModel, type TextTokenizer } from '@prefix-tuning/hub';
 import { UsageError } from '../cli.ts';
 
@@ -18,6 +18,9 @@ export interface SpecialIds {
   readonly eos: readonly number[];
   readonly bos?: number;
   readonly pad?: number;
+  /** generation_config.json's `forced_bos_token_id` / `forced_eos_token_id` (encoder-decoder models; config.json's otherwise). */
+  readonly forcedBos?: number;
+  readonly forcedEos?: readonly number[];
 }
 
 const idList = (v: unknown): number[] | undefined =>
@@ -37,7 +40,12 @@ export const specialIds = (m: LoadedModel): SpecialIds => {
   const eos = idList(gen['eos_token_id']) ?? (eosTokenIds(m.config).length > 0 ? [...eosTokenIds(m.config)] : m.tokenizer.eosId !== undefined ? [m.tokenizer.eosId] : []);
   const bos = typeof gen['bos_token_id'] === 'number' ? gen['bos_token_id'] : (m.config as { bos_token_id?: number | null }).bos_token_id ?? m.tokenizer.bosId;
   const pad = typeof gen['pad_token_id'] === 'number' ? gen['pad_token_id'] : m.tokenizer.padId;
-  return { eos, ...(bos !== undefined && bos !== null ? { bos } : {}), ...(pad !== undefined ? { pad } : {}) };
+  const forcedBos = gen['forced_bos_token_id'];
+  const forcedEos = idList(gen['forced_eos_token_id']);
+  return {
+    eos, ...(bos !== undefined && bos !== null ? { bos } : {}), ...(pad !== undefined ? { pad } : {}),
+    ...(typeof forcedBos === 'number' ? { forcedBos } : {}), ...(forcedEos !== undefined ? { forcedEos } : {}),
+  };
 };
 
 /** The separator/terminator of task examples: the tokenizer's EOS, else the model's. */
@@ -65,12 +73,6 @@ export const prependSpace = (cfg: ModelConfig): boolean => cfg.model_type === 'g
 /** Positions a decoder-only model can attend over. */
 export const maxPositions = (cfg: ModelConfig): number =>
   cfg.model_type === 'gpt2' ? cfg.n_positions : cfg.max_position_embeddings;
-
-/** The decoder-only config, or a usage error naming what is missing. */
-export const causalOnly = (cfg: ModelConfig, what: string): CausalLmConfig => {
-  if (cfg.model_type === 'bart') throw new UsageError(`${what} is implemented for decoder-only models (gpt2, llama); this model is bart`);
-  return cfg;
-};
 
 /** A usage error unless `path` is an existing file. */
 export const requireFile = (path: string, what: string): void => {
