@@ -4,7 +4,8 @@
  * past key/values (GPT-2, Llama with grouped-query heads) and BART's encoder states, within
  * 1e-4; with PEFT's prefix-tuning parameters, the loss, the logits and the gradients w.r.t.
  * every prefix parameter; PEFT's saved adapter gives PEFT's logits; and greedy and beam search
- * through the tfjs backend reproduce PEFT's `generate`.
+ * through the tfjs backend reproduce PEFT's `generate` (GPT-2) and transformers' (BART, through
+ * core's encoder-decoder session).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import {
   type HostTensor, type Node, type ModelConfig, type BartConfig, type CausalLmConfig, type Injection, type GenerateOptions,
   graph, graphParams, input, grad, causalLmGraph, bartGraph, inject, modelSites, injectedTrainGraph, injectedCausalForward,
-  injectedBartForward, shiftTokensRight, parseSafetensors, toFloat32, causalDecoder, generate,
+  injectedBartForward, shiftTokensRight, parseSafetensors, toFloat32, causalDecoder, generate, seq2seqDecoder, seq2seqGenerateOptions,
 } from '@prefix-tuning/core';
 import { fixturesDir, loadModelFixture, modelFixtureNames, tfjs } from './support.ts';
 
@@ -66,6 +67,35 @@ describe('model fixtures written by transformers', () => {
         close(`present.${i}.key`, out[`present.${i}.key`], kv.key);
         close(`present.${i}.value`, out[`present.${i}.value`], kv.value);
       });
+    });
+});
+
+describe('BART generation through the encoder-decoder session', () => {
+  for (const name of modelFixtureNames().filter((n) => n.startsWith('bart')))
+    it(`${name}: greedy (and beam search where recorded) equal transformers' generate`, async () => {
+      const { cfg, params, expected } = loadModelFixture(name);
+      const bart = cfg as BartConfig;
+      const dec = await seq2seqDecoder(tfjs(), bart, params);
+      try {
+        for (const kind of ['greedy', 'beam'] as const) {
+          const g = expected[kind];
+          if (g === undefined) continue;
+          const kw = g.generate_kwargs as Record<string, unknown>;
+          const o: GenerateOptions = {
+            ...seq2seqGenerateOptions(bart), maxNewTokens: kw['max_new_tokens'] as number, numBeams: (kw['num_beams'] as number | undefined) ?? 1,
+            ...(kw['early_stopping'] !== undefined ? { earlyStopping: kw['early_stopping'] as boolean } : {}),
+            ...(kw['length_penalty'] !== undefined ? { lengthPenalty: kw['length_penalty'] as number } : {}),
+            ...(kw['min_length'] !== undefined ? { minLength: kw['min_length'] as number } : {}),
+            ...(kw['no_repeat_ngram_size'] !== undefined ? { noRepeatNgramSize: kw['no_repeat_ngram_size'] as number } : {}),
+            ...(kw['bad_words_ids'] !== undefined ? { badWordsIds: kw['bad_words_ids'] as number[][] } : {}),
+          };
+          const r = await generate(await dec.start([g.encoder_input_ids], { beams: o.numBeams ?? 1 }), [dec.decoderPrompt], o);
+          assert.deepEqual([...dec.decoderPrompt, ...r.tokens[0]!], g.sequences[0], kind);
+          if (kind === 'beam') assert.ok(Math.abs(r.scores[0]! - g.sequences_scores.data[0]) < TOL, `beam score ${r.scores[0]} vs ${g.sequences_scores.data[0]}`);
+        }
+      } finally {
+        await dec.dispose();
+      }
     });
 });
 
