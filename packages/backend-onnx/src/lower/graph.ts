@@ -110,7 +110,14 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
   };
 
   const useCount = new Map<number, number>();
-  for (const n of nodes) for (const x of n.inputs) useCount.set(x.id, (useCount.get(x.id) ?? 0) + 1);
+  const consumers = new Map<number, Node[]>();
+  for (const n of nodes)
+    for (const x of n.inputs) {
+      useCount.set(x.id, (useCount.get(x.id) ?? 0) + 1);
+      const c = consumers.get(x.id);
+      if (c === undefined) consumers.set(x.id, [n]);
+      else if (!c.includes(n)) c.push(n);
+    }
   for (const o of Object.values(g.outputs)) useCount.set(o.id, (useCount.get(o.id) ?? 0) + 1);
 
   const memo = new Map<number, LValue>();
@@ -121,6 +128,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     full: (v, to) => (v.shape.every((d, i) => dimEq(d, to[i]!)) && v.shape.length === to.length ? v.name : e.emit('Expand', [v.name, e.shape(to)])),
     lower: (n) => lowerNode(n),
     uses: (n) => useCount.get(n.id) ?? 0,
+    consumers: (n) => consumers.get(n.id) ?? [],
   };
   const lowerNode = (root: Node): LValue => {
     // iterative post-order (graphs are deep: a 48-layer model's gradient has ~10^4 nodes)

@@ -12,7 +12,7 @@
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
 import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
-import { broadcastShapes, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, slice } from '@prefix-tuning/core';
+import { broadcastShapes, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, slice } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -53,6 +53,8 @@ export interface LowerContext {
   lower(n: Node): LValue;
   /** How many nodes of the graph (and graph outputs) consume `n`. */
   uses(n: Node): number;
+  /** The distinct nodes of the graph that consume `n` (graph outputs not included). */
+  consumers(n: Node): readonly Node[];
 }
 
 export type PrimitiveOp = Exclude<OpName, CompositeOp>;
@@ -274,6 +276,10 @@ export const loweringTable: LoweringTable = {
   // layout -----------------------------------------------------------------------------------
   concat: (a) => same(a.node, a.cx.e.emit('Concat', a.ins.map((_, i) => full(a, i)), { axis: attr.int(a.node.attrs.axis) })),
   slice: ({ node, ins, cx }) => {
+    // one whole operand of a concat along the same axis (the new entries of a KV cache,
+    // `present[..., Tpast:Tpast+T]`): that operand, so the concatenation need not exist
+    const whole = concatOperand(node);
+    if (whole !== undefined) return cx.lower(whole);
     // slicing rows (or batch entries) of a product nobody else reads: multiply only those rows
     // (prefill keeps the last position's logits: [B,T,D] @ [D,V] for one row, not T)
     const src = node.inputs[0]!;
@@ -382,28 +388,66 @@ export const loweringTable: LoweringTable = {
   },
 };
 
+/** The operand of a concat that `s` takes whole (same axis, same bounds), if any. */
+const concatOperand = (s: Node<'slice'>): Node | undefined => {
+  const src = s.inputs[0]!;
+  if (src.op !== 'concat' || (src as Node<'concat'>).attrs.axis !== s.attrs.axis) return undefined;
+  let off: Dim = 0;
+  for (const x of src.inputs) {
+    const end = dimAdd(off, x.shape[s.attrs.axis]!);
+    if (dimEq(off, s.attrs.start) && dimEq(end, s.attrs.end)) return x;
+    off = end;
+  }
+  return undefined;
+};
+
+/**
+ * The blocks of a key (or value) tensor that is a concatenation along the time axis which
+ * nothing else needs whole: its other consumers only slice out whole operands (see `slice`)
+ * and it is no graph output. Attention then reads the blocks where they are (a decoding
+ * step's past and new keys) instead of a concatenated copy of the whole cache.
+ */
+const timeBlocks = (cx: LowerContext, attn: Node, x: Node): readonly Node[] | undefined => {
+  if (x.op !== 'concat' || (x as Node<'concat'>).attrs.axis !== 2) return undefined;
+  const users = cx.consumers(x);
+  const edges = users.reduce((n, c) => n + c.inputs.filter((i) => i === x).length, 0);
+  if (cx.uses(x) !== edges) return undefined; // a graph output
+  return users.every((c) => c === attn || (c.op === 'slice' && concatOperand(c as Node<'slice'>) !== undefined)) ? x.inputs : undefined;
+};
+
 /**
  * Attention as MatMul + Softmax: scores = FusedMatMul(q, k, transB, alpha=scale) (no
  * transposed copy of k, no separate scaling), masks as one boolean [B|1, 1, Tq, Tk] selecting
  * scores or float32's lowest value (the decomposition's exact semantics), and grouped-query
  * heads by folding the group into the query axis instead of repeating k and v.
+ *
+ * Keys and values concatenated along time (a past and the new tokens' own) that nothing else
+ * needs whole are read block by block (see `timeBlocks`): the scores of each block are
+ * concatenated (small: [B,H,Tq,Tk]), and the output is the sum of each block's probabilities
+ * times its values, so a decoding step does not copy its cache.
  */
 const lowerAttention = (a: LowerArgs<'attention'>): LValue => {
   const { node, cx } = a;
   const { scale, causal } = node.attrs;
-  const [q, k] = node.inputs;
+  const [q, k, v] = node.inputs;
   const [, H, Tq, D] = q!.shape;
   const Hk = k!.shape[1]!;
   const Tk = k!.shape[2]!;
   const groups = isConcrete(H!) && isConcrete(Hk) ? H! / Hk : 1;
   let qn = full(a, 0);
-  const kn = full(a, 1);
-  const vn = full(a, 2);
+  const kb = timeBlocks(cx, node, k!);
+  const vb = timeBlocks(cx, node, v!);
+  const split = kb !== undefined && vb !== undefined && kb.length === vb.length && kb.every((x, i) => dimEq(x.shape[2]!, vb[i]!.shape[2]!));
+  const block = (x: Node): string => cx.full(cx.lower(x), x.shape);
+  const ks = split ? kb.map(block) : [full(a, 1)];
+  const vs = split ? vb.map(block) : [full(a, 2)];
   if (groups > 1) qn = cx.e.emit('Reshape', [qn, cx.e.ints([0, Hk as number, -1, D as number])]); // [B,Hk,g*Tq,D]
-  let s = cx.e.emit('FusedMatMul', [qn, kn], { alpha: attr.float(scale), transA: attr.int(0), transB: attr.int(1) }, { domain: 'com.microsoft' });
+  const scores = ks.map((kn) => cx.e.emit('FusedMatMul', [qn, kn], { alpha: attr.float(scale), transA: attr.int(0), transB: attr.int(1) }, { domain: 'com.microsoft' }));
+  let s = scores.length === 1 ? scores[0]! : cx.e.emit('Concat', scores, { axis: attr.int(-1) });
   if (groups > 1) s = cx.e.emit('Reshape', [s, cx.e.ints([0, isConcrete(H!) ? H! : -1, -1, 0])]);
   let mask: string | undefined;
-  if (causal) {
+  // one query aligned to the end of the keys sees them all: no causal mask to build
+  if (causal && !dimEq(Tq!, 1)) {
     const rows = cx.e.emit('Range', [cx.e.scalar('int64', 0), cx.e.emit('Squeeze', [cx.e.dim(Tq!), cx.e.ints([0])]), cx.e.scalar('int64', 1)]);
     const cols = cx.e.emit('Range', [cx.e.scalar('int64', 0), cx.e.emit('Squeeze', [cx.e.dim(Tk), cx.e.ints([0])]), cx.e.scalar('int64', 1)]);
     const off = dimSub(Tk, Tq!);
@@ -417,7 +461,8 @@ const lowerAttention = (a: LowerArgs<'attention'>): LValue => {
   if (mask !== undefined) s = cx.e.emit('Where', [mask, s, cx.e.scalar('float32', -3.4028234663852886e38)]);
   let p = cx.e.emit('Softmax', [s], { axis: attr.int(-1) });
   if (groups > 1) p = cx.e.emit('Reshape', [p, cx.e.ints([0, isConcrete(Hk) ? Hk : -1, -1, 0])]);
-  let o = cx.e.emit('MatMul', [p, vn]);
+  const ps = vs.length === 1 ? [p] : cx.e.emitN('Split', [p, cx.e.shape(kb!.map((x) => x.shape[2]!))], { axis: attr.int(-1) }, { outputs: vs.length });
+  let o = ps.map((pi, i) => cx.e.emit('MatMul', [pi, vs[i]!])).reduce((acc, x) => cx.e.emit('Add', [acc, x]));
   if (groups > 1) o = cx.e.emit('Reshape', [o, cx.e.ints([0, isConcrete(H!) ? H! : -1, -1, 0])]);
   return same(node, o);
 };
