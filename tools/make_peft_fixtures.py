@@ -39,7 +39,7 @@ CASES = [
     PeftCase("gpt2-tiny-prefix-proj", "gpt2-tiny", True, 4, 11000, beam=True),
     PeftCase("gpt2-tiny-prefix-noproj", "gpt2-tiny", False, 3, 12000),
     PeftCase("bart-tiny-prefix-proj", "bart-tiny", True, 3, 13000),
-    PeftCase("bart-tiny-prefix-noproj", "bart-tiny", False, 4, 14000),
+    PeftCase("bart-tiny-prefix-noproj", "bart-tiny", False, 4, 14000, beam=True),
 ]
 ENCODER_HIDDEN = 24
 
@@ -279,7 +279,7 @@ def case_expected(case: PeftCase, seed: int, out_dir: Any) -> dict[str, Any]:
     if enc_dec:
         exp["batch_derived"] = {"decoder_input_ids": tensor_json(derived_decoder_input_ids(base2, batch["labels"]))}
     if case.beam:
-        exp["generation_with_prefix"] = generation_cases(rm, batch, cfg)
+        exp["generation_with_prefix"] = generation_cases(rm, batch, cfg, enc_dec)
     return exp
 
 
@@ -367,19 +367,23 @@ def layout_doc(L: int, H: int, d: int, enc_dec: bool, unused_rows: list[int], po
     return doc
 
 
-def generation_cases(rm: Any, batch: dict[str, torch.Tensor], cfg: Any) -> dict[str, Any]:
-    """Greedy and beam (num_beams 3) from the reloaded adapter, prompt = row 0 source + separator."""
+def generation_cases(rm: Any, batch: dict[str, torch.Tensor], cfg: Any, enc_dec: bool) -> dict[str, Any]:
+    """Greedy and beam (num_beams 3) from the reloaded adapter. Decoder-only: prompt = row 0 source +
+    separator. BART: the encoder input = row 0 source (up to its EOS); the decoder starts from
+    decoder_start_token_id and the config's forced EOS applies, as in any BART generate."""
     eos = cfg.eos_token_id
     row = batch["input_ids"][0].tolist()
     prompt = torch.tensor([row[: row.index(eos) + 1]])
-    extra = {"pad_token_id": eos}
-    greedy = mf.greedy_case(rm, "gpt2", prompt, extra)
-    beam = mf.beam_case(rm, "gpt2", prompt, greedy["new_tokens"], extra, num_beams=3, options=False)
+    family = "bart" if enc_dec else "gpt2"
+    extra = {} if enc_dec else {"pad_token_id": eos}
+    greedy = mf.greedy_case(rm, family, prompt, extra)
+    beam = mf.beam_case(rm, family, prompt, greedy["new_tokens"], extra, num_beams=3, options=False)
     return {
         "model": "the reloaded adapter (PeftModel.from_pretrained, inference mode)",
         "greedy": greedy,
         "beam": beam,
-        "note": "PEFT generate fills the cache with the prefix before the prompt; positions as in prefix_layout",
+        "note": "PEFT generate fills the cache with the prefix before the prompt; positions as in prefix_layout"
+        + (" (BART: the prefix fills the decoder self-attention cache; decoder positions start at num_virtual_tokens)" if enc_dec else ""),
     }
 
 

@@ -1,12 +1,15 @@
 /**
  * The encoder-decoder decoding session: on the transformers-written BART fixtures, greedy and
- * beam search equal transformers' `generate` token for token; with any variant (prefixes at the
+ * beam search equal transformers' `generate` token for token, and with PEFT's BART adapter
+ * PEFT's `generate` (tools/make_peft_fixtures.py); with any variant (prefixes at the
  * encoder, decoder and cross-attention sites, an embedding-only prefix, a prefix bank,
  * compositions, the paper's and PEFT's layouts) cached greedy decoding of a padded batch equals
  * argmax decoding by recomputing the training graph's forward (`injectedBartForward`) for each
  * source alone; beam size 1 is greedy; beams reorder the caches.
  */
 import { test } from 'node:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
@@ -23,7 +26,8 @@ import type { Variant } from '../../src/prefix/variant.ts';
 import { seq2seqDecoder, seq2seqGenerateOptions } from '../../src/decode/seq2seq.ts';
 import { beamSearch, generate, greedyOrSample, type DecodeSession } from '../../src/decode/search.ts';
 import { hfOptions } from './hf.ts';
-import { fixtureNames, loadFixture } from '../models/fixtures.ts';
+import { fixtureNames, loadFixture, repoRoot } from '../models/fixtures.ts';
+import { parseSafetensors, toFloat32 } from '../../src/io/safetensors.ts';
 import { bartJson, decodeOk, randomParams, prng } from '../models/random.ts';
 
 const i32 = (shape: number[], data: readonly number[]): HostTensor => ({ dtype: 'int32', shape, data: Int32Array.from(data) });
@@ -60,6 +64,40 @@ for (const name of fixtureNames().filter((n) => n.startsWith('bart'))) {
     await dec.dispose();
   });
 }
+
+// ------------------------------------------------------------------ PEFT's generate with a BART adapter
+
+const peftCase = join(repoRoot, 'fixtures', 'peft', 'bart-tiny-prefix-noproj');
+const peftGen = existsSync(join(peftCase, 'expected.json'))
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ? (JSON.parse(readFileSync(join(peftCase, 'expected.json'), 'utf8')) as any)
+  : undefined;
+
+test('a PEFT-written BART adapter (layout peft): greedy and beam search equal PEFT generate', { skip: peftGen?.generation_with_prefix === undefined && 'no BART PEFT generation oracle' }, async () => {
+  const fx = loadFixture('bart-tiny');
+  const cfg = decodeModelConfig(fx.config);
+  assert.ok(E.isRight(cfg));
+  const bart = cfg.right as BartConfig;
+  const frozen = paramsFromCheckpoint(bart, fx.checkpoint);
+  assert.ok(E.isRight(frozen));
+  const file = parseSafetensors(new Uint8Array(readFileSync(join(peftCase, 'adapter', 'adapter_model.safetensors'))));
+  assert.ok(E.isRight(file));
+  const pe = file.right.tensors.get('prompt_embeddings')!;
+  const data = toFloat32(pe);
+  assert.ok(E.isRight(data));
+  const pc = peftGen.peft_config;
+  const inj = inject(modelSites(bart), { kind: 'prefix', length: pc.num_virtual_tokens }, { layout: 'peft', mode: 'stored', peftRows: pc.num_layers });
+  const dec = await seq2seqDecoder(referenceBackend(), bart, { ...frozen.right, 'prefix.embedding.weight': { dtype: 'float32', shape: [...pe.shape], data: data.right } }, inj);
+  const ids = seq2seqGenerateOptions(bart);
+  for (const kind of ['greedy', 'beam'] as const) {
+    const g = peftGen.generation_with_prefix[kind];
+    const o = { ...hfOptions(g.generate_kwargs, ids.eosTokenIds!), ...ids };
+    const r = await generate(await dec.start([g.encoder_input_ids], { beams: o.numBeams ?? 1 }), [dec.decoderPrompt], o);
+    assert.deepEqual([...dec.decoderPrompt, ...r.tokens[0]!], g.sequences[0], kind);
+    if (kind === 'beam') assert.ok(Math.abs(r.scores[0]! - g.sequences_scores.data[0]) < 1e-4, `score ${r.scores[0]} vs ${g.sequences_scores.data[0]}`);
+  }
+  await dec.dispose();
+});
 
 // ------------------------------------------------------------------ the law against the training graph
 
