@@ -1,7 +1,9 @@
 /**
  * `prefix-tune generate`: text from a model, optionally steered by an adapter. With `--adapter`
- * the prompts are task sources (encoded as in training: source ++ EOS separator); without it
- * they are plain text (`--prompt ""` starts from BOS).
+ * the prompts are task sources (encoded as in training: source ++ EOS separator; BART:
+ * <s> source </s>); without it they are plain text (`--prompt ""` starts from BOS). With an
+ * encoder-decoder model (BART) the prompt is the encoder's source and the decoder starts from
+ * `decoder_start_token_id`.
  */
 import { readFileSync } from 'node:fs';
 import { type Command } from '../cli.ts';
@@ -41,6 +43,7 @@ export const generateCommand: Command = {
     '',
     'With --adapter, prompts are task sources (e.g. a linearised E2E table) encoded as in training;',
     'without it they are plain text, and --prompt "" generates from BOS alone.',
+    'With an encoder-decoder model (BART) a prompt is the source the output is generated from.',
   ].join('\n'),
   options: [
     { name: 'model', short: 'm', type: 'string', description: 'model directory or hub id', required: true },
