@@ -114,3 +114,10 @@ test('eval with a BART adapter writes what generate gives for the same sources, 
   assert.equal(m.inputs, 3);
   for (const k of ['bleu', 'rouge_l']) assert.ok(Number.isFinite(m.metrics[k]), `${k}: ${m.metrics[k]}`);
 });
+
+test("train with BART: --max-length leaves room for the variant's virtual positions (64 positions, decoder prefix 4)", () => {
+  const data = join(work, 'pairs.jsonl');
+  const r = cli(['train', '--model', model, '--jsonl', data, '--prefix-length', '4', '--max-length', '64', '--max-dev-examples', '0', '-q', '--out', join(work, 'too-long')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--max-length 64 plus the variant's 4 virtual positions exceeds the model's 64 positions \(use --max-length 60 or less\)/);
+});

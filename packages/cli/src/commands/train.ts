@@ -198,14 +198,18 @@ export const trainCommand: Command = {
 
     // 3. data -> batches
     // positions taken by virtual tokens: prefix, embedding and infix activations all shift the real tokens
-    const virtual = cfg.model_type === 'bart' ? 0 : inj.groups.reduce((s, g) => s + (g.kind === 'embedding' || g.site === 'self' ? g.length : 0), 0);
+    // (BART: the embedding prefix shifts the source, the decoder self prefix the target; each side gets maxLength)
+    const lengthOf = (p: (g: (typeof inj.groups)[number]) => boolean): number => inj.groups.reduce((s, g) => s + (p(g) ? g.length : 0), 0);
+    const virtual = cfg.model_type === 'bart'
+      ? Math.max(lengthOf((g) => g.kind === 'embedding'), lengthOf((g) => g.kind === 'prefix' && g.site === 'self'))
+      : lengthOf((g) => g.kind === 'embedding' || g.site === 'self');
     const positions = maxPositions(cfg);
-    const maxLength = run.maxLength ?? (cfg.model_type === 'bart' ? positions : positions - virtual);
+    const maxLength = run.maxLength ?? positions - virtual;
     if (maxLength < 2) throw new UsageError(`the model has ${positions} positions and the variant takes ${virtual}: no room for examples`);
     if (cfg.model_type !== 'bart' && maxLength + virtual > positions)
       throw new UsageError(`--max-length ${maxLength} plus ${virtual} virtual tokens exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
-    if (cfg.model_type === 'bart' && maxLength > positions)
-      throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positions} positions`);
+    if (cfg.model_type === 'bart' && maxLength + virtual > positions)
+      throw new UsageError(`--max-length ${maxLength} plus the variant's ${virtual} virtual positions exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
     const pairs = await trainingPairs(run.data, { maxExamples: run.maxExamples, maxDevExamples: run.maxDevExamples, seed: run.seed, download: opts['download'] === true });
     const bopts = { batchSize: run.batchSize, maxLength, prependSpace: prependSpace(cfg), seed: run.seed };
     const tb = makeBatches(cfg, inj, tok, pairs.train, { ...bopts, shuffle: true });
