@@ -63,9 +63,30 @@ interface LayerCache {
   keys: Float32Array; // [R, H, capacity, D]
   values: Float32Array;
   mask: Int32Array; // [R, capacity + 1]
+  /** Buffers of the same size that a reorder writes into (then swapped), made on the first one. */
+  spare?: { keys: Float32Array; values: Float32Array; mask: Int32Array };
 }
 
 const grown = (need: number): number => need + Math.max(16, Math.ceil(need / 4));
+
+/** Copies `count` blocks of n elements from src (block i at i·srcStride) to dst (at dstOffset + i·dstStride). */
+const copyBlocks = (dst: Float32Array, dstOffset: number, dstStride: number, src: Float32Array, srcStride: number, n: number, count: number): void => {
+  if (n > 256) {
+    for (let i = 0; i < count; i++) dst.set(src.subarray(i * srcStride, i * srcStride + n), dstOffset + i * dstStride);
+    return;
+  }
+  // short blocks (one step's head vectors): a plain loop beats creating subarray views
+  for (let i = 0; i < count; i++) {
+    const d = dstOffset + i * dstStride;
+    const s = i * srcStride;
+    for (let j = 0; j < n; j++) dst[d + j] = src[s + j]!;
+  }
+};
+
+/** dst row i = src row parents[i], rows of n elements. */
+const gatherRows = (dst: Float32Array | Int32Array, src: Float32Array | Int32Array, parents: Int32Array, n: number): void => {
+  for (let i = 0; i < parents.length; i++) dst.set(src.subarray(parents[i]! * n, (parents[i]! + 1) * n), i * n);
+};
 
 /**
  * The KV cache of R rows for `appendStepGraph`: built from a prefill's `present.{l}.*` and the
@@ -129,17 +150,18 @@ export class KvCache {
 
   /** Row i takes the cache of row parents[i] (beam search). */
   reorder(parents: Int32Array): void {
+    if (parents.length !== this.rows || parents.some((p) => p < 0 || p >= this.rows)) throw new Error(`KvCache.reorder: expected ${this.rows} parents in [0, ${this.rows}), got [${parents.join(',')}]`);
     if (parents.every((p, i) => p === i)) return;
     for (const c of this.layers) {
       const per = this.heads * c.capacity * this.headDim;
-      const take = <A extends Float32Array | Int32Array>(src: A, n: number, make: (len: number) => A): A => {
-        const dst = make(src.length);
-        parents.forEach((p, i) => dst.set(src.subarray(p * n, (p + 1) * n), i * n));
-        return dst;
-      };
-      c.keys = take(c.keys, per, (n) => new Float32Array(n));
-      c.values = take(c.values, per, (n) => new Float32Array(n));
-      c.mask = take(c.mask, c.capacity + 1, (n) => new Int32Array(n));
+      const to = c.spare ?? { keys: new Float32Array(c.keys.length), values: new Float32Array(c.values.length), mask: new Int32Array(c.mask.length) };
+      gatherRows(to.keys, c.keys, parents, per);
+      gatherRows(to.values, c.values, parents, per);
+      gatherRows(to.mask, c.mask, parents, c.capacity + 1);
+      c.spare = { keys: c.keys, values: c.values, mask: c.mask };
+      c.keys = to.keys;
+      c.values = to.values;
+      c.mask = to.mask;
     }
   }
 
@@ -149,11 +171,8 @@ export class KvCache {
     const keys = new Float32Array(R * H * capacity * D);
     const values = new Float32Array(R * H * capacity * D);
     const mask = new Int32Array(R * (capacity + 1));
-    const n = c.length * D;
-    for (let rh = 0; rh < R * H; rh++) {
-      keys.set(c.keys.subarray(rh * c.capacity * D, rh * c.capacity * D + n), rh * capacity * D);
-      values.set(c.values.subarray(rh * c.capacity * D, rh * c.capacity * D + n), rh * capacity * D);
-    }
+    copyBlocks(keys, 0, capacity * D, c.keys, c.capacity * D, c.length * D, R * H);
+    copyBlocks(values, 0, capacity * D, c.values, c.capacity * D, c.length * D, R * H);
     for (let r = 0; r < R; r++) {
       mask.set(c.mask.subarray(r * (c.capacity + 1), r * (c.capacity + 1) + c.length), r * (capacity + 1));
       mask[r * (capacity + 1) + capacity] = 1;
@@ -162,6 +181,7 @@ export class KvCache {
     c.keys = keys;
     c.values = values;
     c.mask = mask;
+    c.spare = undefined;
   }
 
   /** Writes T positions [R, H, T, D] after the cached ones, with their mask [R, T] (all 1 when absent). */
@@ -169,20 +189,8 @@ export class KvCache {
     const [R, H, D] = [this.rows, this.heads, this.headDim];
     const n = T * D;
     if (keys.length !== R * H * n || values.length !== R * H * n) throw new Error(`KvCache: expected ${R * H * n} new entries per tensor, got ${keys.length} and ${values.length}`);
-    for (let rh = 0; rh < R * H; rh++) {
-      const dst = (rh * c.capacity + c.length) * D;
-      const src = rh * n;
-      if (n > 256) {
-        c.keys.set(keys.subarray(src, src + n), dst);
-        c.values.set(values.subarray(src, src + n), dst);
-      } else {
-        // one step's head vector: a plain loop beats creating two subarray views
-        for (let i = 0; i < n; i++) {
-          c.keys[dst + i] = keys[src + i]!;
-          c.values[dst + i] = values[src + i]!;
-        }
-      }
-    }
+    copyBlocks(c.keys, c.length * D, c.capacity * D, keys, n, n, R * H);
+    copyBlocks(c.values, c.length * D, c.capacity * D, values, n, n, R * H);
     for (let r = 0; r < R; r++) {
       const at = r * (c.capacity + 1) + c.length;
       if (mask === undefined) c.mask.fill(1, at, at + T);
