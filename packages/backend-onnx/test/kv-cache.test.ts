@@ -90,7 +90,7 @@ describe('appendStepGraph on onnxruntime', () => {
       for (let l = 0; l < L; l++) {
         feeds[`past_key_values.${l}.key`] = f32([R, heads, C, D], Array.from({ length: R * heads * C * D }, () => 2 * r() - 1));
         feeds[`past_key_values.${l}.value`] = f32([R, heads, C, D], Array.from({ length: R * heads * C * D }, () => 2 * r() - 1));
-        feeds[`attention_mask.${l}`] = { dtype: 'int32', shape: [R, C + 1], data: Int32Array.from({ length: R * (C + 1) }, (_, i) => (i % (C + 1) === C || (i % (C + 1) < 4 && r() < 0.7) ? 1 : 0)) };
+        feeds[`attention_mask.${l}`] = { dtype: 'bool', shape: [R, C + 1], data: Uint8Array.from({ length: R * (C + 1) }, (_, i) => (i % (C + 1) === C || (i % (C + 1) < 4 && r() < 0.7) ? 1 : 0)) };
       }
       await agree(g, { feeds, params: randomParams(cfg, 11) }, { rtol: 1e-4, atol: 1e-5 });
     });

@@ -12,7 +12,7 @@
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
 import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
-import { broadcastShapes, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, slice } from '@prefix-tuning/core';
+import { broadcastShapes, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, reshape, slice } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -335,10 +335,17 @@ export const loweringTable: LoweringTable = {
     }
     return same(node, cx.e.emit('Reshape', [full(a, 0), cx.e.reshapeTarget(from, to)]));
   },
-  transpose: ({ node, ins, cx }) => ({
-    name: cx.e.emit('Transpose', [ins[0]!.name], { perm: attr.ints(node.attrs.perm) }),
-    shape: node.attrs.perm.map((p) => ins[0]!.shape[p]!),
-  }),
+  transpose: ({ node, ins, cx }) => {
+    // moving only axes of extent 1 keeps the data order: a Reshape, which copies nothing
+    // (splitting and merging the heads of one decoding step's token, [B,1,H,D] <-> [B,H,1,D])
+    const from = node.inputs[0]!.shape;
+    const kept = node.attrs.perm.filter((p) => from[p] !== 1);
+    if (!isLazy(ins[0]!, from) && kept.every((p, i) => i === 0 || p > kept[i - 1]!)) return cx.lower(reshape(node.inputs[0]!, node.shape));
+    return {
+      name: cx.e.emit('Transpose', [ins[0]!.name], { perm: attr.ints(node.attrs.perm) }),
+      shape: node.attrs.perm.map((p) => ins[0]!.shape[p]!),
+    };
+  },
   broadcastTo: ({ node, ins, cx }) => {
     // Lazy: only align ranks (leading 1s); materialised by the first consumer that needs it.
     const x = ins[0]!;
@@ -367,17 +374,20 @@ export const loweringTable: LoweringTable = {
   silu: ({ node, ins, cx }) => ({ name: cx.e.emit('Mul', [ins[0]!.name, cx.e.emit('Sigmoid', [ins[0]!.name])]), shape: ins[0]!.shape }),
   attention: (a) => (a.cx.fusions.attention === 'fused' ? lowerAttention(a) : viaDecomposition(a)),
   crossEntropy: (a) => {
-    // nll = -logSoftmax(logits)[n, label_n], with the log-softmax node shared with the
-    // gradient (core's VJP builds the same, hash-consed, logSoftmax node) and a gather in place
-    // of the one-hot product. Labels outside [0, V) contribute 0, as in the decomposition.
+    // nll = logsumexp(logits[n]) - logits[n, label_n]: a log-sum-exp and a gather over the
+    // logits, no [N, V] log-softmax (core's VJP reads softmax(logits), which the runtime may
+    // compute in place over the logits once they have no other reader). Labels outside
+    // [0, V) contribute 0, as in the decomposition.
     const { node, cx } = a;
     if (!cx.fusions.crossEntropy) return viaDecomposition(a);
     const { ignoreIndex, reduction } = node.attrs;
     const [logits, labels] = node.inputs as [Node, Node];
     const V = logits.shape[1]!;
-    const lsm = cx.full(cx.lower(logSoftmax(logits, 1)), logits.shape);
+    const lg = full(a, 0);
     const { index, inRange } = safeIndex(cx, full(a, 1), labels.dtype, V);
-    const picked = cx.e.emit('Squeeze', [cx.e.emit('GatherElements', [lsm, cx.e.emit('Unsqueeze', [index, cx.e.ints([1])])], { axis: attr.int(1) }), cx.e.ints([1])]);
+    const lse = cx.e.emit('ReduceLogSumExp', [lg, cx.e.ints([1])], { keepdims: attr.int(1) }); // [N,1]
+    const at = cx.e.emit('GatherElements', [lg, cx.e.emit('Unsqueeze', [index, cx.e.ints([1])])], { axis: attr.int(1) }); // [N,1]
+    const picked = cx.e.emit('Squeeze', [cx.e.emit('Sub', [at, lse]), cx.e.ints([1])]); // log-probability of the label
     const valid = castTo(cx, cx.e.emit('Not', [cx.e.emit('Equal', [full(a, 1), cx.e.scalar(labels.dtype, ignoreIndex)])]), 'float32');
     const nll = cx.e.emit('Neg', [cx.e.emit('Mul', [cx.e.emit('Mul', [picked, castTo(cx, inRange, 'float32')]), valid])]); // [N]
     if (reduction === 'none') return same(node, nll);

@@ -4,7 +4,7 @@
  *
  * Layer l's keys (and values) live in one buffer [R, Hkv, C, Dh] whose first `length`
  * positions of each row hold the cache and whose last C - length positions are free; the key
- * mask [R, C + 1] marks the cached positions a row attends to (padding and free positions are
+ * mask [R, C + 1] (bool, so that no step converts it) marks the cached positions a row attends to (padding and free positions are
  * 0) and ends with a 1 for the step's own token. The step graph takes the whole buffers (fed as
  * they are: no copy), attends over them and the step's own key/value, and returns only the new
  * token's keys and values, which the host writes into the next free position. So a step costs
@@ -28,7 +28,7 @@ import { dimAdd, sym } from '../types/dim.ts';
 /**
  * The one-token step over capacity buffers: `input_ids` [B, 1], `position_ids` [B, 1],
  * per layer l `past_key_values.{l}.key|value` [B, Hkv, C{l}, Dh] and `attention_mask.{l}`
- * [B, C{l}+1] (1 = attend; the last column is the new token itself) -> `logits` [B, V] and
+ * [B, C{l}+1] bool (true = attend; the last column is the new token itself) -> `logits` [B, V] and
  * `new_key_values.{l}.key|value` [B, Hkv, 1, Dh], the new token's entries.
  *
  * The new entries are the last position of `present` = concat(past, own): a backend that
@@ -45,7 +45,7 @@ export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
       key: input(`past_key_values.${l}.key`, [B, g.heads, cap(l), g.headDim]),
       value: input(`past_key_values.${l}.value`, [B, g.heads, cap(l), g.headDim]),
     }),
-    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(cap(l), 1)], 'int32'),
+    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(cap(l), 1)], 'bool'),
   });
   const last = (x: Node, l: number): Node => slice(x, 2, cap(l), dimAdd(cap(l), 1)); // [B, Hkv, 1, Dh]
   const news: Record<string, Node> = {};
@@ -62,9 +62,9 @@ interface LayerCache {
   capacity: number;
   keys: Float32Array; // [R, H, capacity, D]
   values: Float32Array;
-  mask: Int32Array; // [R, capacity + 1]
+  mask: Uint8Array; // [R, capacity + 1]
   /** Buffers of the same size that a reorder writes into (then swapped), made on the first one. */
-  spare?: { keys: Float32Array; values: Float32Array; mask: Int32Array };
+  spare?: { keys: Float32Array; values: Float32Array; mask: Uint8Array };
 }
 
 const grown = (need: number): number => need + Math.max(16, Math.ceil(need / 4));
@@ -84,7 +84,7 @@ const copyBlocks = (dst: Float32Array, dstOffset: number, dstStride: number, src
 };
 
 /** dst row i = src row parents[i], rows of n elements. */
-const gatherRows = (dst: Float32Array | Int32Array, src: Float32Array | Int32Array, parents: Int32Array, n: number): void => {
+const gatherRows = (dst: Float32Array | Uint8Array, src: Float32Array | Uint8Array, parents: Int32Array, n: number): void => {
   for (let i = 0; i < parents.length; i++) dst.set(src.subarray(parents[i]! * n, (parents[i]! + 1) * n), i * n);
 };
 
@@ -97,23 +97,24 @@ export class KvCache {
   private readonly layers: LayerCache[];
 
   /**
-   * `presents[l]`: layer l's keys and values [R, Hkv, T{l}, Dh]; `masks[l]`: [R, T{l}] (1 =
-   * attend). `reserve`: free positions to allocate now (more are added when they run out).
+   * `presents[l]`: layer l's keys and values [R, Hkv, T{l}, Dh]; `masks[l]`: [R, T{l}] (non-zero
+   * = attend). `reserve`: free positions to allocate now (more are added when they run out).
    */
   constructor(
     readonly rows: number,
     private readonly heads: number,
     private readonly headDim: number,
     presents: readonly { readonly key: HostTensor; readonly value: HostTensor }[],
-    masks: readonly Int32Array[],
+    masks: readonly ArrayLike<number>[],
     reserve = 16,
   ) {
+    if (!Number.isInteger(reserve) || reserve < 0) throw new Error(`KvCache: reserve must be a non-negative integer, got ${reserve}`);
     this.layers = presents.map((kv, l) => {
       const [R, H, T, D] = kv.key.shape;
       if (R !== rows || H !== heads || D !== headDim || kv.value.shape.join() !== kv.key.shape.join())
         throw new Error(`KvCache: layer ${l} keys [${kv.key.shape}] / values [${kv.value.shape}] are not [${rows},${heads},T,${headDim}]`);
       if (masks[l]!.length !== rows * T!) throw new Error(`KvCache: layer ${l} mask has ${masks[l]!.length} entries, expected ${rows}×${T}`);
-      const layer: LayerCache = { length: 0, capacity: 0, keys: new Float32Array(0), values: new Float32Array(0), mask: new Int32Array(0) };
+      const layer: LayerCache = { length: 0, capacity: 0, keys: new Float32Array(0), values: new Float32Array(0), mask: new Uint8Array(0) };
       this.resize(layer, T! + Math.max(1, reserve));
       this.write(layer, kv.key.data as Float32Array, kv.value.data as Float32Array, masks[l]!, T!);
       return layer;
@@ -132,7 +133,7 @@ export class KvCache {
     this.layers.forEach((c, l) => {
       f[`past_key_values.${l}.key`] = { dtype: 'float32', shape: [R, H, c.capacity, D], data: c.keys };
       f[`past_key_values.${l}.value`] = { dtype: 'float32', shape: [R, H, c.capacity, D], data: c.values };
-      f[`attention_mask.${l}`] = { dtype: 'int32', shape: [R, c.capacity + 1], data: c.mask };
+      f[`attention_mask.${l}`] = { dtype: 'bool', shape: [R, c.capacity + 1], data: c.mask };
     });
     return f;
   }
@@ -154,7 +155,7 @@ export class KvCache {
     if (parents.every((p, i) => p === i)) return;
     for (const c of this.layers) {
       const per = this.heads * c.capacity * this.headDim;
-      const to = c.spare ?? { keys: new Float32Array(c.keys.length), values: new Float32Array(c.values.length), mask: new Int32Array(c.mask.length) };
+      const to = c.spare ?? { keys: new Float32Array(c.keys.length), values: new Float32Array(c.values.length), mask: new Uint8Array(c.mask.length) };
       gatherRows(to.keys, c.keys, parents, per);
       gatherRows(to.values, c.values, parents, per);
       gatherRows(to.mask, c.mask, parents, c.capacity + 1);
@@ -170,7 +171,7 @@ export class KvCache {
     const [R, H, D] = [this.rows, this.heads, this.headDim];
     const keys = new Float32Array(R * H * capacity * D);
     const values = new Float32Array(R * H * capacity * D);
-    const mask = new Int32Array(R * (capacity + 1));
+    const mask = new Uint8Array(R * (capacity + 1));
     copyBlocks(keys, 0, capacity * D, c.keys, c.capacity * D, c.length * D, R * H);
     copyBlocks(values, 0, capacity * D, c.values, c.capacity * D, c.length * D, R * H);
     for (let r = 0; r < R; r++) {
@@ -185,7 +186,7 @@ export class KvCache {
   }
 
   /** Writes T positions [R, H, T, D] after the cached ones, with their mask [R, T] (all 1 when absent). */
-  private write(c: LayerCache, keys: Float32Array, values: Float32Array, mask: Int32Array | undefined, T: number): void {
+  private write(c: LayerCache, keys: Float32Array, values: Float32Array, mask: ArrayLike<number> | undefined, T: number): void {
     const [R, H, D] = [this.rows, this.heads, this.headDim];
     const n = T * D;
     if (keys.length !== R * H * n || values.length !== R * H * n) throw new Error(`KvCache: expected ${R * H * n} new entries per tensor, got ${keys.length} and ${values.length}`);
@@ -194,7 +195,7 @@ export class KvCache {
     for (let r = 0; r < R; r++) {
       const at = r * (c.capacity + 1) + c.length;
       if (mask === undefined) c.mask.fill(1, at, at + T);
-      else c.mask.set(mask.subarray(r * T, (r + 1) * T), at);
+      else for (let t = 0; t < T; t++) c.mask[at + t] = mask[r * T + t] !== 0 ? 1 : 0;
     }
     c.length += T;
   }

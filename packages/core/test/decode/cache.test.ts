@@ -130,7 +130,7 @@ test('appendStepGraph over capacity buffers (any free contents) = the concatenat
         capacity[`past_key_values.${l}.${kind}`] = f32([R, H, C, D], buf);
       }
       plain[`attention_mask.${l}`] = { dtype: 'int32', shape: [R, T + 1], data: Int32Array.from({ length: R * (T + 1) }, (_, i) => (i % (T + 1) === T ? 1 : mask[Math.floor(i / (T + 1)) * T + (i % (T + 1))]!)) };
-      capacity[`attention_mask.${l}`] = { dtype: 'int32', shape: [R, C + 1], data: Int32Array.from({ length: R * (C + 1) }, (_, i) => {
+      capacity[`attention_mask.${l}`] = { dtype: 'bool', shape: [R, C + 1], data: Uint8Array.from({ length: R * (C + 1) }, (_, i) => {
         const [r, t] = [Math.floor(i / (C + 1)), i % (C + 1)];
         return t === C ? 1 : t < T ? mask[r * T + t]! : 0;
       }) };
