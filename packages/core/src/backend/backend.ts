@@ -24,6 +24,13 @@ export interface CompileOptions {
   readonly state?: Readonly<Record<string, StateSpec>>;
   /** Outputs that are only needed to update state and need not be returned. */
   readonly internalOutputs?: readonly string[];
+  /**
+   * The executable will run many times on small inputs (a decoding step): a backend may spend
+   * memory and compile time to make each run cheaper. ONNX Runtime on the CPU then owns a copy
+   * of the weights that it prepacks for its GEMM kernels instead of reading the caller's
+   * buffers, which it would repack at every run.
+   */
+  readonly repeated?: boolean;
 }
 
 export interface Executable {

@@ -33,6 +33,11 @@ export interface StartOptions {
    * target starts (the separator, whose logits predict the first target token).
    */
   readonly sources?: readonly (readonly number[])[];
+  /**
+   * Cache positions to allocate now for generated tokens (default 16; when they run out the
+   * cache grows by a quarter, which copies it): pass the number of tokens to generate.
+   */
+  readonly reserve?: number;
 }
 
 export interface CausalDecoder {
@@ -70,7 +75,7 @@ const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 
  */
 export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<CausalDecoder> => {
   const pre: Executable = await backend.compile(inj ? injectedPrefillGraph(cfg, inj) : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
-  const step: Executable = await backend.compile(appendStepGraph(cfg), { params });
+  const step: Executable = await backend.compile(appendStepGraph(cfg), { params, repeated: true });
   const geo = causalLmKvGeometry(cfg);
   const L = geo.layers;
   const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
@@ -137,7 +142,7 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
         }
         return m;
       });
-      const cache = new KvCache(R, geo.heads, geo.headDim, presents, masks);
+      const cache = new KvCache(R, geo.heads, geo.headDim, presents, masks, opts.reserve);
       return {
         vocabSize: V,
         logits: async () => logits,
