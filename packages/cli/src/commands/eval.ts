@@ -12,7 +12,7 @@ import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
 import { backendName, selectBackend } from '../run/backend.ts';
-import { decodingOptions, makeGenerator, parseDecoding } from '../run/generation.ts';
+import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 import { loadSplit } from '../run/data.ts';
 import { formatDuration } from '../run/progress.ts';
 
@@ -75,9 +75,10 @@ export const evalCommand: Command = {
     for (const n of names) if (!MetricName.is(n)) throw new UsageError(`unknown metric '${n}' (known: ${Object.keys(MetricName.keys).join(', ')})`);
     const max = opts['max-examples'];
     if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
-    const dec = parseDecoding(opts, DEFAULTS);
+    parseDecoding(opts, DEFAULTS); // usage errors before any loading
     const backend = await selectBackend(backendName(opts['backend']));
     const model = await loadModelOrExit(String(opts['model']));
+    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(model.dir));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);
     const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null }, split, opts['download'] === true);
     const groups = data!.groups.slice(0, (max as number | undefined) ?? data!.groups.length);

@@ -11,7 +11,7 @@ import { UsageError } from '../cli.ts';
 import { loadModelOrExit, requireFile } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
 import { backendName, selectBackend } from '../run/backend.ts';
-import { decodingOptions, makeGenerator, parseDecoding } from '../run/generation.ts';
+import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 
 const DEFAULTS = { beams: 1, maxNewTokens: 100 };
 
@@ -57,9 +57,10 @@ export const generateCommand: Command = {
     if ((opts['prompt'] === undefined) === (opts['input'] === undefined)) throw new UsageError('give exactly one of --prompt TEXT and --input FILE');
     const texts = opts['prompt'] !== undefined ? [String(opts['prompt'])] : readPrompts(String(opts['input']));
     if (texts.length === 0) throw new UsageError(`${String(opts['input'])}: no prompts`);
-    const dec = parseDecoding(opts, DEFAULTS);
+    parseDecoding(opts, DEFAULTS); // usage errors before any loading
     const backend = await selectBackend(backendName(opts['backend']));
     const model = await loadModelOrExit(String(opts['model']));
+    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(model.dir));
     const adapter = opts['adapter'] !== undefined ? await readAdapterDir(String(opts['adapter']), model.config) : undefined;
     const gen = await makeGenerator(backend, model, adapter);
     try {

@@ -18,6 +18,8 @@ import {
   bartVirtualPositions, causalDecoder, generate, hasInfix, infixLength, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
   type Backend, type BartConfig, type CausalLmConfig, type DecodeSession, type GenerateOptions, type HostTensor,
 } from '@prefix-tuning/core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildDecoderPrompt, buildSeq2SeqExample } from '@prefix-tuning/tasks';
 import type { LoadedModel } from '@prefix-tuning/hub';
 import type { LoadedAdapter } from '@prefix-tuning/core';
@@ -32,7 +34,7 @@ export const decodingOptions = (defaults: { beams: number; maxNewTokens: number 
   { name: 'max-new-tokens', type: 'number', description: `tokens to generate at most (default: ${defaults.maxNewTokens})` },
   { name: 'min-length', type: 'number', description: 'generate at least this many new tokens before EOS (default: 0)' },
   { name: 'length-penalty', type: 'number', description: 'beam search: score = log-prob / length^X (default: 1)' },
-  { name: 'no-repeat-ngram', type: 'number', description: 'never repeat an n-gram of this size (default: off)' },
+  { name: 'no-repeat-ngram', type: 'number', description: "never repeat an n-gram of this size (0: off; default: the model's generation_config.json, else off)" },
   { name: 'temperature', type: 'number', description: 'sampling temperature (default: 1)' },
   { name: 'top-k', type: 'number', description: 'sample from the k most likely tokens (default: off)' },
   { name: 'top-p', type: 'number', description: 'sample from the smallest set with probability >= p (default: off)' },
@@ -56,11 +58,62 @@ const numOpt = (opts: Readonly<Record<string, unknown>>, name: string, ok: (n: n
   return n;
 };
 
-/** The decoding settings from options (without model-specific ids). */
+/**
+ * The model's own decoding defaults, as transformers' `generate` reads them from
+ * `generation_config.json`: `num_beams`, `do_sample`, `temperature`, `top_k`, `top_p`,
+ * `no_repeat_ngram_size`, `length_penalty`, `min_new_tokens`, `max_new_tokens`, returned as
+ * command-line options (`--beams`, `--sample`, …) for `parseDecoding` to merge under the user's.
+ */
+export const generationDefaults = (dir: string): Record<string, unknown> => {
+  const p = join(dir, 'generation_config.json');
+  if (!existsSync(p)) return {};
+  let g: Record<string, unknown>;
+  try {
+    g = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`${p}: invalid JSON (${(e as Error).message})`);
+  }
+  const out: Record<string, unknown> = {};
+  const keys: [string, string][] = [
+    ['num_beams', 'beams'], ['temperature', 'temperature'], ['top_k', 'top-k'], ['top_p', 'top-p'], ['no_repeat_ngram_size', 'no-repeat-ngram'],
+    ['length_penalty', 'length-penalty'], ['min_new_tokens', 'min-length'], ['max_new_tokens', 'max-new-tokens'],
+  ];
+  for (const [k, o] of keys) {
+    const v = g[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`${p}: ${k} must be a number, got ${JSON.stringify(v)}`);
+    out[o] = v;
+  }
+  if (g['do_sample'] === true) out['sample'] = true;
+  return out;
+};
+
+/**
+ * The user's options over the model's defaults, with transformers' precedence: an explicit
+ * decoding mode (`--greedy`, `--beams N`, `--sample`) replaces the model's; the model's sampling
+ * settings apply only when sampling and its length penalty only with beams.
+ */
+const overModelDefaults = (opts: Readonly<Record<string, unknown>>, model: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const userMode = opts['greedy'] === true || opts['sample'] === true || opts['beams'] !== undefined;
+  const m: Record<string, unknown> = { ...model };
+  if (userMode) { delete m['beams']; delete m['sample']; }
+  const sample = userMode ? opts['sample'] === true : m['sample'] === true;
+  if (sample) {
+    if (m['beams'] !== undefined && Number(m['beams']) > 1) throw new UsageError(`the model's generation_config.json asks for beam sampling (do_sample with num_beams ${String(m['beams'])}), which is not implemented: pass --greedy, --beams N or --sample`);
+    delete m['beams'];
+  } else for (const k of ['temperature', 'top-k', 'top-p']) delete m[k];
+  const beams = opts['beams'] !== undefined ? Number(opts['beams']) : opts['greedy'] === true || sample ? 1 : Number(m['beams'] ?? 1);
+  if (!(beams > 1)) { delete m['length-penalty']; if (Number(m['beams']) <= 1) delete m['beams']; }
+  return { ...m, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+};
+
+/** The decoding settings from options (without model-specific ids), over the model's `generationDefaults`. */
 export const parseDecoding = (
-  opts: Readonly<Record<string, unknown>>,
+  user: Readonly<Record<string, unknown>>,
   defaults: { beams: number; maxNewTokens: number },
+  model: Readonly<Record<string, unknown>> = {},
 ): Omit<GenerateOptions, 'eosTokenIds' | 'padTokenId'> & { batchSize: number } => {
+  const opts = overModelDefaults(user, model);
   const modes = ['greedy', 'sample'].filter((m) => opts[m] === true).concat(opts['beams'] !== undefined ? ['beams'] : []);
   if (modes.length > 1) throw new UsageError(`choose one of --greedy, --beams N, --sample (got ${modes.map((m) => `--${m}`).join(' and ')})`);
   const beams = opts['greedy'] === true || opts['sample'] === true ? 1 : intOpt(opts, 'beams', 1) ?? defaults.beams;
@@ -72,7 +125,7 @@ export const parseDecoding = (
   const topK = intOpt(opts, 'top-k', 1);
   const topP = numOpt(opts, 'top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
   const lengthPenalty = numOpt(opts, 'length-penalty', Number.isFinite, 'a number');
-  const nr = intOpt(opts, 'no-repeat-ngram', 1);
+  const nr = intOpt(opts, 'no-repeat-ngram', 0);
   const minNew = intOpt(opts, 'min-length', 0);
   return {
     maxNewTokens: intOpt(opts, 'max-new-tokens', 1) ?? defaults.maxNewTokens,
@@ -84,7 +137,7 @@ export const parseDecoding = (
     ...(topK !== undefined ? { topK } : {}),
     ...(topP !== undefined ? { topP } : {}),
     ...(lengthPenalty !== undefined ? { lengthPenalty } : {}),
-    ...(nr !== undefined ? { noRepeatNgramSize: nr } : {}),
+    ...(nr !== undefined && nr > 0 ? { noRepeatNgramSize: nr } : {}),
     ...(minNew !== undefined && minNew > 0 ? { minNewTokens: minNew } : {}),
   };
 };
