@@ -1,6 +1,14 @@
-/** Layer norm (GPT-2, BART) and RMS norm (Llama) over the last axis. */
+/**
+ * Layer norm (GPT-2, BART) and RMS norm (Llama) over the last axis, with hand-written VJPs
+ * (x̂ the normalised input, r = 1/sqrt(var + eps), g the gain, ct the cotangent, means over the
+ * last axis):
+ *   layerNorm  dx = r (ct·g - mean(ct·g) - x̂ mean(ct·g·x̂)),  dg = ct·x̂,  db = ct
+ *   rmsNorm    dx = r (ct·w - x̂ mean(ct·w·x̂)),                dw = ct·x̂
+ * one expression per operand instead of the decomposition's chain rule through each of its
+ * steps (whose intermediates would all stay alive until the backward pass).
+ */
 import { apply, type Node, type TypeInfo } from '../ir/node.ts';
-import type { OpDef } from '../ops/def.ts';
+import { type OpDef, wanted } from '../ops/def.ts';
 import { dimEq, dimToString } from '../types/dim.ts';
 import { add, sub, mul } from '../ops/binary.ts';
 import { rsqrt } from '../ops/unary.ts';
@@ -24,7 +32,19 @@ export const layerNormDef: OpDef<'layerNorm'> = {
     const v = reduceMean(mul(xc, xc), -1, true);
     return add(mul(mul(xc, rsqrt(add(v, eps))), g!), b!);
   },
-  vjp: 'viaDecomposition',
+  vjp: ({ inputs: [x, g], node, ct, wants }) => {
+    const xc = sub(x!, reduceMean(x!, -1, true));
+    const r = rsqrt(add(reduceMean(mul(xc, xc), -1, true), node.attrs.eps));
+    const xhat = mul(xc, r);
+    return [
+      wanted(wants, 0, () => {
+        const dxhat = mul(ct, g!);
+        return mul(sub(sub(dxhat, reduceMean(dxhat, -1, true)), mul(xhat, reduceMean(mul(dxhat, xhat), -1, true))), r);
+      }),
+      wanted(wants, 1, () => mul(ct, xhat)),
+      wanted(wants, 2, () => ct),
+    ];
+  },
   ref: 'viaDecomposition',
 };
 
@@ -32,7 +52,17 @@ export const rmsNormDef: OpDef<'rmsNorm'> = {
   name: 'rmsNorm', kind: 'composite', arity: 2, infer: inferNorm,
   // x / sqrt(mean(x^2) + eps) * weight
   decompose: ([x, w], { eps }) => mul(mul(x!, rsqrt(add(reduceMean(mul(x!, x!), -1, true), eps))), w!),
-  vjp: 'viaDecomposition',
+  vjp: ({ inputs: [x, w], node, ct, wants }) => {
+    const r = rsqrt(add(reduceMean(mul(x!, x!), -1, true), node.attrs.eps));
+    const xhat = mul(x!, r);
+    return [
+      wanted(wants, 0, () => {
+        const dxhat = mul(ct, w!);
+        return mul(sub(dxhat, mul(xhat, reduceMean(mul(dxhat, xhat), -1, true))), r);
+      }),
+      wanted(wants, 1, () => mul(ct, xhat)),
+    ];
+  },
   ref: 'viaDecomposition',
 };
 
