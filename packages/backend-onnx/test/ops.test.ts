@@ -11,7 +11,7 @@ import {
   neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast,
   add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where,
   matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo,
-  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad, dimSub,
+  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad, dimSub, dimMul,
 } from '@prefix-tuning/core';
 import { Ctx, type Tok, withCtx, agree } from './support.ts';
 import { compositeOps, loweringTable, type FusionOptions } from '../src/lower/table.ts';
@@ -51,15 +51,38 @@ const binaryCases: [string, (a: Node, b: Node) => Node, 'float' | 'int' | 'both'
 ];
 
 describe('peepholes', () => {
-  it('the cross-entropy gradient subtracts the one-hot labels with a scatter, sharing the log-softmax', () => {
+  it('cross-entropy reads the logits with a log-sum-exp and a gather; its gradient is a softmax minus a one-hot scatter', () => {
     const logits = input('logits', ['N', 7]);
     const loss = crossEntropy(logits, input('labels', ['N'], 'int32'));
     const m = lowerGraph(graph({ loss, g: grad(loss, [logits])[0]! })).model.graph;
     const ops = m.nodes.map((n) => n.opType);
-    assert.ok(ops.includes('ScatterElements'), ops.join(' '));
-    assert.equal(ops.filter((o) => o === 'LogSoftmax').length, 1, 'one log-softmax');
-    assert.ok(!ops.includes('SoftmaxCrossEntropyLoss'));
+    assert.ok(ops.includes('ScatterElements') && ops.includes('ReduceLogSumExp') && ops.includes('GatherElements'), ops.join(' '));
+    assert.equal(ops.filter((o) => o === 'Softmax').length, 1, 'one softmax');
+    assert.ok(!ops.includes('LogSoftmax') && !ops.includes('SoftmaxCrossEntropyLoss'), ops.join(' '));
   });
+  it('a per-row scale of a product\'s left operand scales the product instead (the loss gradient through the LM head)', () => {
+    const h = input('h', ['B', 'T', 4]);
+    const w = param('w', [9, 4]);
+    const logits = matmul(h, transpose(w, [1, 0])); // [B,T,9]
+    const flat = reshape(logits, [dimMul(h.shape[0]!, h.shape[1]!), 9]);
+    const labels = reshape(input('labels', ['B', 'T'], 'int32'), [dimMul(h.shape[0]!, h.shape[1]!)]);
+    const loss = crossEntropy(flat, labels);
+    const nodes = lowerGraph(graph({ loss, dh: grad(loss, [h])[0]! })).model.graph.nodes;
+    const producer = (v: string) => nodes.find((n) => n.outputs.includes(v));
+    const scatter = nodes.find((n) => n.opType === 'ScatterElements')!;
+    const readers = (v: string): string[] => nodes.filter((n) => n.inputs.includes(v)).flatMap((n) => (n.opType === 'Reshape' ? readers(n.outputs[0]!) : [n.opType]));
+    assert.deepEqual(readers(scatter.outputs[0]!), ['MatMul'], 'the [N, V] gradient goes straight into the product');
+    assert.ok(nodes.some((n) => n.opType === 'Mul' && producer(n.inputs[0]!)?.opType === 'MatMul'), 'the product is scaled');
+  });
+  it('row-scaled products: (X * s) @ B, through a reshape keeping the last axis, s on either side', () => check((c) => {
+    const [k, n] = [c.int(2, 5), c.int(1, 4)];
+    const x = c.input(['A', 'B', k]);
+    const s = c.input(c.pick([['A', 'B', 1], ['B', 1], [1]] as const) as Tok[]);
+    const b = c.input([k, n]);
+    const xs = c.bool() ? mul(x, s) : mul(s, x);
+    const flat = reshape(xs, [dimMul(x.shape[0]!, x.shape[1]!), k]);
+    return c.bool() ? matmul(xs, b) : matmul(flat, b);
+  }));
   it('a one-hot subtracted from a larger (broadcasting) operand is not a scatter', () => check((c) => {
     const labels = c.input(['A'], 'int32', () => c.int(-1, 5));
     const onehot = cast(equal(iota(['A', 5], 1, 'int32'), reshape(labels, ['A', 1])), 'float32');
@@ -76,15 +99,23 @@ describe('peepholes', () => {
     const both = lowerGraph(graph({ last, all: matmul(x, w) })).model.graph.nodes;
     assert.equal(both.filter((n) => n.opType === 'MatMul').length, 1, 'a product read elsewhere is computed once and sliced');
   });
-  it('composites differentiated through their decomposition are not also computed by a fused kernel', () => {
+  it('composites with hand-written VJPs keep their fused forward kernels when differentiated', () => {
     const x = input('x', ['N', 4]);
     const gm = param('g', [4]);
     const y = gelu(layerNorm(x, gm, param('b', [4])), 'tanh');
     const loss = reduceSum(mul(y, y));
+    const bwd = lowerGraph(graph({ loss, dx: grad(loss, [x])[0]! })).model.graph.nodes.map((n) => n.opType);
+    assert.ok(bwd.includes('Gelu') && bwd.includes('LayerNormalization'), bwd.join(' '));
+  });
+  it('composites differentiated through their decomposition are not also computed by a fused kernel', () => {
+    const q = input('q', ['B', 2, 'T', 4]);
+    const k = input('k', ['B', 2, 'T', 4]);
+    const v = input('v', ['B', 2, 'T', 4]);
+    const loss = reduceSum(attention(q, k, v));
     const fwd = lowerGraph(graph({ loss })).model.graph.nodes.map((n) => n.opType);
-    assert.ok(fwd.includes('Gelu') && fwd.includes('LayerNormalization'), fwd.join(' '));
-    const bwd = lowerGraph(graph({ loss, dg: grad(loss, [gm])[0]! })).model.graph.nodes.map((n) => n.opType);
-    assert.ok(!bwd.includes('Gelu') && !bwd.includes('LayerNormalization'), bwd.join(' '));
+    assert.ok(fwd.includes('FusedMatMul'), fwd.join(' '));
+    const bwd = lowerGraph(graph({ loss, dq: grad(loss, [q])[0]! })).model.graph.nodes.map((n) => n.opType);
+    assert.ok(!bwd.includes('FusedMatMul'), bwd.join(' '));
   });
 });
 

@@ -12,7 +12,7 @@
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
 import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
-import { broadcastShapes, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, reshape, slice } from '@prefix-tuning/core';
+import { broadcastShapes, broadcastTo, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, matmul, mul, reshape, slice } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -216,7 +216,10 @@ export const loweringTable: LoweringTable = {
   },
 
   // linear algebra (batch dims may stay lazily broadcast: MatMul broadcasts them) ----------
-  matmul: ({ node, ins, cx }) => {
+  matmul: (args) => {
+    const scaled = rowScaledProduct(args);
+    if (scaled !== undefined) return scaled;
+    const { node, ins, cx } = args;
     const side = (i: number): LValue => {
       const v = ins[i]!;
       const decl = node.inputs[i]!.shape;
@@ -396,6 +399,28 @@ export const loweringTable: LoweringTable = {
     const count = cx.e.emit('Max', [cx.e.emit('ReduceSum', [valid], { keepdims: attr.int(0) }), cx.e.scalar('float32', 1)]);
     return same(node, cx.e.emit('Div', [total, count]));
   },
+};
+
+/**
+ * (X * s) @ B = (X @ B) * s for a scale s constant along the contraction axis (extent 1 there),
+ * possibly seen through a reshape that keeps that axis, when nothing else reads X * s: the
+ * loss gradient's per-row factor (1/count, 0 at ignored labels) then scales the [.., M, N]
+ * product instead of the [.., M, V] cotangent of the logits (a pass and a buffer fewer).
+ */
+const rowScaledProduct = ({ node, cx }: LowerArgs<'matmul'>): LValue | undefined => {
+  const [a, b] = node.inputs as [Node, Node];
+  const last = (s: Shape): Dim => s[s.length - 1]!;
+  const m = a.op === 'reshape' && cx.uses(a) === 1 && dimEq(last(a.shape), last(a.inputs[0]!.shape)) ? a.inputs[0]! : a;
+  if (m.op !== 'mul' || cx.uses(m) !== 1 || dimEq(last(m.shape), 1)) return undefined;
+  const isScale = (s: Node): boolean => s.shape.length > 0 && dimEq(last(s.shape), 1);
+  const isFull = (x: Node): boolean => x.shape.length === m.shape.length && x.shape.every((d, i) => dimEq(d, m.shape[i]!));
+  const [p, q] = m.inputs as [Node, Node];
+  const [x, s] = isFull(p) && isScale(q) ? [p, q] : isFull(q) && isScale(p) ? [q, p] : [undefined, undefined];
+  if (x === undefined || s === undefined) return undefined;
+  const rows = (sh: Shape): Shape => [...sh.slice(0, -1), 1];
+  let scale = broadcastTo(s, rows(m.shape));
+  if (m !== a) scale = reshape(scale, rows(a.shape));
+  return cx.lower(mul(matmul(m === a ? x : reshape(x, a.shape), b), scale));
 };
 
 /** The operand of a concat that `s` takes whole (same axis, same bounds), if any. */

@@ -9,11 +9,11 @@ import type { OpDef } from '../ops/def.ts';
 import { dimEq, dimToString } from '../types/dim.ts';
 import { isInt } from '../types/dtype.ts';
 import { sub, mul, div, equal, maximum } from '../ops/binary.ts';
-import { neg, cast, logicalNot, exp } from '../ops/unary.ts';
+import { neg, cast, logicalNot } from '../ops/unary.ts';
 import { iota } from '../ops/leaves.ts';
 import { reshape, broadcastTo } from '../ops/layout.ts';
 import { reduceSum } from '../ops/reduce.ts';
-import { logSoftmax } from './softmax.ts';
+import { logSoftmax, softmax } from './softmax.ts';
 
 const parts = (logits: Node, labels: Node, ignoreIndex: number) => {
   const [N, V] = logits.shape;
@@ -45,7 +45,7 @@ export const crossEntropyDef: OpDef<'crossEntropy'> = {
     const N = logits!.shape[0]!;
     const perRow = reduction === 'none' ? mul(ct, valid) : reduction === 'sum' ? mul(broadcastTo(ct, [N]), valid)
       : div(mul(broadcastTo(ct, [N]), valid), maximum(reduceSum(valid), 1));
-    const g = mul(sub(exp(logSoftmax(logits!, -1)), onehot), reshape(perRow, [N, 1]));
+    const g = mul(sub(softmax(logits!, -1), onehot), reshape(perRow, [N, 1]));
     return [g, undefined];
   },
   ref: 'viaDecomposition',
