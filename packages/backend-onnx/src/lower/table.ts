@@ -477,8 +477,21 @@ const lowerAttention = (a: LowerArgs<'attention'>): LValue => {
   const ks = split ? kb.map(block) : [full(a, 1)];
   const vs = split ? vb.map(block) : [full(a, 2)];
   if (groups > 1) qn = cx.e.emit('Reshape', [qn, cx.e.ints([0, Hk as number, -1, D as number])]); // [B,Hk,g*Tq,D]
-  const scores = ks.map((kn) => cx.e.emit('FusedMatMul', [qn, kn], { alpha: attr.float(scale), transA: attr.int(0), transB: attr.int(1) }, { domain: 'com.microsoft' }));
-  let s = scores.length === 1 ? scores[0]! : cx.e.emit('Concat', scores, { axis: attr.int(-1) });
+  let s: string;
+  if (dimEq(Tq!, 1)) {
+    // one query per row (a decoding step): scoresᵀ = K · (scale·q)ᵀ, [B,Hk,Tk,D] @ [B,Hk,D,g],
+    // which reads K as it lies; q·Kᵀ (FusedMatMul transB) repacks K per batch entry, ~3x slower
+    const qs = scale === 1 ? qn : cx.e.emit('Mul', [qn, cx.e.scalar('float32', scale)]);
+    const swap = (x: string, rows: number | -1): string =>
+      groups === 1 ? cx.e.emit('Reshape', [x, cx.e.ints([0, 0, rows, 1].map((d, i) => (i === 2 && rows === -1 ? -1 : d)))]) : cx.e.emit('Transpose', [x], { perm: attr.ints([0, 1, 3, 2]) });
+    const qT = swap(qs, isConcrete(D!) ? D! : -1); // [B,Hk,D,g]
+    const sT = ks.map((kn) => cx.e.emit('MatMul', [kn, qT])); // [B,Hk,Tk_i,g]
+    const all = sT.length === 1 ? sT[0]! : cx.e.emit('Concat', sT, { axis: attr.int(2) });
+    s = groups === 1 ? cx.e.emit('Reshape', [all, cx.e.ints([0, 0, 1, -1])]) : cx.e.emit('Transpose', [all], { perm: attr.ints([0, 1, 3, 2]) }); // [B,Hk,g,Tk]
+  } else {
+    const scores = ks.map((kn) => cx.e.emit('FusedMatMul', [qn, kn], { alpha: attr.float(scale), transA: attr.int(0), transB: attr.int(1) }, { domain: 'com.microsoft' }));
+    s = scores.length === 1 ? scores[0]! : cx.e.emit('Concat', scores, { axis: attr.int(-1) });
+  }
   if (groups > 1) s = cx.e.emit('Reshape', [s, cx.e.ints([0, isConcrete(H!) ? H! : -1, -1, 0])]);
   let mask: string | undefined;
   // one query aligned to the end of the keys sees them all: no causal mask to build
