@@ -122,6 +122,15 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
 
   const memo = new Map<number, LValue>();
   for (const leaf of leaves.values()) memo.set(leaf.id, { name: leaf.attrs.name, shape: leaf.shape });
+  // the type and actual (lazily broadcast) shape of each lowered value, for value_info;
+  // a name given two shapes (a rule's bug) gets none
+  const typed = new Map<string, { dtype: Node['dtype']; shape: Shape } | undefined>();
+  const record = (n: Node, v: LValue): void => {
+    const prev = typed.get(v.name);
+    if (!typed.has(v.name)) typed.set(v.name, { dtype: n.dtype, shape: v.shape });
+    else if (prev !== undefined && (prev.dtype !== n.dtype || prev.shape.length !== v.shape.length || prev.shape.some((d, i) => !dimEq(d, v.shape[i]!))))
+      typed.set(v.name, undefined);
+  };
   const cx: LowerContext = {
     e,
     fusions,
@@ -148,9 +157,16 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
       const v = rule && !decomposedInGraph(n) ? rule(args) : viaDecomposition(args as unknown as LowerArgs<CompositeOp>);
       e.path = outer;
       memo.set(n.id, v);
+      record(n, v);
     }
     return memo.get(root.id)!;
   };
+  // Outputs are lowered last to first: onnxruntime's default execution order is a reverse
+  // depth-first walk from the graph's leaves, the last-emitted leaf first, so the first-listed
+  // output (a train step's loss) is computed first, with what only it reads (the loss's
+  // log-sum-exp and gather over the logits) done before the gradient takes over the logits'
+  // buffer; listed the other way, the logits stayed alive through the whole backward pass.
+  for (const node of Object.values(g.outputs).reverse()) lowerNode(node);
   // outputs: the producing node's value is renamed to the output name when it is private
   const rename = new Map<string, string>();
   const outputs: { name: string; dtype: Node['dtype']; shape: Shape }[] = [];
@@ -183,6 +199,15 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
   const initializers = e.initializers.filter((t) => live.has(t.name));
 
   const vi = (name: string, dtype: Node['dtype'], shape: Shape): OnnxValueInfo => ({ name, dtype, shape: onnxShape(shape) });
+  // Shapes of intermediate values with their symbolic dims named (`B*T`, `P+T`): onnxruntime's
+  // own inference loses symbolic dims at a Reshape to a computed shape, and its allocation
+  // planner then neither runs kernels in place nor reuses freed buffers of unknown size (the
+  // train step's [B*T, V] softmax over the logits, the one-hot scatter into it).
+  const produced = new Set(onnxNodes.flatMap((n) => n.outputs));
+  const outputNames = new Set(outputs.map((o) => o.name));
+  const valueInfo = [...typed]
+    .filter(([name, t]) => t !== undefined && produced.has(name) && !outputNames.has(name) && !rename.has(name))
+    .map(([name, t]) => vi(name, t!.dtype, t!.shape));
   const domains = [...e.domains].sort();
   return {
     model: {
@@ -196,6 +221,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
         inputs: inputs.map((i) => vi(i.name, i.dtype, i.shape)),
         outputs: outputs.map((o) => vi(o.name, o.dtype, o.shape)),
         initializers,
+        valueInfo,
       },
     },
     inputs,

@@ -67,6 +67,8 @@ export interface OnnxGraph {
   readonly inputs: readonly OnnxValueInfo[];
   readonly outputs: readonly OnnxValueInfo[];
   readonly initializers: readonly OnnxTensor[];
+  /** Types and shapes of intermediate values (GraphProto.value_info). */
+  readonly valueInfo?: readonly OnnxValueInfo[];
 }
 
 export interface OnnxModel {
@@ -137,7 +139,7 @@ const encodeValueInfo = (v: OnnxValueInfo): ProtoWriter => {
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensorType));
 };
 
-/** GraphProto: node=1, name=2, initializer=5, input=11, output=12. */
+/** GraphProto: node=1, name=2, initializer=5, input=11, output=12, value_info=13. */
 const encodeGraph = (g: OnnxGraph): ProtoWriter => {
   const w = new ProtoWriter();
   for (const n of g.nodes) w.message(1, encodeNode(n));
@@ -145,6 +147,7 @@ const encodeGraph = (g: OnnxGraph): ProtoWriter => {
   for (const t of g.initializers) w.message(5, encodeTensor(t));
   for (const v of g.inputs) w.message(11, encodeValueInfo(v));
   for (const v of g.outputs) w.message(12, encodeValueInfo(v));
+  for (const v of g.valueInfo ?? []) w.message(13, encodeValueInfo(v));
   return w;
 };
 
