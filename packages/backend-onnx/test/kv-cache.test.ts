@@ -2,7 +2,7 @@
  * Decoding steps that read their KV cache in place: attention over keys/values concatenated
  * along time, when nothing else needs the concatenation, is lowered block by block (no copy
  * of the cache) and equals the reference evaluator; a slice that takes one whole operand of a
- * concat is that operand; core's `appendStepGraph` lowers with no node copying the cache; and
+ * concat is that operand; regrouping the rows of a product (the logits) regroups its left operand; core's `appendStepGraph` lowers with no node copying the cache; and
  * core's `causalDecoder` on ONNX Runtime (capacity buffers grown past their first size, beams
  * reordering them, a prefix bank, left padding) chooses the reference backend's tokens.
  */
@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   type HostTensor, type Gpt2Config, type CausalLmConfig, type Node, type Dim,
-  attention, concat, slice, graph, dimAdd, dimToString, decodeModelConfig, modelParamShapes, inject, modelSites,
+  attention, concat, slice, graph, dimAdd, dimToString, matmul, reshape, decodeModelConfig, modelParamShapes, inject, modelSites,
   causalDecoder, greedyOrSample, beamSearch, referenceBackend, appendStepGraph, f32,
 } from '@prefix-tuning/core';
 import { lowerGraph } from '../src/lower/graph.ts';
@@ -53,6 +53,26 @@ describe('attention over time blocks', () => {
       const copies = lowerGraph(g).model.graph.nodes.filter((n) => n.opType === 'Concat' && n.inputs.some((i) => i.startsWith('x'))).length;
       if (use !== 'output') assert.equal(copies, 0, `${use}: the blocks were concatenated`);
     }), { numRuns: 40 }));
+});
+
+describe('reshaping the rows of a product by a matrix', () => {
+  it('= the reference, and regroups the left operand instead of the product when nothing else reads it', () =>
+    fc.assert(fc.asyncProperty(withCtx((c) => {
+      const k = c.int(1, 4);
+      const n = c.int(1, 5);
+      const x = c.input(['A', 1, c.pick([1, 'B']), k]);
+      const w = c.param([k, n]);
+      const p = matmul(x, w); // [A, 1, 1|B, n]
+      const shared = c.bool();
+      const y = reshape(p, [p.shape[0]!, p.shape[2]!, n]);
+      return { g: graph(shared ? { y, p } : { y }), shared };
+    }), async ({ c, out: { g, shared } }) => {
+      await agree(g, c);
+      const m = lowerGraph(g).model.graph;
+      const products = new Set(m.nodes.filter((n) => n.opType === 'MatMul').flatMap((n) => n.outputs));
+      const reshaped = m.nodes.filter((n) => n.opType === 'Reshape' && products.has(n.inputs[0]!)).length;
+      assert.equal(reshaped, shared ? 1 : 0);
+    }), { numRuns: 20 }));
 });
 
 const cfgE = decodeModelConfig({ model_type: 'gpt2', vocab_size: 40, n_positions: 96, n_embd: 16, n_layer: 2, n_head: 2 });

@@ -324,6 +324,13 @@ export const loweringTable: LoweringTable = {
     const { node, cx } = a;
     const from = node.inputs[0]!.shape;
     const to = node.shape;
+    // regrouping the rows of a product by a matrix nobody else reads: regroup the rows of its
+    // left operand instead (small), not the product (the logits of a step: [B,1,V] -> [B,V])
+    const src = node.inputs[0]!;
+    if (src.op === 'matmul' && cx.uses(src) === 1 && src.inputs[1]!.shape.length === 2 && to.length >= 2 && dimEq(to[to.length - 1]!, from[from.length - 1]!)) {
+      const [m, w] = src.inputs as [Node, Node];
+      return cx.lower(matmul(reshape(m, [...to.slice(0, -1), m.shape[m.shape.length - 1]!]), w));
+    }
     if (to.some((d) => d === 0)) return same(node, cx.e.emit('Reshape', [full(a, 0), cx.e.shape(to)], { allowzero: attr.int(1) }));
     // A reshape that only inserts or removes axes of extent 1 keeps a lazy value lazy.
     const x = a.ins[0]!;
