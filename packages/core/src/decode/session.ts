@@ -49,7 +49,8 @@ export interface CausalDecoder {
 /**
  * The one-token step with a per-layer cache: `past_key_values.{l}.key|value` [B, Hkv, Tpast{l}, Dh]
  * and `attention_mask.{l}` [B, Tpast{l}+1] (layers may hold prefixes of different lengths),
- * `input_ids` [B, 1], `position_ids` [B, 1] -> `logits` [B, V], `present.{l}.*`.
+ * `input_ids` [B, 1], `position_ids` [B, 1] -> `logits` [B, V], `present.{l}.*` (the whole
+ * grown cache). The session runs `appendStepGraph` instead, which this graph specifies.
  */
 export const perLayerStepGraph = (cfg: CausalLmConfig): Graph => {
   const g = causalLmKvGeometry(cfg);
