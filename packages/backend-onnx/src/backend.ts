@@ -11,10 +11,10 @@
  *   large: 3.1 GB of float32 weights) go to an external data file (`external`, chosen
  *   automatically for `initializers` above 1.5 GiB).
  * - state (trainable parameters, optimizer moments): graph inputs whose `ort.Tensor`s are
- *   replaced after each run by the output tensors they name. Each state entry has two
- *   buffers used in turn: one is fed, ORT writes the new value into the other (a
- *   pre-allocated output), and they swap, so a train step allocates nothing for its state and
- *   never copies it to or from the host.
+ *   replaced after each run by the output tensors they name. onnxruntime-node returns every
+ *   fetched output in a new buffer, even one it wrote into a pre-allocated output (1.30), so
+ *   the returned tensor simply becomes the state: a second, pre-allocated buffer per entry
+ *   only added memory (GPT-2 small's prefix MLP with its AdamW moments: 117 MB).
  */
 import { availableParallelism, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -121,8 +121,6 @@ export const fromOrt = (t: ort.Tensor): HostTensor => {
 
 const copyHost = (t: HostTensor): HostTensor => ({ dtype: t.dtype, shape: [...t.shape], data: t.data.slice() });
 
-type TypedArrayLike = HostTensor['data'];
-
 /** Emits the ONNX model of a graph (for inspection or other runtimes); params in `initializers` are embedded. */
 export const toOnnx = (g: Graph, opts: { initializers?: Readonly<Record<string, HostTensor>>; fusions?: Partial<FusionOptions> } = {}): Uint8Array =>
   encodeModel(lowerGraph(g, opts).model);
@@ -140,8 +138,6 @@ class OnnxExecutable implements Executable {
     /** Current state tensors, and the output that replaces each. */
     private readonly state: Map<string, ort.Tensor>,
     private readonly stateNext: ReadonlyMap<string, string>,
-    /** Per state entry with a fixed shape: the buffer the next run writes into. */
-    private readonly spare: Map<string, ort.Tensor>,
     private readonly internal: ReadonlySet<string>,
     private readonly profiling: boolean,
   ) {}
@@ -200,24 +196,18 @@ class OnnxExecutable implements Executable {
     }
     for (const k of Object.keys(feeds)) if (this.leaf(k) === undefined) throw new Error(`run: '${k}' is not an input of the graph`);
     const fetches: Record<string, ort.Tensor | null> = {};
-    for (const f of wanted) fetches[f] = null;
-    for (const [s, next] of this.stateNext) fetches[next] = this.spare.get(s) ?? null;
+    const updates = new Set(this.stateNext.values());
+    for (const f of [...wanted, ...updates]) fetches[f] = null;
     for (const [name, t] of Object.entries(into)) {
       if (!outputNames.has(name)) throw new Error(`runInto: unknown output '${name}'`);
-      if (fetches[name]) throw new Error(`runInto: output '${name}' updates state; it is not written into a caller's buffer`);
+      if (updates.has(name)) throw new Error(`runInto: output '${name}' updates state; it is not written into a caller's buffer`);
       fetches[name] = toOrt(t);
     }
     const out = await this.session.run(ortFeeds, fetches);
     const result: Record<string, HostTensor> = {};
-    // a state buffer is overwritten two runs later: what is returned from it is a copy
-    for (const f of wanted) result[f] = into[f] ?? (fetches[f] ? copyHost(fromOrt(fetches[f])) : fromOrt(out[f] as ort.Tensor));
-    for (const [s, next] of this.stateNext) {
-      const written = this.spare.get(s);
-      if (written) {
-        this.spare.set(s, this.state.get(s)!);
-        this.state.set(s, written);
-      } else this.state.set(s, out[next] as ort.Tensor);
-    }
+    // an output that becomes state is returned as a copy (the caller may write into it)
+    for (const f of wanted) result[f] = into[f] ?? (updates.has(f) ? copyHost(fromOrt(out[f] as ort.Tensor)) : fromOrt(out[f] as ort.Tensor));
+    for (const [s, next] of this.stateNext) this.state.set(s, out[next] as ort.Tensor);
     return result;
   }
 
@@ -235,11 +225,6 @@ class OnnxExecutable implements Executable {
     if (value.dtype !== cur.type || value.shape.length !== cur.dims.length || value.shape.some((d, i) => d !== cur.dims[i]))
       throw new Error(`writeState '${name}': expected ${cur.type}[${cur.dims.join(',')}], got ${value.dtype}[${value.shape.join(',')}]`);
     this.state.set(name, toOrt(copyHost(value)));
-  }
-
-  /** The buffers holding state (for tests: they must not change between runs). */
-  stateBuffers(name: string): readonly TypedArrayLike[] {
-    return [this.state.get(name), this.spare.get(name)].filter((t) => t !== undefined).map((t) => t.data as TypedArrayLike);
   }
 
   async dispose(): Promise<void> {
@@ -330,18 +315,11 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
       if (!embed) for (const [name, t] of Object.entries(frozen)) bound.set(name, toOrt(t));
       const state = new Map<string, ort.Tensor>();
       const stateNext = new Map<string, string>();
-      const spare = new Map<string, ort.Tensor>();
-      const nextCount = new Map<string, number>();
-      for (const spec of Object.values(stateSpecs)) if (spec.next !== undefined) nextCount.set(spec.next, (nextCount.get(spec.next) ?? 0) + 1);
       for (const [name, spec] of Object.entries(stateSpecs)) {
         state.set(name, toOrt(copyHost(spec.init)));
-        if (spec.next === undefined) continue;
-        stateNext.set(name, spec.next);
-        // fixed-shape state: the runtime writes the next value into a second buffer
-        const fixed = leaves.get(name)!.shape.every(isConcrete) && nextCount.get(spec.next) === 1;
-        if (fixed) spare.set(name, toOrt(copyHost(spec.init)));
+        if (spec.next !== undefined) stateNext.set(name, spec.next);
       }
-      return new OnnxExecutable(g, session, lowered, bound, state, stateNext, spare, new Set(copts.internalOutputs ?? []), opts.profilePrefix !== undefined);
+      return new OnnxExecutable(g, session, lowered, bound, state, stateNext, new Set(copts.internalOutputs ?? []), opts.profilePrefix !== undefined);
     },
   };
 };

@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
 import { graph, input, param, add, mul, matmul, reduceSum, f32, i32, hostTensor, transpose, gather } from '@prefix-tuning/core';
 import { onnxBackend, toOnnx, cudaAvailable } from '../src/index.ts';
 
@@ -117,18 +118,25 @@ describe('state', () => {
     await ex.dispose();
   });
 
-  it('lives in two fixed buffers written in turn by the runtime (no allocation or copy per run)', async () => {
+  it('is taken from each run\'s output; a fetched state output is a copy later runs leave alone', async () => {
     const ex = await onnxBackend().compile(acc(), {
       state: { s: { init: f32([2], [0, 0]), next: 's:new' }, n: { init: f32([], [0]), next: 'n:new' } },
     });
-    const buffers = (ex as unknown as { stateBuffers(n: string): readonly ArrayBufferView[] }).stateBuffers('s').map((b) => b.buffer);
-    assert.equal(buffers.length, 2);
-    const outs: number[][] = [];
-    for (let i = 1; i <= 4; i++) outs.push([...(await ex.run({ x: f32([2], [i, 0]) }, ['s:new']))['s:new']!.data as Float32Array].map(Number));
-    assert.deepEqual(outs.map((o) => o[0]), [1, 3, 6, 10], 'returned values are copies, not overwritten later');
-    const after = (ex as unknown as { stateBuffers(n: string): readonly ArrayBufferView[] }).stateBuffers('s').map((b) => b.buffer);
-    assert.ok(after.every((b) => buffers.includes(b)), 'the same two buffers');
+    const outs: Float32Array[] = [];
+    for (let i = 1; i <= 4; i++) outs.push((await ex.run({ x: f32([2], [i, 0]) }, ['s:new']))['s:new']!.data as Float32Array);
+    assert.deepEqual(outs.map((o) => o[0]), [1, 3, 6, 10]);
+    outs[3]![0] = -1; // the caller's copy, not the state
+    assert.deepEqual([...(await ex.readState('s')).data], [10, 0]);
     await ex.dispose();
+  });
+
+  it('onnxruntime-node returns an output in a new buffer even when it wrote a pre-allocated one (why state is not double-buffered)', async () => {
+    const session = await ort.InferenceSession.create(toOnnx(graph({ y: mul(input('x', [4]), 2) })));
+    const y = new ort.Tensor('float32', new Float32Array(4), [4]);
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [4]) }, { y });
+    assert.deepEqual([...y.data], [2, 4, 6, 8], 'written into the pre-allocated buffer');
+    assert.notEqual((out['y']!.data as Float32Array).buffer, y.data.buffer, 'and returned in another');
+    await session.release();
   });
 
   it('concurrent runs are serialised (each sees the state the previous one left)', async () => {
