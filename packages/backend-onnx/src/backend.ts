@@ -43,7 +43,8 @@ export interface OnnxBackendOptions {
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * How frozen parameters are bound (see the module comment; default 'inputs' on CPU, except
-   * for graphs compiled with `repeated` (decoding steps), and 'initializers' with CUDA).
+   * for graphs compiled `repeated` (decoding steps) whose weights fit in the model (<= 1.5
+   * GiB), and 'initializers' with CUDA).
    */
   readonly weights?: 'inputs' | 'initializers' | 'external';
   /** Fused kernels to use (default: all fusions on). */
@@ -274,10 +275,12 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
       for (const o of copts.internalOutputs ?? []) if (!outputs.has(o)) throw new Error(`compile: internal output '${o}' is not an output`);
       const total = Object.values(frozen).reduce((s, t) => s + bytesOf(t), 0);
       // CPU: bound inputs share the caller's memory, but MLAS packs them at every GEMM, so an
-      // executable run many times (a decoding step) owns prepacked initializers instead
-      // (measured 1.2x faster steps at batch 1, 1.7x at batch 32, GPT-2 small); CUDA:
-      // initializers are uploaded once (a bound input would be copied to the device every run)
-      const mode = opts.weights ?? (eps.includes('cuda') || copts.repeated ? 'initializers' : 'inputs');
+      // executable run many times (a decoding step) owns prepacked initializers instead when
+      // they fit in the model (GPT-2 small decoding on this 2-vCPU VM: 1.4x faster steps at
+      // batch 1, 1.5x at batch 32; larger weights would go through a temporary file and be
+      // held twice); CUDA: initializers are uploaded once (a bound input would be copied to
+      // the device at every run)
+      const mode = opts.weights ?? (eps.includes('cuda') || (copts.repeated && total <= EMBED_LIMIT) ? 'initializers' : 'inputs');
       const embed = mode !== 'inputs';
       const external = mode === 'external' || (mode === 'initializers' && total > EMBED_LIMIT);
       const lowered = lowerGraph(g, { initializers: embed ? frozen : {}, fusions: opts.fusions });
