@@ -3,13 +3,15 @@
  * reads it in place.
  *
  * Layer l's keys (and values) live in one buffer [R, Hkv, C, Dh] whose first `length`
- * positions of each row hold the cache and whose last C - length positions are free; the key
- * mask [R, C + 1] (bool, so that no step converts it) marks the cached positions a row attends to (padding and free positions are
- * 0) and ends with a 1 for the step's own token. The step graph takes the whole buffers (fed as
- * they are: no copy), attends over them and the step's own key/value, and returns only the new
- * token's keys and values, which the host writes into the next free position. So a step costs
- * O(R·Hkv·Dh) host work per layer instead of copying the cache through the runtime, and the
- * buffers are reallocated only when they fill up (by a quarter more, at least 16 positions).
+ * positions of each row hold the cache and whose last C - length positions are free; the bool
+ * key mask [R, C + 1] marks the cached positions a row attends to (padding and free positions
+ * are false) and ends with true for the step's own token. The step graph takes the whole
+ * buffers (fed as they are: no copy), attends over them and the step's own key/value, and
+ * returns only the new token's keys and values, which the host writes into the next free
+ * position. So a step costs O(R·Hkv·Dh) host work per layer instead of copying the cache
+ * through the runtime, and the buffers are reallocated only when they fill up (by a quarter
+ * more, at least 16 positions). The buffers have the presents' storage (Float64Array from the
+ * reference evaluator at f64 precision).
  *
  * Free positions are masked: they add exactly 0 to the attention, which therefore equals
  * attention over the cache alone (what `present` = concat(past, new) computes), up to the
@@ -56,23 +58,25 @@ export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
   return graph({ logits: lastPosition(out.logits), ...news });
 };
 
+type Floats = Float32Array | Float64Array;
+
 /** One layer's cache: `length` positions in buffers of `capacity`. */
 interface LayerCache {
   length: number;
   capacity: number;
-  keys: Float32Array; // [R, H, capacity, D]
-  values: Float32Array;
+  keys: Floats; // [R, H, capacity, D]
+  values: Floats;
   mask: Uint8Array; // [R, capacity + 1]
   /** Buffers of the same size that a reorder writes into (then swapped), made on the first one. */
-  spare?: { keys: Float32Array; values: Float32Array; mask: Uint8Array };
+  spare?: { keys: Floats; values: Floats; mask: Uint8Array };
 }
 
 const grown = (need: number): number => need + Math.max(16, Math.ceil(need / 4));
 
 /** Copies `count` blocks of n elements from src (block i at i·srcStride) to dst (at dstOffset + i·dstStride). */
-const copyBlocks = (dst: Float32Array, dstOffset: number, dstStride: number, src: Float32Array, srcStride: number, n: number, count: number): void => {
+const copyBlocks = (dst: Floats, dstOffset: number, dstStride: number, src: Floats, srcStride: number, n: number, count: number): void => {
   if (n > 256) {
-    for (let i = 0; i < count; i++) dst.set(src.subarray(i * srcStride, i * srcStride + n), dstOffset + i * dstStride);
+    for (let i = 0; i < count; i++) dst.set(src.subarray(i * srcStride, i * srcStride + n) as ArrayLike<number>, dstOffset + i * dstStride);
     return;
   }
   // short blocks (one step's head vectors): a plain loop beats creating subarray views
@@ -84,8 +88,8 @@ const copyBlocks = (dst: Float32Array, dstOffset: number, dstStride: number, src
 };
 
 /** dst row i = src row parents[i], rows of n elements. */
-const gatherRows = (dst: Float32Array | Uint8Array, src: Float32Array | Uint8Array, parents: Int32Array, n: number): void => {
-  for (let i = 0; i < parents.length; i++) dst.set(src.subarray(parents[i]! * n, (parents[i]! + 1) * n), i * n);
+const gatherRows = (dst: Floats | Uint8Array, src: Floats | Uint8Array, parents: Int32Array, n: number): void => {
+  for (let i = 0; i < parents.length; i++) dst.set(src.subarray(parents[i]! * n, (parents[i]! + 1) * n) as ArrayLike<number>, i * n);
 };
 
 /**
@@ -95,6 +99,8 @@ const gatherRows = (dst: Float32Array | Uint8Array, src: Float32Array | Uint8Arr
  */
 export class KvCache {
   private readonly layers: LayerCache[];
+  /** New buffers of the presents' storage. */
+  private readonly floats: (n: number) => Floats;
 
   /**
    * `presents[l]`: layer l's keys and values [R, Hkv, T{l}, Dh]; `masks[l]`: [R, T{l}] (non-zero
@@ -109,14 +115,15 @@ export class KvCache {
     reserve = 16,
   ) {
     if (!Number.isInteger(reserve) || reserve < 0) throw new Error(`KvCache: reserve must be a non-negative integer, got ${reserve}`);
+    this.floats = presents[0]?.key.data instanceof Float64Array ? (n) => new Float64Array(n) : (n) => new Float32Array(n);
     this.layers = presents.map((kv, l) => {
       const [R, H, T, D] = kv.key.shape;
       if (R !== rows || H !== heads || D !== headDim || kv.value.shape.join() !== kv.key.shape.join())
         throw new Error(`KvCache: layer ${l} keys [${kv.key.shape}] / values [${kv.value.shape}] are not [${rows},${heads},T,${headDim}]`);
       if (masks[l]!.length !== rows * T!) throw new Error(`KvCache: layer ${l} mask has ${masks[l]!.length} entries, expected ${rows}×${T}`);
-      const layer: LayerCache = { length: 0, capacity: 0, keys: new Float32Array(0), values: new Float32Array(0), mask: new Uint8Array(0) };
+      const layer: LayerCache = { length: 0, capacity: 0, keys: this.floats(0), values: this.floats(0), mask: new Uint8Array(0) };
       this.resize(layer, T! + Math.max(1, reserve));
-      this.write(layer, kv.key.data as Float32Array, kv.value.data as Float32Array, masks[l]!, T!);
+      this.write(layer, kv.key.data as Floats, kv.value.data as Floats, masks[l]!, T!);
       return layer;
     });
   }
@@ -145,7 +152,7 @@ export class KvCache {
       const v = out[`new_key_values.${l}.value`];
       if (k === undefined || v === undefined) throw new Error(`KvCache.append: missing new_key_values.${l}.key|value`);
       if (c.length === c.capacity) this.resize(c, grown(c.length + 1));
-      this.write(c, k.data as Float32Array, v.data as Float32Array, undefined, 1);
+      this.write(c, k.data as Floats, v.data as Floats, undefined, 1);
     });
   }
 
@@ -155,7 +162,7 @@ export class KvCache {
     if (parents.every((p, i) => p === i)) return;
     for (const c of this.layers) {
       const per = this.heads * c.capacity * this.headDim;
-      const to = c.spare ?? { keys: new Float32Array(c.keys.length), values: new Float32Array(c.values.length), mask: new Uint8Array(c.mask.length) };
+      const to = c.spare ?? { keys: this.floats(c.keys.length), values: this.floats(c.values.length), mask: new Uint8Array(c.mask.length) };
       gatherRows(to.keys, c.keys, parents, per);
       gatherRows(to.values, c.values, parents, per);
       gatherRows(to.mask, c.mask, parents, c.capacity + 1);
@@ -169,8 +176,8 @@ export class KvCache {
   /** Moves a layer to buffers of `capacity` positions (the cache and its mask kept, the new token's column set). */
   private resize(c: LayerCache, capacity: number): void {
     const [R, H, D] = [this.rows, this.heads, this.headDim];
-    const keys = new Float32Array(R * H * capacity * D);
-    const values = new Float32Array(R * H * capacity * D);
+    const keys = this.floats(R * H * capacity * D);
+    const values = this.floats(R * H * capacity * D);
     const mask = new Uint8Array(R * (capacity + 1));
     copyBlocks(keys, 0, capacity * D, c.keys, c.capacity * D, c.length * D, R * H);
     copyBlocks(values, 0, capacity * D, c.values, c.capacity * D, c.length * D, R * H);
@@ -186,7 +193,7 @@ export class KvCache {
   }
 
   /** Writes T positions [R, H, T, D] after the cached ones, with their mask [R, T] (all 1 when absent). */
-  private write(c: LayerCache, keys: Float32Array, values: Float32Array, mask: ArrayLike<number> | undefined, T: number): void {
+  private write(c: LayerCache, keys: Floats, values: Floats, mask: ArrayLike<number> | undefined, T: number): void {
     const [R, H, D] = [this.rows, this.heads, this.headDim];
     const n = T * D;
     if (keys.length !== R * H * n || values.length !== R * H * n) throw new Error(`KvCache: expected ${R * H * n} new entries per tensor, got ${keys.length} and ${values.length}`);

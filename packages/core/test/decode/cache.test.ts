@@ -20,16 +20,17 @@ interface Pos { readonly k: number[][]; readonly v: number[][]; readonly m: numb
 
 const f32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'float32', shape, data: Float32Array.from(data) });
 
-/** [R, H, T, D] from rows[r][t] positions. */
-const pack = (rows: readonly (readonly Pos[])[], H: number, D: number, which: 'k' | 'v'): HostTensor => {
+/** [R, H, T, D] from rows[r][t] positions (float32 values stored in a Float64Array with `f64`, as the f64 reference evaluator returns them). */
+const pack = (rows: readonly (readonly Pos[])[], H: number, D: number, which: 'k' | 'v', f64 = false): HostTensor => {
   const T = rows[0]!.length;
   const out: number[] = [];
   for (const row of rows) for (let h = 0; h < H; h++) for (const p of row) out.push(...p[which][h]!);
-  return f32([rows.length, H, T, D], out);
+  return f64 ? { dtype: 'float32', shape: [rows.length, H, T, D], data: Float64Array.from(out) } : f32([rows.length, H, T, D], out);
 };
 
 /** Checks what the cache feeds against the model `rows[l][r]` (positions of layer l, row r). */
-const checkFeeds = (c: KvCache, model: readonly (readonly (readonly Pos[])[])[], H: number, D: number): void => {
+const checkFeeds = (c: KvCache, model: readonly (readonly (readonly Pos[])[])[], H: number, D: number, f64: boolean): void => {
+  const round = f64 ? (x: number) => x : Math.fround;
   const f = c.feeds();
   model.forEach((rows, l) => {
     const k = f[`past_key_values.${l}.key`]!;
@@ -50,8 +51,8 @@ const checkFeeds = (c: KvCache, model: readonly (readonly (readonly Pos[])[])[],
         for (let h = 0; h < H; h++)
           for (let d = 0; d < D; d++) {
             const at = ((r * H + h) * C + t) * D + d;
-            assert.equal(k.data[at], Math.fround(p.k[h]![d]!), `layer ${l} row ${r} key t=${t} h=${h} d=${d}`);
-            assert.equal(v.data[at], Math.fround(p.v[h]![d]!), `layer ${l} row ${r} value t=${t} h=${h} d=${d}`);
+            assert.equal(k.data[at], round(p.k[h]![d]!), `layer ${l} row ${r} key t=${t} h=${h} d=${d}`);
+            assert.equal(v.data[at], round(p.v[h]![d]!), `layer ${l} row ${r} value t=${t} h=${h} d=${d}`);
           }
       });
     });
@@ -63,26 +64,26 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('reorder' as const), seed: fc.integer({ min: 0, max: 1e6 }) }),
 );
 
-test('KvCache holds what a list of positions per row holds, through appends (past its capacity) and reorders', () => {
+test('KvCache holds what a list of positions per row holds, through appends (past its capacity) and reorders, in the presents\' storage', () => {
   fc.assert(fc.property(
     fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }),
     fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 2 }), fc.integer({ min: 0, max: 3 }),
-    fc.array(op, { maxLength: 30 }), fc.integer({ min: 0, max: 1e6 }),
-    (R, H, D, T0, reserve, ops, seed) => {
+    fc.array(op, { maxLength: 30 }), fc.integer({ min: 0, max: 1e6 }), fc.boolean(),
+    (R, H, D, T0, reserve, ops, seed, f64) => {
       const rnd = prng(seed);
       const vec = (): number[][] => Array.from({ length: H }, () => Array.from({ length: D }, () => 2 * rnd() - 1));
       let model: Pos[][][] = T0.map((T) => Array.from({ length: R }, () => Array.from({ length: T }, () => ({ k: vec(), v: vec(), m: rnd() < 0.7 ? 1 : 0 }))));
       const masks = model.map((rows) => Int32Array.from(rows.flatMap((row) => row.map((p) => p.m))));
-      const c = new KvCache(R, H, D, model.map((rows) => ({ key: pack(rows, H, D, 'k'), value: pack(rows, H, D, 'v') })), masks, reserve);
-      checkFeeds(c, model, H, D);
+      const c = new KvCache(R, H, D, model.map((rows) => ({ key: pack(rows, H, D, 'k', f64), value: pack(rows, H, D, 'v', f64) })), masks, reserve);
+      checkFeeds(c, model, H, D, f64);
       for (const o of ops) {
         const r2 = prng(o.seed);
         if (o.kind === 'append') {
           const news = model.map((rows) => rows.map(() => ({ k: vec(), v: vec(), m: 1 })));
           const out: Record<string, HostTensor> = {};
           news.forEach((rows, l) => {
-            out[`new_key_values.${l}.key`] = pack(rows.map((p) => [p]), H, D, 'k');
-            out[`new_key_values.${l}.value`] = pack(rows.map((p) => [p]), H, D, 'v');
+            out[`new_key_values.${l}.key`] = pack(rows.map((p) => [p]), H, D, 'k', f64);
+            out[`new_key_values.${l}.value`] = pack(rows.map((p) => [p]), H, D, 'v', f64);
           });
           c.append(out);
           model = model.map((rows, l) => rows.map((row, r) => [...row, news[l]![r]!]));
@@ -91,7 +92,7 @@ test('KvCache holds what a list of positions per row holds, through appends (pas
           c.reorder(parents);
           model = model.map((rows) => Array.from(parents, (p) => rows[p]!));
         }
-        checkFeeds(c, model, H, D);
+        checkFeeds(c, model, H, D, f64);
       }
     },
   ), { numRuns: 60 });
