@@ -37,13 +37,6 @@ export interface Executable {
   readonly graph: Graph;
   /** Runs with the given `input` feeds; returns the requested outputs (default: all non-internal). */
   run(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>>;
-  /**
-   * Optional (backends whose runtime can write into caller memory: ONNX Runtime): `run`, with
-   * the outputs named in `into` written into those tensors' memory (their dtypes and shapes
-   * must be the outputs') and returned as given, so that a caller running many times (a
-   * decoding step) recycles its output buffers instead of having new ones made and copied.
-   */
-  runInto?(feeds: Readonly<Record<string, HostTensor>>, into: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>>;
   /** Current value of a state entry, copied to the host. */
   readState(name: string): Promise<HostTensor>;
   /** Replaces a state entry (e.g. when resuming from a checkpoint). */
