@@ -161,7 +161,8 @@ interface Engine {
   room(prompts: readonly (readonly number[])[]): number;
   /** Why generation is limited, for the note printed once. */
   readonly limit: string;
-  start(prompts: readonly (readonly number[])[], beams: number): Promise<{ session: DecodeSession; seen: readonly (readonly number[])[] }>;
+  /** `reserve`: tokens to be generated (the decoder-only cache is sized for them up front). */
+  start(prompts: readonly (readonly number[])[], beams: number, reserve: number): Promise<{ session: DecodeSession; seen: readonly (readonly number[])[] }>;
   /** Options the model's config implies (BART's forced first and last tokens). */
   readonly options: Partial<GenerateOptions>;
   dispose(): Promise<void>;
@@ -194,11 +195,11 @@ const causalEngine = async (backend: Backend, cfg: CausalLmConfig, model: Loaded
     },
     room: (prompts) => positions - virtual - Math.max(...prompts.map((p) => p.length)),
     limit: `the model's ${positions} positions${virtual > 0 ? ` (${virtual} taken by the adapter)` : ''}`,
-    async start(prompts, beams) {
+    async start(prompts, beams, reserve) {
       const padId = ids.pad ?? ids.eos[0] ?? 0;
       const session = await decoder.start(
         infix ? prompts.map((p) => p.slice(-1)) : prompts,
-        { beams, padId, ...(infix ? { sources: prompts.map((p) => p.slice(0, -1)) } : {}) },
+        { beams, padId, reserve, ...(infix ? { sources: prompts.map((p) => p.slice(0, -1)) } : {}) },
       );
       return { session, seen: prompts };
     },
@@ -270,7 +271,7 @@ export const makeGenerator = async (backend: Backend, model: LoadedModel, adapte
         warned = true;
         process.stderr.write(`note: generation limited to ${maxNewTokens} new tokens by ${engine.limit}\n`);
       }
-      const { session, seen } = await engine.start(prompts, o.numBeams ?? 1);
+      const { session, seen } = await engine.start(prompts, o.numBeams ?? 1, maxNewTokens);
       const { batchSize: _b, ...g } = o;
       const r = await generate(session, seen, { ...engine.options, ...g, maxNewTokens, eosTokenIds: eos, ...(ids.pad !== undefined ? { padTokenId: ids.pad } : {}) });
       prompts.forEach((p, j) => {
