@@ -9,15 +9,7 @@ import {
 import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../packages/core/src/train/index.ts';
 import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
 import { tfjsCases } from './tfjs.ts';
-import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal } from './model.ts';
-
-export interface Measured {
-  readonly tokens_per_s: number;
-  readonly step_ms: number;
-  readonly flops_per_step: number;
-  /** Extra facts (batch shape, steps timed, compile time...). */
-  readonly details: Record<string, number | string>;
-}
+import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal, median, type Measured } from './model.ts';
 
 export interface CaseOptions {
   readonly threads: number;
@@ -25,11 +17,6 @@ export interface CaseOptions {
   readonly steps?: number;
   readonly backend?: Partial<OnnxBackendOptions>;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const ids = (B: number, T: number, seed: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + seed * 104729) % 50257);
 

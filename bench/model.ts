@@ -79,3 +79,18 @@ export const prefixMlpFlops = (cfg: Gpt2Config, P: number, hidden: number): numb
   const W = 2 * cfg.n_layer * d;
   return 6 * P * (d * hidden + hidden * W);
 };
+
+/** What a benchmark measured (the shape bench/run.ts records). */
+export interface Measured {
+  readonly tokens_per_s: number;
+  readonly step_ms: number;
+  readonly flops_per_step: number;
+  /** Extra facts (batch shape, steps timed, compile time...). */
+  readonly details: Record<string, number | string>;
+}
+
+/** The median of timed repetitions. */
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};

@@ -23,15 +23,7 @@ import {
   inject, modelSites, sitePast, decodeModelConfig, graphParams, i32, f32,
 } from '../packages/core/src/index.ts';
 import { tfjsBackend, type TfjsBackendOptions, type TfjsExecutable, type EngineName } from '../packages/backend-tfjs/src/index.ts';
-import { gpt2Small, randomGpt2Params, forwardFlops, normal } from './model.ts';
-
-/** What a benchmark measured (the shape bench/run.ts records). */
-export interface Measured {
-  readonly tokens_per_s: number;
-  readonly step_ms: number;
-  readonly flops_per_step: number;
-  readonly details: Record<string, number | string>;
-}
+import { gpt2Small, randomGpt2Params, forwardFlops, normal, median, type Measured } from './model.ts';
 
 export interface TfjsCaseOptions {
   /** The engine (default wasm). */
@@ -42,11 +34,6 @@ export interface TfjsCaseOptions {
   readonly steps?: number;
   readonly backend?: Partial<TfjsBackendOptions>;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /**
  * CPU milliseconds of this process's main thread (Linux: /proc/self/task/<pid>/stat, 10 ms
