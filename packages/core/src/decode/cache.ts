@@ -25,7 +25,7 @@ import { type Graph, graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import { input } from '../ops/leaves.ts';
 import { slice } from '../ops/layout.ts';
-import { dimAdd, sym } from '../types/dim.ts';
+import { type Dim, dimAdd, sym } from '../types/dim.ts';
 
 /**
  * The one-token step over capacity buffers: `input_ids` [B, 1], `position_ids` [B, 1],
@@ -36,19 +36,28 @@ import { dimAdd, sym } from '../types/dim.ts';
  * The new entries are the last position of `present` = concat(past, own): a backend that
  * sees that nothing else needs the concatenation (ONNX) never builds it.
  */
-export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
+/**
+ * The one-token forward over a per-layer cache: `input_ids`, `position_ids` [B, 1] and, per layer
+ * l, `past_key_values.{l}.key|value` [B, Hkv, len(l), Dh] with the key mask `attention_mask.{l}`
+ * [B, len(l)+1] of `maskDtype` (the last column is the new token itself).
+ */
+export const cachedStepForward = (cfg: CausalLmConfig, len: (l: number) => Dim, maskDtype: 'bool' | 'int32') => {
   const g = causalLmKvGeometry(cfg);
   const B = sym('B');
-  const cap = (l: number) => sym(`C${l}`);
-  const out = causalLmForward(cfg, {
+  return causalLmForward(cfg, {
     ids: input('input_ids', [B, 1], 'int32'),
     positionIds: input('position_ids', [B, 1], 'int32'),
     pastKeyValues: (l) => ({
-      key: input(`past_key_values.${l}.key`, [B, g.heads, cap(l), g.headDim]),
-      value: input(`past_key_values.${l}.value`, [B, g.heads, cap(l), g.headDim]),
+      key: input(`past_key_values.${l}.key`, [B, g.heads, len(l), g.headDim]),
+      value: input(`past_key_values.${l}.value`, [B, g.heads, len(l), g.headDim]),
     }),
-    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(cap(l), 1)], 'bool'),
+    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(len(l), 1)], maskDtype),
   });
+};
+
+export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
+  const cap = (l: number) => sym(`C${l}`);
+  const out = cachedStepForward(cfg, cap, 'bool');
   const last = (x: Node, l: number): Node => slice(x, 2, cap(l), dimAdd(cap(l), 1)); // [B, Hkv, 1, Dh]
   const news: Record<string, Node> = {};
   out.presents.forEach((kv, l) => {

@@ -10,11 +10,7 @@
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import type { CausalLmConfig } from '../models/config.ts';
-import { prefillGraph, causalLmKvGeometry, causalLmForward, presentOutputs } from '../models/causal.ts';
-import { lastPosition } from '../models/common.ts';
-import { type Graph, graph } from '../ir/graph.ts';
-import { input } from '../ops/leaves.ts';
-import { dimAdd, sym } from '../types/dim.ts';
+import { prefillGraph, causalLmKvGeometry } from '../models/causal.ts';
 import { type Injection } from '../prefix/inject.ts';
 import { injectedPrefillGraph, virtualPrefixLength, hasInfix, infixLength, kvLengths } from '../prefix/graphs.ts';
 import type { DecodeSession } from './search.ts';
@@ -45,28 +41,6 @@ export interface CausalDecoder {
   start(prompts: readonly (readonly number[])[], opts?: StartOptions): Promise<DecodeSession>;
   dispose(): Promise<void>;
 }
-
-/**
- * The one-token step with a per-layer cache: `past_key_values.{l}.key|value` [B, Hkv, Tpast{l}, Dh]
- * and `attention_mask.{l}` [B, Tpast{l}+1] (layers may hold prefixes of different lengths),
- * `input_ids` [B, 1], `position_ids` [B, 1] -> `logits` [B, V], `present.{l}.*` (the whole
- * grown cache). The session runs `appendStepGraph` instead, which this graph specifies.
- */
-export const perLayerStepGraph = (cfg: CausalLmConfig): Graph => {
-  const g = causalLmKvGeometry(cfg);
-  const B = sym('B');
-  const len = (l: number) => sym(`Tpast${l}`);
-  const out = causalLmForward(cfg, {
-    ids: input('input_ids', [B, 1], 'int32'),
-    positionIds: input('position_ids', [B, 1], 'int32'),
-    pastKeyValues: (l) => ({
-      key: input(`past_key_values.${l}.key`, [B, g.heads, len(l), g.headDim]),
-      value: input(`past_key_values.${l}.value`, [B, g.heads, len(l), g.headDim]),
-    }),
-    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(len(l), 1)], 'int32'),
-  });
-  return graph({ logits: lastPosition(out.logits), ...presentOutputs(out.presents) });
-};
 
 const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'int32', shape, data: Int32Array.from(data) });
 

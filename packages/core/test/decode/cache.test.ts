@@ -11,9 +11,21 @@ import fc from 'fast-check';
 import { evaluate } from '../../src/backend/reference.ts';
 import type { HostTensor } from '../../src/backend/tensor.ts';
 import { causalLmKvGeometry, type CausalLmConfig } from '../../src/models/index.ts';
-import { appendStepGraph, KvCache } from '../../src/decode/cache.ts';
-import { perLayerStepGraph } from '../../src/decode/session.ts';
+import { appendStepGraph, cachedStepForward, KvCache } from '../../src/decode/cache.ts';
+import { presentOutputs } from '../../src/models/causal.ts';
+import { lastPosition } from '../../src/models/common.ts';
+import { graph } from '../../src/ir/graph.ts';
+import { sym } from '../../src/types/dim.ts';
 import { gpt2Json, llamaJson, decodeOk, randomParams, prng, randomIds } from '../models/random.ts';
+
+/**
+ * The oracle: the step over a plain per-layer cache of Tpast{l} positions (int32 mask), returning
+ * the whole grown cache `present.{l}.*` = concat(past, new), as transformers' step does.
+ */
+const concatStepGraph = (cfg: CausalLmConfig) => {
+  const out = cachedStepForward(cfg, (l) => sym(`Tpast${l}`), 'int32');
+  return graph({ logits: lastPosition(out.logits), ...presentOutputs(out.presents) });
+};
 
 /** One cached position of one row: its key and value per head, and whether it is attended. */
 interface Pos { readonly k: number[][]; readonly v: number[][]; readonly m: number }
@@ -136,7 +148,7 @@ test('appendStepGraph over capacity buffers (any free contents) = the concatenat
         return t === C ? 1 : t < T ? mask[r * T + t]! : 0;
       }) };
     }
-    const want = evaluate(perLayerStepGraph(cfg), plain, params, { precision: 'f64' });
+    const want = evaluate(concatStepGraph(cfg), plain, params, { precision: 'f64' });
     const got = evaluate(appendStepGraph(cfg), capacity, params, { precision: 'f64' });
     const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
       assert.equal(a.length, b.length, what);
