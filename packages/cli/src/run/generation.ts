@@ -103,7 +103,7 @@ const overModelDefaults = (opts: Readonly<Record<string, unknown>>, model: Reado
     delete m['beams'];
   } else for (const k of ['temperature', 'top-k', 'top-p']) delete m[k];
   const beams = opts['beams'] !== undefined ? Number(opts['beams']) : opts['greedy'] === true || sample ? 1 : Number(m['beams'] ?? 1);
-  if (!(beams > 1)) { delete m['length-penalty']; if (Number(m['beams']) <= 1) delete m['beams']; }
+  if (!(beams > 1)) { delete m['length-penalty']; delete m['beams']; } // (a model num_beams of 1 is greedy: nothing to merge)
   return { ...m, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
 };
 
