@@ -56,10 +56,17 @@ export const forward = async (o: CaseOptions): Promise<Measured> => {
 };
 
 /** onnx.train.gpt2-small.prefix10.b5t128: one prefix-tuning step (P=10, MLP 512, AdamW, clipping). */
-export const train = async (o: CaseOptions): Promise<Measured> => {
+export const train = (o: CaseOptions): Promise<Measured> => trainStep(o, 'mlp');
+
+/**
+ * One prefix-tuning step with the MLP reparametrisation (9.9M trainable parameters) or the
+ * direct one (the 184K prefix values; bench/cuda.ts contrasts the two: trainable state and its
+ * AdamW moments are host tensors that cross to the device and back at every step).
+ */
+export const trainStep = async (o: CaseOptions, reparam: 'mlp' | 'direct'): Promise<Measured> => {
   const cfg = gpt2Small();
   const [B, T, P, H] = [5, 128, 10, 512];
-  const inj = inject(modelSites(cfg), { kind: 'prefix', length: P, reparam: { kind: 'mlp', hidden: H } });
+  const inj = inject(modelSites(cfg), { kind: 'prefix', length: P, reparam: reparam === 'mlp' ? { kind: 'mlp', hidden: H } : { kind: 'direct' } });
   const lossGraph = injectedTrainGraph(cfg, inj, { loss: 'mean' });
   const opt: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
   const g = trainStepGraph(lossGraph.outputs['loss']!, inj.trainable, opt);
@@ -83,10 +90,11 @@ export const train = async (o: CaseOptions): Promise<Measured> => {
   const ms = await timeSteps(o.steps ?? 4, async () => losses.push((await ex.run(feeds()))['loss']!.data[0] as number));
   await ex.dispose();
   const step = median(ms);
-  const flops = forwardFlops(cfg, B * T, P + T) + prefixBackwardFlops(cfg, B * T, P + T) + prefixMlpFlops(cfg, P, H);
+  const flops = forwardFlops(cfg, B * T, P + T) + prefixBackwardFlops(cfg, B * T, P + T) + (reparam === 'mlp' ? prefixMlpFlops(cfg, P, H) : 0);
+  const trainable = inj.trainable.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   return {
     tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops,
-    details: { batch: B, seq: T, prefix: P, mlp_hidden: H, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(cpuPerStep), losses: losses.map((l) => l.toFixed(4)).join(' ') },
+    details: { batch: B, seq: T, prefix: P, reparam, ...(reparam === 'mlp' ? { mlp_hidden: H } : {}), trainable, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(cpuPerStep), losses: losses.map((l) => l.toFixed(4)).join(' ') },
   };
 };
 

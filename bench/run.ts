@@ -1,8 +1,10 @@
 /**
- * Benchmarks: `pnpm -s bench [--only NAME,...] [--out FILE] [--threads N] [--steps N] [--torch PYTHON]`.
+ * Benchmarks: `pnpm -s bench [--only NAME,...] [--out FILE] [--threads N] [--steps N] [--torch PYTHON] [--ep cpu|cuda]`.
  * With `--torch PYTHON` (an interpreter with torch, transformers and peft), each ONNX case is
  * followed by its PyTorch mirror (tools/bench_torch.py: same model, shapes, repetitions and FLOP
  * formulas; PEFT for the prefix), so the two are measured back to back under the same load.
+ * `--ep cuda` runs the ONNX cases on onnxruntime-node's CUDA execution provider and the PyTorch
+ * mirrors on the GPU (bench/gpu.sh); the default is the CPU.
  * Each benchmark runs in its own Node process (so its peak RSS is its own); results go to
  * FILE (default bench/results/latest.json) as
  *   { machine: {...}, results: [{ name, backend, tokens_per_s, step_ms, gflops, flops_per_step, peak_rss_mb, ... }] }.
@@ -25,15 +27,23 @@ const arg = (name: string): string | undefined => {
 
 const threads = Number(arg('threads') ?? availableParallelism());
 const steps = arg('steps') === undefined ? undefined : Number(arg('steps'));
+const ep = arg('ep') ?? 'cpu';
+if (ep !== 'cpu' && ep !== 'cuda') { console.error(`--ep ${ep}: expected cpu or cuda`); process.exit(2); }
+
+/** The GPU as nvidia-smi names it (name, driver, memory), or why it cannot say. */
+const gpuName = (): string => {
+  const r = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : `unknown (nvidia-smi: ${r.error?.message ?? r.stderr.trim()})`;
+};
 
 const child = async (name: string): Promise<void> => {
   const f = cases[name];
   if (!f) throw new Error(`unknown benchmark ${name}`);
   const load0 = loadavg()[0]!;
-  const m = await f({ threads, ...(steps === undefined ? {} : { steps }) });
+  const m = await f({ threads, ...(steps === undefined ? {} : { steps }), ...(ep === 'cuda' ? { backend: { executionProviders: ['cuda', 'cpu'] } } : {}) });
   const rss = process.resourceUsage().maxRSS / 1024; // KiB -> MiB
   process.stdout.write(`${JSON.stringify({
-    name, backend: 'onnx', tokens_per_s: m.tokens_per_s, step_ms: m.step_ms, gflops: m.flops_per_step / (m.step_ms / 1000) / 1e9,
+    name, backend: 'onnx', ep, tokens_per_s: m.tokens_per_s, step_ms: m.step_ms, gflops: m.flops_per_step / (m.step_ms / 1000) / 1e9,
     flops_per_step: m.flops_per_step, peak_rss_mb: Math.round(rss), threads, load_avg_1m: [load0, loadavg()[0]!].map((x) => Number(x.toFixed(2))), ...m.details,
   })}\n`);
 };
@@ -45,7 +55,7 @@ const main = (): void => {
   const out = resolve(arg('out') ?? join(here, 'results', 'latest.json'));
   const results: unknown[] = [];
   const python = arg('torch');
-  const extra = [...(arg('threads') ? ['--threads', String(threads)] : []), ...(steps === undefined ? [] : ['--steps', String(steps)])];
+  const extra = [...(arg('threads') ? ['--threads', String(threads)] : []), ...(steps === undefined ? [] : ['--steps', String(steps)]), '--ep', ep];
   const runOne = (n: string, cmd: string, args: string[]): void => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
     if (r.status !== 0) { console.error(`${n}: failed (exit ${r.status ?? r.error?.message})`); process.exitCode = 1; return; }
@@ -58,12 +68,13 @@ const main = (): void => {
     runOne(n, process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', n, ...extra]);
     if (python && n.startsWith('onnx.')) {
       const mirror = n.replace(/^onnx\./, 'torch.');
-      runOne(mirror, python, [join(here, '..', 'tools', 'bench_torch.py'), '--case', mirror, '--threads', String(threads), ...(steps === undefined ? [] : ['--steps', String(steps)])]);
+      runOne(mirror, python, [join(here, '..', 'tools', 'bench_torch.py'), '--case', mirror, '--threads', String(threads), '--device', ep, ...(steps === undefined ? [] : ['--steps', String(steps)])]);
     }
   }
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memory_gb: Math.round(totalmem() / 2 ** 30),
     node: process.version, onnxruntime: onnxRuntimeVersion, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString(),
+    ...(ep === 'cuda' ? { gpu: gpuName() } : {}),
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ machine, results }, null, 2)}\n`);

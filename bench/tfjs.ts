@@ -200,32 +200,21 @@ const main = async (): Promise<void> => {
 };
 
 /**
- * `--probe tfjs|onnx` (bench/gpu.sh; one per process, native libraries load once): whether a GPU
- * path loads, as one JSON line { path, available, detail }: tfjs-node-gpu with a visible GPU, or
- * onnxruntime-node's CUDA execution provider running a small graph.
+ * `--probe` (bench/gpu.sh; its own process, the native library loads once): whether
+ * tfjs-node-gpu loads with a visible GPU, as one JSON line { path, available, detail }.
+ * (onnxruntime-node's CUDA provider is probed by bench/cuda.ts.)
  */
-const probe = async (which: string): Promise<void> => {
-  const say = (available: boolean, detail: string): void => { process.stdout.write(`${JSON.stringify({ path: which === 'onnx' ? 'onnxruntime-node cuda' : 'tfjs-node-gpu', available, detail })}\n`); };
+const probe = async (): Promise<void> => {
+  const say = (available: boolean, detail: string): void => { process.stdout.write(`${JSON.stringify({ path: 'tfjs-node-gpu', available, detail })}\n`); };
   try {
-    if (which === 'tfjs') {
-      const be = tfjsBackend({ engine: 'node-gpu', log: false });
-      const info = await be.ready();
-      say(info.detail === 'GPU device in use', info.description);
-    } else {
-      const { onnxBackend } = await import('../packages/backend-onnx/src/index.ts');
-      const x = input('x', [2, 2]);
-      const ex = await onnxBackend({ executionProviders: ['cuda'] }).compile(graph({ y: mul(x, x) }));
-      const y = await ex.run({ x: f32([2, 2], [1, 2, 3, 4]) });
-      await ex.dispose();
-      say(Array.from(y['y']!.data as Float32Array).join(',') === '1,4,9,16', 'CUDA execution provider ran a graph');
-    }
+    const info = await tfjsBackend({ engine: 'node-gpu', log: false }).ready();
+    say(info.detail === 'GPU device in use', info.description);
   } catch (e) {
     say(false, (e as Error).message.split('\n')[0]!.slice(0, 300));
   }
 };
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const i = process.argv.indexOf('--probe');
-  if (i >= 0) await probe(process.argv[i + 1] ?? 'tfjs');
+  if (process.argv.includes('--probe')) await probe();
   else await main();
 }

@@ -6,7 +6,7 @@ its config (dropout off), the same batch shapes, the same warm-up and timed repe
 FLOP formulas (bench/model.ts), and PEFT's PREFIX_TUNING (projection, hidden 512) for the train
 step. Needs torch, transformers and peft (tools only: CI and the library never run Python).
 
-    python tools/bench_torch.py --case torch.forward.gpt2-small.b5t128 --threads 2
+    python tools/bench_torch.py --case torch.forward.gpt2-small.b5t128 --threads 2 [--device cuda]
 
 prints one JSON line in the bench result format (backend "torch").
 """
@@ -25,6 +25,12 @@ import transformers
 from transformers import DynamicCache, GPT2Config, GPT2LMHeadModel
 
 L, D, V, H = 12, 768, 50257, 12
+DEV = torch.device("cpu")  # --device
+
+
+def sync() -> None:
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def forward_flops(tokens: int, tk: int) -> float:
@@ -42,19 +48,21 @@ def prefix_mlp_flops(p: int, hidden: int) -> float:
 def model() -> GPT2LMHeadModel:
     torch.manual_seed(1)
     cfg = GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    return GPT2LMHeadModel(cfg)
+    return GPT2LMHeadModel(cfg).to(DEV)
 
 
 def ids(b: int, t: int, seed: int) -> torch.Tensor:
     i = torch.arange(b * t, dtype=torch.int64)
-    return ((i * 7919 + seed * 104729) % V).reshape(b, t)
+    return ((i * 7919 + seed * 104729) % V).reshape(b, t).to(DEV)
 
 
 def timed(n: int, f) -> list[float]:
     ms = []
     for _ in range(n):
+        sync()
         t = time.perf_counter()
         f()
+        sync()
         ms.append((time.perf_counter() - t) * 1000)
     return ms
 
@@ -81,7 +89,7 @@ def train(steps: int) -> dict:
     params = [q for q in m.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=5e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     x = ids(b, t, 2)
-    mask = torch.ones(b, t, dtype=torch.int64)
+    mask = torch.ones(b, t, dtype=torch.int64, device=DEV)
     losses = []
 
     def step() -> None:
@@ -110,29 +118,33 @@ def decode(rows: int, steps: int, prefix: int) -> dict:
         cache = DynamicCache()
         if prefix:
             g = torch.Generator().manual_seed(7)
-            bank = torch.randn(rows, prefix, 2 * L * D, generator=g) * 0.5  # one stored prefix per user
+            bank = (torch.randn(rows, prefix, 2 * L * D, generator=g) * 0.5).to(DEV)  # one stored prefix per user
             kv = bank.view(rows, prefix, 2 * L, H, D // H).permute(2, 0, 3, 1, 4)  # [2L, B, H, P, Dh]
             for layer in range(L):
                 cache.update(kv[2 * layer].contiguous(), kv[2 * layer + 1].contiguous(), layer)
-        mask = torch.ones(rows, prefix + t, dtype=torch.int64)
-        pos = torch.arange(prefix, prefix + t).expand(rows, t)
+        mask = torch.ones(rows, prefix + t, dtype=torch.int64, device=DEV)
+        pos = torch.arange(prefix, prefix + t, device=DEV).expand(rows, t)
+        sync()
         t0 = time.perf_counter()
         out = m(input_ids=x, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
+        sync()
         prefill_ms = (time.perf_counter() - t0) * 1000
         n = prefix + t
 
         def advance() -> None:
             nonlocal out, mask, n
             tok = out.logits[:, -1, :].argmax(-1, keepdim=True)
-            mask = torch.cat([mask, torch.ones(rows, 1, dtype=torch.int64)], 1)
-            out = m(input_ids=tok, attention_mask=mask, position_ids=torch.full((rows, 1), n), past_key_values=out.past_key_values, use_cache=True)
+            mask = torch.cat([mask, torch.ones(rows, 1, dtype=torch.int64, device=DEV)], 1)
+            out = m(input_ids=tok, attention_mask=mask, position_ids=torch.full((rows, 1), n, device=DEV), past_key_values=out.past_key_values, use_cache=True)
             n += 1
 
         for _ in range(2):
             advance()
+        sync()
         t1 = time.perf_counter()
         for _ in range(steps):
             advance()
+        sync()
         step = (time.perf_counter() - t1) * 1000 / steps
     tk = prefix + t + 2 + steps / 2
     return {"tokens_per_s": rows * 1000 / step, "step_ms": step, "flops_per_step": forward_flops(rows, tk + 1), "batch": rows,
@@ -152,7 +164,10 @@ def main() -> None:
     ap.add_argument("--case", required=True, choices=sorted(CASES))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--steps", type=int, default=0)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = ap.parse_args()
+    global DEV
+    DEV = torch.device(a.device)
     torch.set_num_threads(a.threads)
     load0 = os.getloadavg()[0]
     r = CASES[a.case](a.steps)
@@ -160,7 +175,9 @@ def main() -> None:
     step_ms = r.pop("step_ms")
     out = {"name": a.case, "backend": "torch", "tokens_per_s": r.pop("tokens_per_s"), "step_ms": step_ms,
            "gflops": r["flops_per_step"] / (step_ms / 1000) / 1e9, "flops_per_step": r.pop("flops_per_step"),
-           "peak_rss_mb": round(rss), "threads": a.threads, "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
+           "peak_rss_mb": round(rss), "threads": a.threads, "device": a.device,
+           **({"gpu": torch.cuda.get_device_name(), "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20),
+               "tf32_matmul": torch.backends.cuda.matmul.allow_tf32} if a.device == "cuda" else {}), "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
            "torch": torch.__version__, "transformers": transformers.__version__, "blas": "mkl" if torch.backends.mkl.is_available() else "other", **r}
     print(json.dumps(out))
 

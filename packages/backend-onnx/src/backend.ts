@@ -32,9 +32,10 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface OnnxBackendOptions {
   /**
-   * Execution providers in order of preference (default ['cpu']); 'auto' adds 'cuda' first
-   * when onnxruntime-node's CUDA provider libraries are installed (see the README). Asking for
-   * 'cuda' without them is an error.
+   * Execution providers in order of preference (default ['cpu'], or what the environment
+   * variable PREFIX_TUNING_ONNX_EP says: `cpu`, `cuda` (= ['cuda', 'cpu']) or `auto`); 'auto'
+   * adds 'cuda' first when onnxruntime-node's CUDA provider libraries are installed (see the
+   * README). Asking for 'cuda' without them is an error.
    */
   readonly executionProviders?: readonly ExecutionProvider[] | 'auto';
   /** Threads for one op (default: the machine's available parallelism). */
@@ -86,13 +87,23 @@ export const cudaProviderPath = (): string => {
 /** Whether onnxruntime-node's CUDA provider libraries are installed (the GPU itself is not probed). */
 export const cudaAvailable = (): boolean => process.platform === 'linux' && process.arch === 'x64' && existsSync(cudaProviderPath());
 
-const resolveProviders = (p: OnnxBackendOptions['executionProviders']): ExecutionProvider[] => {
+/** The providers PREFIX_TUNING_ONNX_EP names (unset or empty: undefined, i.e. the CPU). */
+export const providersFromEnv = (v: string | undefined): OnnxBackendOptions['executionProviders'] => {
+  const s = (v ?? '').trim().toLowerCase();
+  if (s === '') return undefined;
+  if (s === 'auto') return 'auto';
+  if (s === 'cpu') return ['cpu'];
+  if (s === 'cuda') return ['cuda', 'cpu'];
+  throw new Error(`PREFIX_TUNING_ONNX_EP='${v}': expected cpu, cuda or auto`);
+};
+
+const resolveProviders = (p: OnnxBackendOptions['executionProviders'] = providersFromEnv(process.env['PREFIX_TUNING_ONNX_EP'])): ExecutionProvider[] => {
   if (p === 'auto') return cudaAvailable() ? ['cuda', 'cpu'] : ['cpu'];
   const eps = [...(p ?? ['cpu'])];
   if (eps.includes('cuda') && !cudaAvailable())
     throw new Error(
       `onnxBackend: the CUDA execution provider needs onnxruntime-node's CUDA libraries (${cudaProviderPath()} is missing); ` +
-        `install them with ONNXRUNTIME_NODE_INSTALL=cuda12 (see packages/backend-onnx/README.md), or use executionProviders: 'auto' to fall back to the CPU`,
+        `install them with scripts/install-ort-cuda.sh (see packages/backend-onnx/README.md), or use executionProviders: 'auto' to fall back to the CPU`,
     );
   return eps;
 };
@@ -309,7 +320,13 @@ export const onnxBackend = (opts: OnnxBackendOptions = {}): Backend => {
       try {
         session = await (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions));
       } catch (e) {
-        throw new Error(`compile: onnxruntime rejected the lowered model: ${(e as Error).message}`);
+        const msg = (e as Error).message;
+        if (/AppendExecutionProvider_Cuda/.test(msg))
+          throw new Error(
+            `compile: onnxruntime-node's CUDA execution provider did not start (${msg}): the CUDA libraries it was built against must be on ` +
+              `LD_LIBRARY_PATH (\`ldd ${cudaProviderPath()}\` lists the missing ones; see packages/backend-onnx/README.md)`,
+          );
+        throw new Error(`compile: onnxruntime rejected the lowered model: ${msg}`);
       } finally {
         // ORT has read (or mapped) the external data; an unlinked mapped file stays valid
         if (tmp !== undefined) try { rmSync(tmp, { recursive: true, force: true }); } catch { /* a platform that keeps mapped files locked: left in tmpdir */ }

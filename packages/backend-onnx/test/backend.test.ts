@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { graph, input, param, add, mul, matmul, reduceSum, f32, i32, hostTensor, transpose, gather } from '@prefix-tuning/core';
 import { onnxBackend, toOnnx, cudaAvailable } from '../src/index.ts';
+import { providersFromEnv } from '../src/backend.ts';
 
 const w = f32([3, 2], [1, 2, 3, 4, 5, 6]);
 const x = f32([2, 3], [1, 0, -1, 2, 1, 0]);
@@ -50,6 +51,25 @@ describe('execution providers', () => {
     assert.match(onnxBackend().engine, /cpu/);
     assert.equal(onnxBackend({ executionProviders: 'auto' }).engine.includes('cuda'), cudaAvailable());
     if (!cudaAvailable()) assert.throws(() => onnxBackend({ executionProviders: ['cuda', 'cpu'] }), /CUDA execution provider needs onnxruntime-node's CUDA libraries/);
+  });
+  it('PREFIX_TUNING_ONNX_EP sets the default: cpu, cuda (with the CPU behind it) or auto; anything else is an error', () => {
+    assert.equal(providersFromEnv(undefined), undefined);
+    assert.equal(providersFromEnv(' '), undefined);
+    assert.deepEqual(providersFromEnv('CPU'), ['cpu']);
+    assert.deepEqual(providersFromEnv('cuda'), ['cuda', 'cpu']);
+    assert.equal(providersFromEnv('auto'), 'auto');
+    assert.throws(() => providersFromEnv('gpu'), /PREFIX_TUNING_ONNX_EP='gpu': expected cpu, cuda or auto/);
+    const saved = process.env['PREFIX_TUNING_ONNX_EP'];
+    try {
+      process.env['PREFIX_TUNING_ONNX_EP'] = 'auto';
+      assert.equal(onnxBackend().engine.includes('cuda'), cudaAvailable());
+      process.env['PREFIX_TUNING_ONNX_EP'] = 'cpu';
+      assert.doesNotMatch(onnxBackend().engine, /cuda/);
+      assert.match(onnxBackend({ executionProviders: 'auto' }).engine, cudaAvailable() ? /cuda/ : /cpu/, 'an explicit option wins over the variable');
+    } finally {
+      if (saved === undefined) delete process.env['PREFIX_TUNING_ONNX_EP'];
+      else process.env['PREFIX_TUNING_ONNX_EP'] = saved;
+    }
   });
 });
 

@@ -117,6 +117,14 @@ describe('peepholes', () => {
     const bwd = lowerGraph(graph({ loss, dx: grad(loss, [x])[0]! })).model.graph.nodes.map((n) => n.opType);
     assert.ok(bwd.includes('Gelu') && bwd.includes('LayerNormalization'), bwd.join(' '));
   });
+  it('a scalar gelu takes the decomposition (onnxruntime\'s CUDA Gelu kernels reject rank-0 inputs), a vector the fused kernel', () => {
+    for (const fusion of ['onnx', 'contrib'] as const) {
+      const ops = (shape: readonly number[]) =>
+        lowerGraph(graph({ y: gelu(input('x', shape), 'none'), t: gelu(input('x', shape), 'tanh') }), { fusions: { gelu: fusion } }).model.graph.nodes.map((n) => n.opType);
+      assert.ok(!ops([]).some((o) => o === 'Gelu' || o === 'FastGelu'), ops([]).join(' '));
+      assert.ok(ops([1]).includes('Gelu'), ops([1]).join(' '));
+    }
+  });
   it('composites differentiated through their decomposition are not also computed by a fused kernel', () => {
     const q = input('q', ['B', 2, 'T', 4]);
     const k = input('k', ['B', 2, 'T', 4]);

@@ -388,6 +388,9 @@ export const loweringTable: LoweringTable = {
   gelu: (a) => {
     const { node, cx } = a;
     const tanh = node.attrs.approximate === 'tanh';
+    // onnxruntime's CUDA Gelu/FastGelu kernels reject a rank-0 input ("expected to have 1 or
+    // more dimensions"; the CPU ones accept it): a scalar takes the decomposition everywhere
+    if (node.shape.length === 0) return viaDecomposition(a);
     switch (cx.fusions.gelu) {
       case 'onnx': return same(node, cx.e.emit('Gelu', [full(a, 0)], { approximate: attr.string(tanh ? 'tanh' : 'none') }));
       case 'contrib': return same(node, cx.e.emit(tanh ? 'FastGelu' : 'Gelu', [full(a, 0)], {}, { domain: 'com.microsoft' }));
