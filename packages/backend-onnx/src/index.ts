@@ -3,6 +3,5 @@
  * onnxruntime-node (CPU; CUDA when its provider libraries are installed).
  */
 export { onnxBackend, toOnnx, onnxRuntimeVersion, cudaAvailable, cudaProviderPath, type OnnxBackendOptions, type ExecutionProvider } from './backend.ts';
-export { kvCacheSession, reorderStepGraph, type KvSessionOptions } from './generate.ts';
 export { type FusionOptions, defaultFusions } from './lower/table.ts';
 export { OPSET, IR_VERSION } from './lower/graph.ts';

@@ -1,19 +1,18 @@
 /**
- * Generation graphs on ONNX Runtime: a prefix bank (a different prefix per row) through the
- * prefill and cached step graphs agrees with the reference evaluator and with decoding each
- * row alone; in-graph beam reordering equals reordering the cache on the host; BART's
- * encoder-decoder session (all three prefix sites, an embedding prefix, a bank) gives the
- * reference evaluator's logits and tokens.
+ * Generation on ONNX Runtime: a prefix bank's prefill (a different prefix per row) agrees with
+ * the reference evaluator; through core's `causalDecoder`, each row of a mixed-prefix batch and
+ * of a left-padded batch decodes as it would alone; BART's encoder-decoder session (all three
+ * prefix sites, an embedding prefix, a bank) gives the reference evaluator's logits and tokens.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type HostTensor, type Gpt2Config, type BartConfig, type Backend, type Executable, type DecodeSession,
-  decodeModelConfig, modelParamShapes, inject, modelSites, injectedPrefillGraph, prefillGraph, stepGraph, evaluate, f32, i32, greedyOrSample,
-  beamSearch, seq2seqDecoder, referenceBackend,
+  type HostTensor, type Gpt2Config, type BartConfig, type Backend, type DecodeSession,
+  decodeModelConfig, modelParamShapes, inject, modelSites, injectedPrefillGraph, evaluate, f32, i32, greedyOrSample,
+  beamSearch, seq2seqDecoder, causalDecoder, referenceBackend,
 } from '@prefix-tuning/core';
-import { onnxBackend, kvCacheSession, reorderStepGraph } from '../src/index.ts';
+import { onnxBackend } from '../src/index.ts';
 import { rng } from './support.ts';
 
 const cfgE = decodeModelConfig({ model_type: 'gpt2', vocab_size: 40, n_positions: 64, n_embd: 16, n_layer: 2, n_head: 2 });
@@ -56,66 +55,27 @@ describe('prefix bank decoding on onnxruntime', () => {
     await ex.dispose();
   });
 
-  it('each row of a mixed batch decodes as it would alone with its own prefix', async () => {
-    const be = onnxBackend();
-    const prefill = await be.compile(injectedPrefillGraph(cfg, inj), { params });
-    const step = await be.compile(stepGraph(cfg), { params });
-    const decode = async (rows: number[]) => {
-      const s = await kvCacheSession({ prefill, prefillFeeds: feedsFor(rows), step, vocabSize: cfg.vocab_size });
-      return (await greedyOrSample(s, rows.map((u) => prompts[u]!), { maxNewTokens: 6 })).tokens;
-    };
+  it('each row of a mixed batch decodes as it would alone with its own prefix (causalDecoder)', async () => {
+    const dec = await causalDecoder(onnxBackend(), cfg, params, inj);
+    const decode = async (rows: number[]) =>
+      (await greedyOrSample(await dec.start(rows.map((u) => prompts[u]!), { userIds: rows }), rows.map((u) => prompts[u]!), { maxNewTokens: 6 })).tokens;
     const mixed = await decode([2, 0, 1]);
     const alone = [...(await decode([2])), ...(await decode([0])), ...(await decode([1]))];
+    await dec.dispose();
     assert.deepEqual(mixed, alone);
     assert.notDeepEqual(mixed[0], mixed[1], 'different prefixes lead to different continuations');
-    for (const ex of [prefill, step]) await ex.dispose();
   });
 });
 
 describe('left-padded batches', () => {
-  it('rows of different lengths (attention mask and position ids kept by the session) decode as they would alone', async () => {
-    const be = onnxBackend();
-    const opts = { attentionMask: true, positionIds: true };
-    const prefill = await be.compile(prefillGraph(cfg, opts), { params });
-    const step = await be.compile(stepGraph(cfg, opts), { params });
-    const decode = async (rows: readonly (readonly number[])[]) => {
-      const T = Math.max(...rows.map((r) => r.length));
-      const mask = rows.flatMap((r) => [...new Array<number>(T - r.length).fill(0), ...r.map(() => 1)]);
-      const pos = rows.flatMap((r) => [...new Array<number>(T - r.length).fill(0), ...r.map((_, t) => t)]);
-      const s = await kvCacheSession({
-        prefill, step, vocabSize: cfg.vocab_size,
-        prefillFeeds: { input_ids: i32([rows.length, T], rows.flatMap((r) => [...new Array<number>(T - r.length).fill(0), ...r])), attention_mask: i32([rows.length, T], mask), position_ids: i32([rows.length, T], pos) },
-        cacheMask: i32([rows.length, T], mask), nextPositions: Int32Array.from(rows, (r) => r.length),
-      });
-      return (await greedyOrSample(s, rows, { maxNewTokens: 5 })).tokens;
-    };
+  it('rows of different lengths decode as they would alone (causalDecoder pads on the left)', async () => {
+    const dec = await causalDecoder(onnxBackend(), cfg, params);
+    const decode = async (rows: readonly (readonly number[])[]) => (await greedyOrSample(await dec.start(rows), rows, { maxNewTokens: 5 })).tokens;
     const rows = [[1, 5, 9, 2, 7, 3, 3], [8, 1], [11, 4, 6, 2]];
     const batched = await decode(rows);
     const alone = [...(await decode([rows[0]!])), ...(await decode([rows[1]!])), ...(await decode([rows[2]!]))];
+    await dec.dispose();
     assert.deepEqual(batched, alone);
-    for (const ex of [prefill, step]) await ex.dispose();
-  });
-});
-
-describe('beam reordering in the graph', () => {
-  it('reorderStepGraph = gathering the cache on the host, then the ordinary step', async () => {
-    const be = onnxBackend();
-    const prefill: Executable = await be.compile(injectedPrefillGraph(cfg, inj), { params });
-    const pre = await prefill.run(feedsFor([0, 1, 2]));
-    const past = Object.fromEntries(Object.entries(pre).filter(([k]) => k.startsWith('present.')).map(([k, v]) => [`past_key_values.${k.slice(8)}`, v]));
-    const parents = [2, 2, 0];
-    const gatherRows = (t: HostTensor): HostTensor => {
-      const row = t.data.length / t.shape[0]!;
-      const out = new Float32Array(t.data.length);
-      parents.forEach((p, i) => out.set((t.data as Float32Array).subarray(p * row, (p + 1) * row), i * row));
-      return { ...t, data: out };
-    };
-    const ids = i32([3, 1], [4, 5, 6]);
-    const reorder = await be.compile(reorderStepGraph(cfg), { params });
-    const got = await reorder.run({ input_ids: ids, beam_idx: i32([3], parents), ...past });
-    const want = evaluate(stepGraph(cfg), { input_ids: ids, ...Object.fromEntries(Object.entries(past).map(([k, v]) => [k, gatherRows(v)])) }, params);
-    for (const k of Object.keys(want)) assert.ok(maxDiff(got[k]!, want[k]!) < 1e-4, `${k}: ${maxDiff(got[k]!, want[k]!)}`);
-    for (const ex of [prefill, reorder]) await ex.dispose();
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * Model fixtures on ONNX Runtime: the logits and key/values of GPT-2, Llama and BART equal
  * Hugging Face transformers' on checkpoints it wrote (fixtures/models, tools/make_fixtures.py)
- * within 1e-4, and greedy and beam-search continuations through the compiled prefill and
- * KV-cache step graphs (BART: core's encoder-decoder session) equal transformers' `generate`,
+ * within 1e-4, and greedy and beam-search continuations through core's cached decoders
+ * (`causalDecoder`, what the CLI runs; BART: `seq2seqDecoder`) equal transformers' `generate`,
  * token for token.
  */
 import { describe, it, after } from 'node:test';
@@ -13,10 +13,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import {
   type BartConfig, type CausalLmConfig, type ModelConfig, type HostTensor, type Executable, type Graph,
   decodeModelConfig, paramsFromCheckpoint, parseSafetensors, toFloat32, causalLmGraph, bartGraph, bartEncoderGraph,
-  bartPrefillGraph, bartStepGraph, prefillGraph, stepGraph, eosTokenIds, i32, beamSearch, greedyOrSample, seq2seqDecoder, seq2seqGenerateOptions,
+  bartPrefillGraph, bartStepGraph, eosTokenIds, i32, beamSearch, greedyOrSample, seq2seqDecoder, seq2seqGenerateOptions, causalDecoder,
 } from '@prefix-tuning/core';
 import { onnxBackend } from '../src/index.ts';
-import { kvCacheSession, reorderStepGraph } from '../src/generate.ts';
 import { fixturesDir } from './paths.ts';
 
 const TOL = 1e-4;
@@ -94,7 +93,7 @@ describe('model fixtures on onnxruntime equal transformers', () => {
         });
       });
 
-      it('greedy continuation through the compiled prefill and KV-cache step graphs', async () => {
+      it('greedy continuation through the cached decoder', async () => {
         const g = expected.greedy;
         const maxNew = g.generate_kwargs.max_new_tokens as number;
         if (cfg.model_type === 'bart') {
@@ -122,11 +121,9 @@ describe('model fixtures on onnxruntime equal transformers', () => {
         }
         const c = cfg as CausalLmConfig;
         const prompt = g.prompt_ids as number[];
-        const s = await kvCacheSession({
-          prefill: await compile(prefillGraph(c)), prefillFeeds: { input_ids: i32([1, prompt.length], prompt) },
-          step: await compile(stepGraph(c)), vocabSize: c.vocab_size,
-        });
-        const r = await greedyOrSample(s, [prompt], { maxNewTokens: maxNew, eosTokenIds: eosTokenIds(c) });
+        const dec = await causalDecoder(backend, c, params);
+        const r = await greedyOrSample(await dec.start([prompt]), [prompt], { maxNewTokens: maxNew, eosTokenIds: eosTokenIds(c) });
+        await dec.dispose();
         assert.deepEqual(r.tokens[0], g.new_tokens);
       });
 
@@ -147,21 +144,18 @@ describe('model fixtures on onnxruntime equal transformers', () => {
       }
 
       if (cfg.model_type !== 'bart' && expected.beam) {
-        it('beam search with in-graph beam reordering (transformers generate, num_beams > 1)', async () => {
+        it('beam search through the cached decoder (transformers generate, num_beams > 1)', async () => {
           const c = cfg as CausalLmConfig;
           const b = expected.beam;
           const kw = b.generate_kwargs;
           const K = kw.num_beams as number;
           const prompt = b.prompt_ids as number[];
-          const s = await kvCacheSession({
-            prefill: await compile(prefillGraph(c)),
-            prefillFeeds: { input_ids: i32([K, prompt.length], Array.from({ length: K }, () => prompt).flat()) },
-            step: await compile(stepGraph(c)), reorderStep: await compile(reorderStepGraph(c)), vocabSize: c.vocab_size,
-          });
-          const r = await beamSearch(s, [prompt], {
+          const dec = await causalDecoder(backend, c, params);
+          const r = await beamSearch(await dec.start([prompt], { beams: K }), [prompt], {
             maxNewTokens: kw.max_new_tokens, numBeams: K, lengthPenalty: kw.length_penalty, earlyStopping: kw.early_stopping,
             eosTokenIds: eosTokenIds(c), minLength: kw.min_length, noRepeatNgramSize: kw.no_repeat_ngram_size, badWordsIds: kw.bad_words_ids,
           });
+          await dec.dispose();
           assert.deepEqual([...prompt, ...r.tokens[0]!], b.sequences[0]);
           assert.ok(Math.abs(r.scores[0]! - b.sequences_scores.data[0]) < 1e-4, `score ${r.scores[0]} vs ${b.sequences_scores.data[0]}`);
         });
