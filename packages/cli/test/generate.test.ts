@@ -1,12 +1,14 @@
 /**
  * `prefix-tune generate`: the real pretrained stories260K (converted from llama2.c) decodes the
  * text its README quotes from BOS; beam search, sampling and input files; a prefix trained on
- * that Llama model steers it; usage errors exit 2 with one line.
+ * that Llama model steers it; `--device` and PREFIX_TUNING_ONNX_EP; usage errors exit 2 with one
+ * line.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cudaAvailable } from '@prefix-tuning/backend-onnx';
 import { cli, rmrf, sharedDir, tempDir, tinyModelDir } from './train-fixture.ts';
 
 const stories = join(sharedDir, 'models', 'stories260K');
@@ -84,6 +86,9 @@ test('generate: conflicting or missing inputs exit 2 with one line', () => {
       [['--prompt', 'x', '--top-k', '3'], /--top-k applies to --sample/],
       [['--prompt', 'x', '--adapter', join(tiny, 'no-adapter')], /no such adapter directory/],
       [['--prompt', 'x', '--adapter', tiny], /adapter_config\.json: missing/],
+      [['--prompt', 'x', '--device', 'gpu'], /unknown device 'gpu' \(one of cpu, cuda, auto\)/],
+      [['--prompt', 'x', '--device', 'cpu', '--backend', 'reference'], /--device applies to the onnx backend/],
+      ...(cudaAvailable() ? [] : [[['--prompt', 'x', '--device', 'cuda'], /--device cuda: onnxruntime-node's CUDA provider is not installed .*scripts\/install-ort-cuda\.sh.*--device auto/] as [string[], RegExp]]),
     ];
     for (const [extra, re] of cases) {
       const r = cli(['generate', '--model', tiny, ...extra]);
@@ -91,6 +96,27 @@ test('generate: conflicting or missing inputs exit 2 with one line', () => {
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, re);
     }
+  } finally {
+    rmrf(tiny);
+  }
+});
+
+test('generate --device cpu and auto, and PREFIX_TUNING_ONNX_EP, run where they say: the same text as the default', () => {
+  const tiny = tinyModelDir();
+  try {
+    const run = (extra: string[], env: Record<string, string> = {}) => {
+      const r = cli(['generate', '--model', tiny, '--prompt', 'name : Aromi | Type : pub', '--max-new-tokens', '8', '--greedy', ...extra], env);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const base = run([]);
+    assert.ok(base.trim().length > 0);
+    assert.equal(run(['--device', 'cpu']), base);
+    assert.equal(run(['--device', 'auto']), base);
+    assert.equal(run([], { PREFIX_TUNING_ONNX_EP: 'cpu' }), base);
+    const bad = cli(['generate', '--model', tiny, '--prompt', 'x', '--greedy'], { PREFIX_TUNING_ONNX_EP: 'tpu' });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /PREFIX_TUNING_ONNX_EP='tpu': expected cpu, cuda or auto/);
   } finally {
     rmrf(tiny);
   }

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendName, selectBackend } from '../run/backend.ts';
+import { backendName, deviceName, selectBackend } from '../run/backend.ts';
 import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 import { loadSplit } from '../run/data.ts';
 import { formatDuration } from '../run/progress.ts';
@@ -76,7 +76,7 @@ export const evalCommand: Command = {
     const max = opts['max-examples'];
     if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
     parseDecoding(opts, DEFAULTS); // usage errors before any loading
-    const backend = await selectBackend(backendName(opts['backend']));
+    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
     const model = await loadModelOrExit(String(opts['model']));
     const dec = parseDecoding(opts, DEFAULTS, generationDefaults(model.dir));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);

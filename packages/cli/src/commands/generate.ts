@@ -10,7 +10,7 @@ import { type Command } from '../cli.ts';
 import { UsageError } from '../cli.ts';
 import { loadModelOrExit, requireFile } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendName, selectBackend } from '../run/backend.ts';
+import { backendName, deviceName, selectBackend } from '../run/backend.ts';
 import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 
 const DEFAULTS = { beams: 1, maxNewTokens: 100 };
@@ -58,7 +58,7 @@ export const generateCommand: Command = {
     const texts = opts['prompt'] !== undefined ? [String(opts['prompt'])] : readPrompts(String(opts['input']));
     if (texts.length === 0) throw new UsageError(`${String(opts['input'])}: no prompts`);
     parseDecoding(opts, DEFAULTS); // usage errors before any loading
-    const backend = await selectBackend(backendName(opts['backend']));
+    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
     const model = await loadModelOrExit(String(opts['model']));
     const dec = parseDecoding(opts, DEFAULTS, generationDefaults(model.dir));
     const adapter = opts['adapter'] !== undefined ? await readAdapterDir(String(opts['adapter']), model.config) : undefined;

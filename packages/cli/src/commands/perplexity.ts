@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { type Gpt2Config } from '@prefix-tuning/core';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit, maxPositions, requireFile } from '../run/model.ts';
-import { backendName, selectBackend } from '../run/backend.ts';
+import { backendName, deviceName, deviceOption, selectBackend } from '../run/backend.ts';
 import { docsOfText } from '../pretrain/corpus.ts';
 import { compileLossSum, nllOfWindows, windows } from '../pretrain/model.ts';
 
@@ -26,6 +26,7 @@ export const perplexityCommand: Command = {
     { name: 'max-tokens', type: 'number', description: 'evaluate the first N tokens only (default: all)' },
     { name: 'batch-size', type: 'number', description: 'windows per forward pass', default: 8 },
     { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
+    deviceOption,
   ],
   run: async (opts) => {
     const file = String(opts['text']);
@@ -50,7 +51,7 @@ export const perplexityCommand: Command = {
     if (opts['max-tokens'] !== undefined) ids = ids.slice(0, Number(opts['max-tokens']));
     const wins = windows(ids, seqLen);
     if (wins.length === 0) throw new UsageError(`${file}: fewer than 2 tokens`);
-    const backend = await selectBackend(backendName(opts['backend']));
+    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
     const exe = await compileLossSum(backend, cfg, model.params);
     try {
       const r = await nllOfWindows(exe, wins, Number(opts['batch-size']));

@@ -24,7 +24,7 @@ import {
 import { trainStepGraph, trainState, trainInternalOutputs, trainNames, type AdamWConfig } from '../../../core/src/train/index.ts';
 import { loadModel, loadTokenizer, writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
-import { selectBackend, backendName } from '../run/backend.ts';
+import { selectBackend, backendName, deviceName, deviceOption } from '../run/backend.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
 import { appendLog, readLog, type LogRecord } from '../run/log.ts';
 import { lossCurveSvg } from '../run/svg.ts';
@@ -107,6 +107,7 @@ export const pretrainCommand: Command = {
     { name: 'write-validation', type: 'string', description: 'write the held-out validation documents (<doc> blocks; .gz compresses) to FILE and exit' },
     { name: 'threads', type: 'number', description: 'ONNX Runtime intra-op threads (default: all cores)' },
     { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
+    deviceOption,
     { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output' },
   ],
   run: async (opts) => {
@@ -228,10 +229,9 @@ export const pretrainCommand: Command = {
     if (tokensBudget === Infinity && minutes === Infinity && opts['export'] === undefined)
       throw new UsageError('give a budget for this run: --tokens N and/or --minutes M (or --tokens 0 --export DIR)');
 
-    const bname = backendName(opts['backend']);
-    const backend = bname === 'onnx' && opts['threads'] !== undefined
-      ? (await import('@prefix-tuning/backend-onnx')).onnxBackend({ intraOpNumThreads: Number(opts['threads']) })
-      : await selectBackend(bname);
+    const backend = await selectBackend(backendName(opts['backend']), {
+      device: deviceName(opts['device']), ...(opts['threads'] !== undefined ? { threads: Number(opts['threads']) } : {}),
+    });
     const logPath = join(out, 'train-log.jsonl');
     const svgPath = join(out, 'loss-curve.svg');
     const records: LogRecord[] = readLog(logPath).filter((r) => r.step <= (state?.step ?? 0));

@@ -20,7 +20,7 @@ import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendName, selectBackend } from '../run/backend.ts';
+import { backendName, deviceName, deviceOption, selectBackend } from '../run/backend.ts';
 import { makeGenerator, parseDecoding } from '../run/generation.ts';
 import { loadSplit } from '../run/data.ts';
 import { formatDuration } from '../run/progress.ts';
@@ -72,6 +72,7 @@ export const quickstartCommand: Command = {
     { name: 'seed', type: 'number', description: 'seed of sampling and initialisation', default: 42 },
     { name: 'offline', type: 'boolean', description: 'never download the data' },
     { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
+    deviceOption,
     { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output' },
   ],
   run: async (opts, positionals) => {
@@ -119,7 +120,7 @@ export const quickstartCommand: Command = {
     const tTrained = performance.now();
 
     // 3. untuned vs prefix-tuned on the test inputs
-    const backend = await selectBackend(backendName(opts['backend']));
+    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
     const model = await loadModelOrExit(modelDir);
     const adapter = await readAdapterDir(join(out, 'adapter'), model.config);
     const beams = Number(opts['beams']);

@@ -24,7 +24,7 @@ import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
 import { checkResumeOptions, checkResumeVariant, decodeRunConfig, resolveRun, wordsLength, type RunConfig } from '../run/config.ts';
 import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds, requireFile } from '../run/model.ts';
 import { batchesDigest, makeBatches, trainingPairs } from '../run/data.ts';
-import { selectBackend } from '../run/backend.ts';
+import { selectBackend, deviceName, deviceOption } from '../run/backend.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Manifest } from '../run/checkpoint.ts';
 import { LOG_FILE, appendLog, readLog, truncateLog, type LogRecord } from '../run/log.ts';
 import { lossCurveSvg } from '../run/svg.ts';
@@ -61,6 +61,7 @@ const options: OptionSpec[] = [
   { name: 'patience', type: 'number', description: 'stop after this many epochs without a better dev loss (default: never)' },
   { name: 'checkpoint-every', type: 'number', description: 'also checkpoint every N optimizer updates (default: 100; always at each epoch end)' },
   { name: 'backend', type: 'string', description: 'onnx | tfjs | reference (default: onnx)' },
+  deviceOption,
   { name: 'out', short: 'o', type: 'string', description: 'output directory', required: true },
   { name: 'resume', type: 'boolean', description: 'continue the run in --out from its checkpoint (same settings)' },
   { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output on stderr' },
@@ -238,7 +239,7 @@ export const trainCommand: Command = {
     mkdirSync(out, { recursive: true });
     const wr = await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     if (E.isLeft(wr)) throw new Error(wr.left);
-    const backend = await selectBackend(run.backend);
+    const backend = await selectBackend(run.backend, { device: deviceName(opts['device']) });
     const k = run.gradAccum;
     const updatesPerEpoch = Math.ceil(tb.batches.length / k);
     const totalSteps = updatesPerEpoch * run.epochs;

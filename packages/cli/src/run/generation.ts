@@ -25,6 +25,7 @@ import type { LoadedModel } from '@prefix-tuning/hub';
 import type { LoadedAdapter } from '@prefix-tuning/core';
 import { UsageError, type OptionSpec } from '../cli.ts';
 import { checkIds, maxPositions, prependSpace, specialIds, taskTokenizer } from './model.ts';
+import { deviceOption } from './backend.ts';
 
 /** Options shared by `generate` and `eval`. */
 export const decodingOptions = (defaults: { beams: number; maxNewTokens: number }): OptionSpec[] => [
@@ -41,6 +42,7 @@ export const decodingOptions = (defaults: { beams: number; maxNewTokens: number 
   { name: 'seed', type: 'number', description: 'sampling seed (default: 0)' },
   { name: 'batch-size', type: 'number', description: 'prompts decoded together (default: 8)' },
   { name: 'backend', type: 'string', description: 'onnx | tfjs | reference (default: onnx)' },
+  deviceOption,
 ];
 
 const intOpt = (opts: Readonly<Record<string, unknown>>, name: string, min: number): number | undefined => {
