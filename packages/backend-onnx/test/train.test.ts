@@ -12,7 +12,7 @@ import {
   type HostTensor, type Gpt2Config, type ParamSpec, type Backend,
   decodeModelConfig, modelParamShapes, inject, modelSites, injectedTrainGraph, referenceBackend, f32, i32,
 } from '@prefix-tuning/core';
-import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../../core/src/train/index.ts';
+import { trainStepGraph, trainState, trainInternalOutputs, trainNames, unrollTrainSteps, type AdamWConfig } from '../../core/src/train/index.ts';
 import { onnxBackend } from '../src/index.ts';
 import { rng } from './support.ts';
 
@@ -113,5 +113,35 @@ describe('prefix-tuning train step: onnx vs reference', () => {
     const ref = await run(referenceBackend(), acc, 'mean', feeds, extra);
     relClose('loss', onnx.losses, ref.losses, 1e-4);
     relClose('grad_norm', onnx.norms.filter((_, i) => i % 2 === 1), ref.norms.filter((_, i) => i % 2 === 1), 1e-4);
+  });
+});
+
+describe('unrolled train steps on onnxruntime', () => {
+  it('4 steps in one run (batches of different lengths: their own dim_params) = 4 runs of the step', async () => {
+    const opt: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
+    const { inj, g } = setup(opt, 'mean');
+    const feeds = [7, 5, 9, 6].map((T, i) => ({ ...batches(1, 3, T, 10 + i)[0]!, lr: f32([], [5e-3]), step: f32([], [i + 1]) }));
+    const compile = (graph: typeof g) => onnxBackend({ intraOpNumThreads: 1 }).compile(graph, {
+      params: modelParams(1), state: trainState(inj.trainable, initTrainable(inj.trainable, 2), opt), internalOutputs: trainInternalOutputs(graph),
+    });
+    const one = await compile(g);
+    const want: number[] = [];
+    for (const f of feeds) {
+      const o = await one.run(f);
+      want.push(o['loss']!.data[0] as number, o['grad_norm']!.data[0] as number);
+    }
+    const unrolled = unrollTrainSteps(g, inj.trainable, opt, 4);
+    const all = await compile(unrolled);
+    const o = await all.run(Object.fromEntries(feeds.flatMap((f, j) => Object.entries(f).map(([k, t]) => [trainNames.at(k, j), t]))));
+    assert.deepEqual(Object.keys(o).sort(), ['grad_norm', 'grad_norm@1', 'grad_norm@2', 'grad_norm@3', 'loss', 'loss@1', 'loss@2', 'loss@3']);
+    relClose('loss, grad_norm', [0, 1, 2, 3].flatMap((j) => [o[trainNames.at('loss', j)]!.data[0] as number, o[trainNames.at('grad_norm', j)]!.data[0] as number]), want, 1e-5);
+    for (const s of inj.trainable) {
+      const [a, b] = [await all.readState(s.name), await one.readState(s.name)];
+      let d = 0;
+      for (let i = 0; i < a.data.length; i++) d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+      assert.ok(d < 1e-6, `${s.name}: max |diff| ${d}`);
+    }
+    await one.dispose();
+    await all.dispose();
   });
 });

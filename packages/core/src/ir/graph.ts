@@ -13,6 +13,7 @@
 import { apply, atPath, type Node, type OpSignature } from './node.ts';
 import type { OpName } from '../ops/attrs.ts';
 import { opDef } from '../ops/table.ts';
+import { type Dim, dimRename } from '../types/dim.ts';
 
 export interface Graph {
   readonly outputs: Readonly<Record<string, Node>>;
@@ -86,4 +87,45 @@ export const substitute = (g: Graph, replacements: ReadonlyMap<Node, Node>): Gra
   const names = Object.keys(g.outputs);
   const outs = rebuild(names.map((k) => g.outputs[k]!), (n) => replacements.get(n));
   return graph(Object.fromEntries(names.map((k, i) => [k, outs[i]!])));
+};
+
+/** Attribute values with every symbolic dim renamed by `f` (arrays and records walked). */
+const renameAttrDims = (v: unknown, f: (symbol: string) => string): unknown => {
+  if (Array.isArray(v)) return v.map((x) => renameAttrDims(x, f));
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+  if ((v as { kind?: unknown }).kind === 'sym') return dimRename(v as Dim, f);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, renameAttrDims(x, f)]));
+};
+
+export interface Renaming {
+  /** New name of a symbolic dim (applied to every dim in every node's attributes, shapes included). */
+  readonly dim: (symbol: string) => string;
+  /** New name of an `input` leaf. */
+  readonly input: (name: string) => string;
+  /** Nodes replaced outright (checked first; a replacement is used as it is, not renamed). */
+  readonly replace?: (n: Node) => Node | undefined;
+}
+
+/**
+ * A copy of a graph whose symbolic dims and inputs are renamed (and some nodes replaced): every
+ * node is re-applied through its op at its own path with its attributes' dims renamed, so the
+ * copy is checked by the shape rules like any graph, and parameters (fixed shapes, same names)
+ * are the same nodes as the original's. Unrolling a step several times in one graph gives each
+ * copy its own inputs and sizes (`T_1`, `T_2`, ...), which need not agree.
+ */
+export const renameGraph = (g: Graph, r: Renaming): Graph => {
+  const names = Object.keys(g.outputs);
+  const memo = new Map<number, Node>();
+  for (const n of topoOrder(names.map((k) => g.outputs[k]!))) {
+    const rep = r.replace?.(n);
+    if (rep !== undefined) {
+      memo.set(n.id, rep);
+      continue;
+    }
+    const ins = n.inputs.map((i) => memo.get(i.id)!);
+    const attrs = renameAttrDims(n.attrs, r.dim) as Record<string, unknown>;
+    if (n.op === 'input') attrs['name'] = r.input((n as Node<'input'>).attrs.name);
+    memo.set(n.id, atPath(n.path, () => apply(opDef(n.op) as OpSignature<OpName>, ins, attrs as never)));
+  }
+  return graph(Object.fromEntries(names.map((k) => [k, memo.get(g.outputs[k]!.id)!])));
 };

@@ -11,13 +11,18 @@
  * checkpoint ends with exactly the parameters of an uninterrupted run.
  *
  * Files, terminals and signals are the caller's: the loop reports through callbacks.
+ *
+ * `stepsPerRun: n` runs n micro-batches per backend call (`unrollTrainSteps`): a backend whose
+ * state lives on the host between runs (onnxruntime-node on CUDA) then moves it to the device
+ * and back once per n micro-batches. The results are those of one call per micro-batch (the same
+ * operations in the same order); the loop then polls `shouldStop` and checkpoints between calls.
  */
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import type { Graph } from '../ir/graph.ts';
 import { graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
-import { trainStepGraph, trainState, trainInternalOutputs, trainNames, type Trainable } from '../train/step.ts';
+import { trainStepGraph, trainState, trainStateNames, trainInternalOutputs, trainNames, unrollTrainSteps, type Trainable } from '../train/step.ts';
 import type { AdamWConfig } from '../train/config.ts';
 import { Sampler } from '../random.ts';
 
@@ -47,6 +52,11 @@ export interface TrainerConfig {
   readonly patience?: number;
   /** Write a checkpoint every this many optimizer updates (and at each epoch end). */
   readonly checkpointEvery?: number;
+  /**
+   * Micro-batches per backend run (default 1; see the module comment). A checkpoint due inside
+   * a run is written at its end.
+   */
+  readonly stepsPerRun?: number;
 }
 
 /** A batch: graph feeds and the number of target tokens it holds (for tokens/s). */
@@ -136,17 +146,33 @@ export const train = async (args: {
   if (nBatches === 0) throw new Error('train: no training batches');
   const updatesPerEpoch = Math.ceil(nBatches / k);
   const totalSteps = updatesPerEpoch * config.epochs;
+  const perRun = config.stepsPerRun ?? 1;
+  if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`train: stepsPerRun must be a positive integer, got ${perRun}`);
   const stepGraph: Graph = trainStepGraph(loss, trainable, config.optimizer);
-  const exe: Executable = await backend.compile(stepGraph, {
-    params: args.frozen,
-    state: trainState(trainable, args.init, config.optimizer),
-    internalOutputs: trainInternalOutputs(stepGraph),
-  });
+  const stateNames = trainStateNames(trainable, config.optimizer);
+  // one executable per run length (n micro-batches; the last run of an epoch may be shorter),
+  // compiled when first needed; the state moves to the one in use
+  const exes = new Map<number, Executable>();
+  const compileFor = async (n: number): Promise<Executable> => {
+    const g = unrollTrainSteps(stepGraph, trainable, config.optimizer, n);
+    return backend.compile(g, { params: args.frozen, state: trainState(trainable, args.init, config.optimizer), internalOutputs: trainInternalOutputs(g) });
+  };
+  let exe: Executable = await compileFor(Math.min(perRun, nBatches));
+  exes.set(Math.min(perRun, nBatches), exe);
+  let exeSize = Math.min(perRun, nBatches);
+  const use = async (n: number): Promise<Executable> => {
+    if (n === exeSize) return exe;
+    let next = exes.get(n);
+    if (next === undefined) exes.set(n, (next = await compileFor(n)));
+    for (const name of stateNames) await next.writeState(name, await exe.readState(name));
+    exe = next;
+    exeSize = n;
+    return exe;
+  };
   // forward-only graph for dev loss; trainable values are (read-only) state written before each evaluation
   const evalExe = args.devBatches && args.devBatches.length > 0
     ? await backend.compile(graph({ loss }), { params: args.frozen, state: Object.fromEntries(trainable.map((t) => [t.name, { init: args.init[t.name]! }])) })
     : undefined;
-  const stateNames = Object.keys(trainState(trainable, args.init, config.optimizer));
   const readAll = async (): Promise<Record<string, HostTensor>> =>
     Object.fromEntries(await Promise.all(stateNames.map(async (n) => [n, await exe.readState(n)] as const)));
   const readParams = async (): Promise<Record<string, HostTensor>> =>
@@ -161,37 +187,53 @@ export const train = async (args: {
       const order = epochOrder(config.seed, st.epoch, nBatches);
       let lossSum = 0;
       let lossCount = 0;
-      for (let b = st.batchInEpoch; b < nBatches; b++) {
+      for (let b = st.batchInEpoch; b < nBatches; ) {
         if (hooks.shouldStop?.()) {
           stopped = 'interrupted';
           st = await snapshot({});
           break epochs;
         }
-        const batch = args.trainBatches[order[b]!]!;
-        const micro = b % k;
-        const lastOfGroup = micro === k - 1 || b === nBatches - 1;
-        const step = st.step + 1; // the optimizer update this micro-batch contributes to
-        const lr = learningRate(config.schedule, step, totalSteps);
-        const t0 = performance.now();
-        const extra = hooks.extraFeeds?.(step * k + micro, batch, new Sampler((config.seed ^ (step * 2654435761 + micro)) >>> 0)) ?? {};
-        const out = await exe.run(
-          {
+        const n = Math.min(perRun, nBatches - b);
+        const run = await use(n);
+        // the feeds of micro-batches b .. b+n-1, each under its step's names
+        const feeds: Record<string, HostTensor> = {};
+        const micros: { batch: Batch; step: number; lr: number; lastOfGroup: boolean }[] = [];
+        let updates = st.step;
+        for (let j = 0; j < n; j++) {
+          const bj = b + j;
+          const batch = args.trainBatches[order[bj]!]!;
+          const micro = bj % k;
+          const lastOfGroup = micro === k - 1 || bj === nBatches - 1;
+          const step = updates + 1; // the optimizer update this micro-batch contributes to
+          const lr = learningRate(config.schedule, step, totalSteps);
+          const extra = hooks.extraFeeds?.(step * k + micro, batch, new Sampler((config.seed ^ (step * 2654435761 + micro)) >>> 0)) ?? {};
+          const own: Record<string, HostTensor> = {
             ...batch.feeds, ...extra,
             [trainNames.lr]: scalarF32(lr), [trainNames.step]: scalarF32(step),
             ...(k > 1 ? { [trainNames.apply]: scalarF32(lastOfGroup ? 1 : 0) } : {}),
-          },
-          [trainNames.loss, trainNames.gradNorm],
-        );
-        const l = Number(out[trainNames.loss]!.data[0]);
-        lossSum += l;
-        lossCount++;
-        st = { ...st, batchInEpoch: b + 1, step: lastOfGroup ? step : st.step };
-        await hooks.onStep?.({
-          step, epoch: st.epoch, batch: b + 1, batchesPerEpoch: nBatches, totalSteps, loss: l,
-          gradNorm: Number(out[trainNames.gradNorm]!.data[0]), lr, tokens: batch.tokens, seconds: (performance.now() - t0) / 1000,
-        });
-        if (lastOfGroup && config.checkpointEvery && step % config.checkpointEvery === 0 && hooks.checkpoint)
-          await hooks.checkpoint(await snapshot({}));
+          };
+          for (const [name, t] of Object.entries(own)) feeds[trainNames.at(name, j)] = t;
+          micros.push({ batch, step, lr, lastOfGroup });
+          if (lastOfGroup) updates = step;
+        }
+        const t0 = performance.now();
+        const out = await run.run(feeds, micros.flatMap((_, j) => [trainNames.at(trainNames.loss, j), trainNames.at(trainNames.gradNorm, j)]));
+        const seconds = (performance.now() - t0) / 1000 / n;
+        let checkpointDue = false;
+        for (let j = 0; j < n; j++) {
+          const { batch, step, lr, lastOfGroup } = micros[j]!;
+          const l = Number(out[trainNames.at(trainNames.loss, j)]!.data[0]);
+          lossSum += l;
+          lossCount++;
+          st = { ...st, batchInEpoch: b + j + 1, step: lastOfGroup ? step : st.step };
+          await hooks.onStep?.({
+            step, epoch: st.epoch, batch: b + j + 1, batchesPerEpoch: nBatches, totalSteps, loss: l,
+            gradNorm: Number(out[trainNames.at(trainNames.gradNorm, j)]!.data[0]), lr, tokens: batch.tokens, seconds,
+          });
+          if (lastOfGroup && config.checkpointEvery && step % config.checkpointEvery === 0) checkpointDue = true;
+        }
+        b += n;
+        if (checkpointDue && hooks.checkpoint) await hooks.checkpoint(await snapshot({}));
       }
       // end of epoch: dev evaluation and early stopping
       let devLoss: number | undefined;
@@ -218,7 +260,7 @@ export const train = async (args: {
     const params = st.best ? { ...st.best } : await readParams();
     return { state: st, params, stopped };
   } finally {
-    await exe.dispose();
+    for (const e of exes.values()) await e.dispose();
     await evalExe?.dispose();
   }
 };

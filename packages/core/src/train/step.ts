@@ -18,7 +18,7 @@
  */
 import type { Node } from '../ir/node.ts';
 import { currentPath } from '../ir/node.ts';
-import { type Graph, graph, graphParams } from '../ir/graph.ts';
+import { type Graph, graph, graphParams, renameGraph } from '../ir/graph.ts';
 import { GraphError } from '../errors.ts';
 import { shapeToString } from '../types/shape.ts';
 import { input, param, scalar } from '../ops/leaves.ts';
@@ -47,7 +47,13 @@ export const trainNames = {
   m: (name: string): string => `${name}:m`,
   v: (name: string): string => `${name}:v`,
   acc: (name: string): string => `${name}:acc`,
+  /** Step `j` of an unrolled run (`unrollTrainSteps`): its inputs and its loss and grad norm outputs (step 0 keeps the plain names). */
+  at: (name: string, j: number): string => (j === 0 ? name : `${name}@${j}`),
 } as const;
+
+/** The state entries of a train step (trainable params, their moments, and accumulators with `accumulation` > 1). */
+export const trainStateNames = (trainable: readonly Trainable[], config: AdamWConfig): string[] =>
+  trainable.flatMap(({ name }) => [name, trainNames.m(name), trainNames.v(name), ...((config.accumulation ?? 1) > 1 ? [trainNames.acc(name)] : [])]);
 
 /**
  * Builds the train-step graph for the scalar `loss` (float32 []), updating `trainable`
@@ -106,6 +112,38 @@ export const trainStepGraph = (loss: Node, trainable: readonly Trainable[], conf
   return graph(outputs);
 };
 
+/**
+ * `steps` successive runs of a train step (`trainStepGraph`) as one graph, so a backend that
+ * keeps its state on the host (onnxruntime-node's CUDA provider) moves it to the device and back
+ * once per `steps` updates instead of at every update (Keras' `steps_per_execution`). Step `j`
+ * reads its own inputs, named `trainNames.at(name, j)` (`input_ids@1`, `lr@1`, `step@1`, ...;
+ * step 0 keeps the plain names), whose symbolic sizes are its own (`T_1`, ...: the batches of one
+ * run need not have the same shapes), and the state that step `j - 1` wrote. Outputs: each step's
+ * `trainNames.at('loss', j)` and `trainNames.at('grad_norm', j)`, and the state after the last
+ * step under the step graph's `:new` names, so `trainState` and `trainInternalOutputs` apply
+ * unchanged. With `steps` = 1 it is the step graph itself.
+ */
+export const unrollTrainSteps = (step: Graph, trainable: readonly Trainable[], config: AdamWConfig, steps: number): Graph => {
+  if (!Number.isInteger(steps) || steps < 1) throw new GraphError('unrollTrainSteps', currentPath(), `steps must be a positive integer, got ${steps}`);
+  if (steps === 1) return step;
+  const stateNames = trainStateNames(trainable, config);
+  const outputs: Record<string, Node> = { [trainNames.loss]: step.outputs[trainNames.loss]!, [trainNames.gradNorm]: step.outputs[trainNames.gradNorm]! };
+  let prev = step;
+  for (let j = 1; j < steps; j++) {
+    const written = new Map(stateNames.map((n) => [n, prev.outputs[trainNames.next(n)]!]));
+    const copy = renameGraph(step, {
+      dim: (s) => `${s}_${j}`,
+      input: (name) => trainNames.at(name, j),
+      replace: (n) => (n.op === 'param' ? written.get((n as Node<'param'>).attrs.name) : undefined),
+    });
+    outputs[trainNames.at(trainNames.loss, j)] = copy.outputs[trainNames.loss]!;
+    outputs[trainNames.at(trainNames.gradNorm, j)] = copy.outputs[trainNames.gradNorm]!;
+    prev = copy;
+  }
+  for (const n of stateNames) outputs[trainNames.next(n)] = prev.outputs[trainNames.next(n)]!;
+  return graph(outputs);
+};
+
 const zerosLike = (t: HostTensor): HostTensor => ({ dtype: 'float32', shape: [...t.shape], data: new Float32Array(t.data.length) });
 
 /**
@@ -125,6 +163,6 @@ export const trainState = (trainable: readonly Trainable[], init: Readonly<Recor
   return out;
 };
 
-/** Outputs of a train step that only feed state (pass as `internalOutputs`). */
+/** Outputs of a train step (or of an unrolled run of steps) that only feed state (pass as `internalOutputs`). */
 export const trainInternalOutputs = (g: Graph): string[] =>
-  Object.keys(g.outputs).filter((k) => k !== trainNames.loss && k !== trainNames.gradNorm);
+  Object.keys(g.outputs).filter((k) => k.endsWith(':new'));

@@ -132,6 +132,17 @@ export const dimDiv = (a: Dim, b: Dim): Dim | undefined => {
 export const dimSymbols = (d: Dim): string[] =>
   typeof d === 'number' ? [] : [...new Set([...d.terms.keys()].flatMap(monoVars))].sort();
 
+/** `d` with each symbol renamed by `f` (e.g. `B*T` -> `B_1*T_1`); concrete dims are unchanged. */
+export const dimRename = (d: Dim, f: (symbol: string) => string): Dim => {
+  if (typeof d === 'number') return d;
+  const t = new Map<Monomial, number>();
+  for (const [m, c] of d.terms) {
+    const k = monoOf(monoVars(m).map(f));
+    t.set(k, (t.get(k) ?? 0) + c);
+  }
+  return fromTerms(t);
+};
+
 /** Evaluates a dim under an environment of symbol sizes; throws if a symbol is unbound. */
 export const dimEval = (d: Dim, env: Readonly<Record<string, number>>): number => {
   if (typeof d === 'number') return d;

@@ -82,3 +82,48 @@ test('an interrupted run resumed from its last checkpoint ends with exactly the 
     for (const p of inj.trainable) assert.deepEqual(resumed.params[p.name]!.data, full.params[p.name]!.data, `stop at ${stopAt}: ${p.name}`);
   }
 });
+
+test('stepsPerRun: n micro-batches per backend run give the parameters, losses and checkpoints of one run each', async () => {
+  const { inj, loss, init, frozen } = setup();
+  // 5 batches: runs of 3 leave a remainder of 2 (a second executable, the state handed over)
+  const base = {
+    backend: referenceBackend({ precision: 'f64' }), loss, trainable: inj.trainable, init, frozen, trainBatches: batches(5, 4), devBatches: batches(2, 2),
+    config: { ...config, optimizer: { ...config.optimizer, accumulation: 2 } },
+  };
+  const trace = async (stepsPerRun: number) => {
+    const steps: number[][] = [];
+    const checkpoints: number[] = [];
+    const r = await train({ ...base, config: { ...base.config, stepsPerRun }, hooks: {
+      onStep: (m) => { steps.push([m.step, m.epoch, m.batch, m.loss, m.gradNorm, m.lr]); },
+      checkpoint: async (s) => { checkpoints.push(s.step); },
+    } });
+    return { r, steps, checkpoints };
+  };
+  const one = await trace(1);
+  for (const n of [2, 3, 7]) {
+    const many = await trace(n);
+    assert.equal(many.steps.length, one.steps.length);
+    many.steps.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - one.steps[i]![j]!) <= 1e-12 * Math.max(1, Math.abs(v)), `n=${n} step ${i} field ${j}: ${v} vs ${one.steps[i]![j]}`)));
+    for (const p of inj.trainable) {
+      const [a, b] = [many.r.params[p.name]!.data, one.r.params[p.name]!.data];
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= 1e-12, `n=${n} ${p.name}[${i}]`);
+    }
+    // checkpoints due inside a run are written at its end: never before, never skipped
+    assert.ok(many.checkpoints.length >= 3 && many.checkpoints.length <= one.checkpoints.length, `n=${n}: ${many.checkpoints} vs ${one.checkpoints}`);
+  }
+});
+
+test('stepsPerRun: a run interrupted between runs and resumed from its checkpoint ends with the uninterrupted parameters', async () => {
+  const { inj, loss, init, frozen } = setup();
+  const base = { backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: batches(5, 4), config: { ...config, stepsPerRun: 2 } };
+  const full = await train(base);
+  for (const stopAt of [1, 2, 4]) {
+    let calls = 0;
+    let last: TrainState | undefined;
+    const part = await train({ ...base, hooks: { shouldStop: () => ++calls > stopAt, checkpoint: async (s) => { last = s; } } });
+    assert.equal(part.stopped, 'interrupted');
+    // resuming with another run length changes nothing either
+    const resumed = await train({ ...base, config: { ...base.config, stepsPerRun: 3 }, ...(last ? { resume: last } : {}) });
+    for (const p of inj.trainable) assert.deepEqual(resumed.params[p.name]!.data, full.params[p.name]!.data, `stop at ${stopAt}: ${p.name}`);
+  }
+});

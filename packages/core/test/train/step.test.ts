@@ -12,7 +12,11 @@ import * as E from 'fp-ts/lib/Either.js';
 import { input, param, matmul, sub, mul, reduceSum, reduceMean, graph, build, GraphError } from '../../src/index.ts';
 import { evaluate, referenceBackend } from '../../src/backend/reference.ts';
 import { f32, type HostTensor } from '../../src/backend/tensor.ts';
-import { adamwUpdate, clipByGlobalNorm, trainStepGraph, trainState, trainInternalOutputs, trainNames, type AdamWConfig } from '../../src/train/index.ts';
+import {
+  adamwUpdate, clipByGlobalNorm, trainStepGraph, trainState, trainStateNames, trainInternalOutputs, trainNames, unrollTrainSteps, type AdamWConfig,
+} from '../../src/train/index.ts';
+import { graphInputs } from '../../src/ir/graph.ts';
+import { dimToString } from '../../src/types/dim.ts';
 
 // Fed tensors are float32 (the oracles round fed values with `fr`); the reference evaluator
 // computes in float64 with the graph's constants as written.
@@ -178,4 +182,55 @@ describe('trainStepGraph', () => {
         }),
         { numRuns: 20 },
       ));
+});
+
+describe('unrollTrainSteps', () => {
+  const cfg: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
+
+  it('gives each step its own inputs and sizes, and outputs every step\'s loss and the last state', () => {
+    const step = trainStepGraph(regression('mean').loss, [{ name: 'w' }], cfg);
+    assert.equal(unrollTrainSteps(step, [{ name: 'w' }], cfg, 1), step);
+    const g = unrollTrainSteps(step, [{ name: 'w' }], cfg, 3);
+    const inputs = graphInputs(g).map((n) => `${n.attrs.name}${JSON.stringify(n.shape.map(dimToString))}`).sort();
+    assert.deepEqual(inputs, ['lr@1[]', 'lr@2[]', 'lr[]', 'step@1[]', 'step@2[]', 'step[]', 'x@1["N_1","3"]', 'x@2["N_2","3"]', 'x["N","3"]', 'y@1["N_1","1"]', 'y@2["N_2","1"]', 'y["N","1"]']);
+    assert.deepEqual(Object.keys(g.outputs).sort(), ['grad_norm', 'grad_norm@1', 'grad_norm@2', 'loss', 'loss@1', 'loss@2', 'w:m:new', 'w:new', 'w:v:new']);
+    assert.deepEqual(trainInternalOutputs(g).sort(), ['w:m:new', 'w:new', 'w:v:new']);
+    assert.throws(() => unrollTrainSteps(step, [{ name: 'w' }], cfg, 0), /positive integer/);
+  });
+
+  it('one run of n unrolled steps = n runs of the step (batches of different sizes, with and without accumulation)', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }),
+        fc.array(fc.array(vec(4), { minLength: 1, maxLength: 4 }), { minLength: 3, maxLength: 3 }),
+        async (n, k, data) => {
+          const opt: AdamWConfig = { ...cfg, ...(k > 1 ? { accumulation: k } : {}) };
+          const trainable = [{ name: 'w' }];
+          const init = { w: f32([3, 1], [0.3, -0.2, 0.1]) };
+          const step = trainStepGraph(regression('mean').loss, trainable, opt);
+          const feedsOf = (i: number): Record<string, HostTensor> => ({
+            ...batch(data[i]!.map((d) => d.slice(0, 3)), data[i]!.map((d) => d[3]!)),
+            lr: f32([], [0.05 * (i + 1)]), step: f32([], [1 + Math.floor(i / k)]), ...(k > 1 ? { apply: f32([], [i % k === k - 1 ? 1 : 0]) } : {}),
+          });
+          const one = await referenceBackend({ precision: 'f64' }).compile(step, { state: trainState(trainable, init, opt) });
+          const want: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const o = await one.run(feedsOf(i));
+            want.push(o['loss']!.data[0] as number, o['grad_norm']!.data[0] as number);
+          }
+          const g = unrollTrainSteps(step, trainable, opt, n);
+          const all = await referenceBackend({ precision: 'f64' }).compile(g, { state: trainState(trainable, init, opt), internalOutputs: trainInternalOutputs(g) });
+          const feeds: Record<string, HostTensor> = {};
+          for (let i = 0; i < n; i++) for (const [name, t] of Object.entries(feedsOf(i))) feeds[trainNames.at(name, i)] = t;
+          const o = await all.run(feeds);
+          const got = Array.from({ length: n }, (_, i) => [o[trainNames.at('loss', i)]!.data[0] as number, o[trainNames.at('grad_norm', i)]!.data[0] as number]).flat();
+          got.forEach((v, i) => close(v, want[i]!, 1e-12, `output ${i}`));
+          for (const name of trainStateNames(trainable, opt)) {
+            const [a, b] = [await all.readState(name), await one.readState(name)];
+            for (let j = 0; j < a.data.length; j++) close(a.data[j] as number, b.data[j] as number, 1e-12, `${name}[${j}]`);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    ));
 });
