@@ -133,7 +133,7 @@ test('a resumed run accepts its own options and refuses a different value, namin
 });
 
 test('every train option is either mapped to a run field or is a run-control flag', () => {
-  const control = new Set(['out', 'resume', 'quiet', 'download', 'device']);
+  const control = new Set(['out', 'resume', 'quiet', 'download', 'device', 'steps-per-run']);
   for (const o of trainCommand.options) assert.ok(o.name in FIELD_OF_OPTION || control.has(o.name), o.name);
   for (const o of VARIANT_OPTIONS) assert.equal(FIELD_OF_OPTION[o], 'variant');
   const md = recipesMarkdown();

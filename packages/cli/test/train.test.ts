@@ -55,6 +55,21 @@ test('train writes a PEFT adapter, a checkpoint, a log and a loss curve', { skip
   assert.deepEqual({ step: manifest.counters.step, epoch: manifest.counters.epoch, done: manifest.counters.done }, { step: 20, epoch: 2, done: true });
 });
 
+test('--steps-per-run 4 (4 micro-batches per backend run) trains the same adapter', { skip }, () => {
+  assert.equal(first.code, 0, first.stderr);
+  const other = join(work, 'run-4');
+  const r = cli(args().map((a) => (a === out ? other : a)).concat(['--steps-per-run', '4']));
+  assert.equal(r.code, 0, r.stderr);
+  const [a, b] = [readSafetensors(join(other, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!, readSafetensors(join(out, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!];
+  assert.deepEqual(a.shape, b.shape);
+  let d = 0;
+  for (let i = 0; i < a.data.length; i++) d = Math.max(d, Math.abs(a.data[i]! - b.data[i]!));
+  assert.ok(d < 1e-4, `max |diff| ${d}`);
+  const bad = cli([...args().map((x) => (x === out ? join(work, 'run-bad') : x)), '--steps-per-run', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--steps-per-run must be a positive integer, got 0/);
+});
+
 test('the adapter is the MLP of the best checkpointed parameters, evaluated (MLP dropped)', { skip }, () => {
   const st = readSafetensors(join(out, 'checkpoint', readdirSync(join(out, 'checkpoint')).find((f) => f.endsWith('.safetensors'))!));
   const g = (n: string) => st.get(`best/prefix.${n}`)!;

@@ -79,6 +79,9 @@ const count = (o: Opts, n: string) => num(o, n, (x) => Number.isInteger(x) && x 
 const pos = (o: Opts, n: string) => num(o, n, (x) => Number.isFinite(x) && x > 0, 'a positive number');
 const nonNeg = (o: Opts, n: string) => num(o, n, (x) => Number.isFinite(x) && x >= 0, 'a non-negative number');
 
+/** `--steps-per-run N` (default 1): micro-batches per backend run; not part of the run's settings (results do not depend on it). */
+export const stepsPerRunOf = (opts: Opts): number => posInt(opts, 'steps-per-run') ?? 1;
+
 const VARIANTS = ['prefix', 'embedding', 'infix', 'finetune', 'finetune-top2'] as const;
 
 /** The variant from --variant/--variant-json and the prefix options (recipe values fill the gaps). */
