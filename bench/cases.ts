@@ -6,7 +6,7 @@
 import {
   type Executable, type HostTensor, type CausalDecoder, graph, causalLmGraph, inject, modelSites, injectedTrainGraph, causalDecoder, i32, f32,
 } from '../packages/core/src/index.ts';
-import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../packages/core/src/train/index.ts';
+import { trainStepGraph, trainState, trainInternalOutputs, trainNames, unrollTrainSteps, type AdamWConfig } from '../packages/core/src/train/index.ts';
 import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
 import { tfjsCases } from './tfjs.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal, median, type Measured } from './model.ts';
@@ -61,15 +61,16 @@ export const train = (o: CaseOptions): Promise<Measured> => trainStep(o, 'mlp');
 /**
  * One prefix-tuning step with the MLP reparametrisation (9.9M trainable parameters) or the
  * direct one (the 184K prefix values; bench/cuda.ts contrasts the two: trainable state and its
- * AdamW moments are host tensors that cross to the device and back at every step).
+ * AdamW moments are host tensors that cross to the device and back at every run), `perRun`
+ * steps per run (`unrollTrainSteps`; the times are per step).
  */
-export const trainStep = async (o: CaseOptions, reparam: 'mlp' | 'direct'): Promise<Measured> => {
+export const trainStep = async (o: CaseOptions, reparam: 'mlp' | 'direct', perRun = 1): Promise<Measured> => {
   const cfg = gpt2Small();
   const [B, T, P, H] = [5, 128, 10, 512];
   const inj = inject(modelSites(cfg), { kind: 'prefix', length: P, reparam: reparam === 'mlp' ? { kind: 'mlp', hidden: H } : { kind: 'direct' } });
   const lossGraph = injectedTrainGraph(cfg, inj, { loss: 'mean' });
   const opt: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
-  const g = trainStepGraph(lossGraph.outputs['loss']!, inj.trainable, opt);
+  const g = unrollTrainSteps(trainStepGraph(lossGraph.outputs['loss']!, inj.trainable, opt), inj.trainable, opt, perRun);
   const init: Record<string, HostTensor> = {};
   inj.trainable.forEach((s, i) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
@@ -84,17 +85,20 @@ export const trainStep = async (o: CaseOptions, reparam: 'mlp' | 'direct'): Prom
   const compileMs = performance.now() - t0;
   const x = i32([B, T], ids(B, T, 2));
   let k = 0;
-  const feeds = () => ({ input_ids: x, labels: x, attention_mask: i32([B, T], new Array<number>(B * T).fill(1)), lr: f32([], [5e-5]), step: f32([], [++k]) });
+  const mask = i32([B, T], new Array<number>(B * T).fill(1));
+  // `perRun` steps per run (unrollTrainSteps): step j reads its batch and lr under `name@j`
+  const feeds = () => Object.fromEntries(Array.from({ length: perRun }, (_, j) =>
+    Object.entries({ input_ids: x, labels: x, attention_mask: mask, lr: f32([], [5e-5]), step: f32([], [++k]) }).map(([n, t]) => [trainNames.at(n, j), t])).flat());
   await ex.run(feeds()); // warm-up
   const losses: number[] = [];
-  const ms = await timeSteps(o.steps ?? 4, async () => losses.push((await ex.run(feeds()))['loss']!.data[0] as number));
+  const ms = (await timeSteps(o.steps ?? 4, async () => losses.push((await ex.run(feeds()))['loss']!.data[0] as number))).map((m) => m / perRun);
   await ex.dispose();
   const step = median(ms);
   const flops = forwardFlops(cfg, B * T, P + T) + prefixBackwardFlops(cfg, B * T, P + T) + (reparam === 'mlp' ? prefixMlpFlops(cfg, P, H) : 0);
   const trainable = inj.trainable.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   return {
     tokens_per_s: (B * T) / (step / 1000), step_ms: step, flops_per_step: flops,
-    details: { batch: B, seq: T, prefix: P, reparam, ...(reparam === 'mlp' ? { mlp_hidden: H } : {}), trainable, timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(cpuPerStep), losses: losses.map((l) => l.toFixed(4)).join(' ') },
+    details: { batch: B, seq: T, prefix: P, reparam, ...(reparam === 'mlp' ? { mlp_hidden: H } : {}), trainable, ...(perRun > 1 ? { steps_per_run: perRun } : {}), timed_steps: ms.length, compile_ms: Math.round(compileMs), all_ms: ms.map((m) => m.toFixed(1)).join(' '), cpu_ms_per_step: Math.round(cpuPerStep / perRun), losses: losses.map((l) => l.toFixed(4)).join(' ') },
   };
 };
 
