@@ -1,6 +1,6 @@
 /**
- * Graph utilities (topological order, cut, dead-node elimination, substitution, hash-consing)
- * and the package boundary: core depends on no tensor runtime.
+ * Graph utilities (topological order, cut, dead-node elimination, substitution, renaming,
+ * hash-consing) and the package boundary: core depends on no tensor runtime.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import {
   input, param, graph, topoOrder, topoOrderUntil, dce, rebuild, substitute, graphInputs, graphParams, evaluate, build, withPath,
   add, mul, exp, matmul, reduceSum, f32, type Node,
+  causalLmGraph, renameGraph, dimToString, dimRename, dimAdd, dimMul, dimSub, sym,
 } from '../src/index.ts';
+import { decodeOk, randomParams } from './models/random.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -85,4 +87,25 @@ test('packages/core depends on no tensor runtime and src imports nothing but fp-
       assert.ok(/^(fp-ts|io-ts)(\/|$)/.test(spec), `${file} imports '${spec}'`);
     }
   }
+});
+
+test('renameGraph: a GPT-2 forward with its dims and inputs renamed computes the same logits from the renamed feeds; parameters are shared', () => {
+  const cfg = decodeOk({ model_type: 'gpt2', vocab_size: 11, n_positions: 16, n_embd: 8, n_layer: 2, n_head: 2 });
+  const g = causalLmGraph(cfg as never, { attentionMask: true });
+  const r = renameGraph(g, { dim: (s) => `${s}_x`, input: (n) => `${n}#x` });
+  const shapes = (h: typeof g) => graphInputs(h).map((n) => `${n.attrs.name}:${n.shape.map(dimToString).join(',')}`).sort();
+  assert.deepEqual(shapes(r), shapes(g).map((s) => s.replace(/^([a-z_]+):/, '$1#x:').replace(/\b([BT])\b/g, '$1_x')));
+  assert.deepEqual(graphParams(r).map((p) => p.id).sort(), graphParams(g).map((p) => p.id).sort(), 'the same parameter nodes');
+  const params = randomParams(cfg, 3);
+  const ids = { dtype: 'int32' as const, shape: [2, 5], data: Int32Array.from([1, 4, 9, 2, 7, 3, 3, 8, 1, 0]) };
+  const mask = { dtype: 'int32' as const, shape: [2, 5], data: Int32Array.from([1, 1, 1, 1, 1, 0, 1, 1, 1, 1]) };
+  const want = evaluate(g, { input_ids: ids, attention_mask: mask }, params)['logits']!;
+  const got = evaluate(r, { 'input_ids#x': ids, 'attention_mask#x': mask }, params)['logits']!;
+  assert.deepEqual(got.shape, want.shape);
+  assert.deepEqual([...got.data], [...want.data]);
+  // dimRename on polynomials: every symbol renamed, terms that meet are added
+  const d = dimSub(dimAdd(dimMul(sym('B'), sym('T')), dimMul(2, sym('T'))), 1);
+  assert.equal(dimToString(dimRename(d, (s) => `${s}_x`)), dimToString(dimSub(dimAdd(dimMul(sym('B_x'), sym('T_x')), dimMul(2, sym('T_x'))), 1)));
+  assert.equal(dimToString(dimRename(dimAdd(sym('T'), sym('U')), () => 'T')), dimToString(dimMul(2, sym('T'))));
+  assert.equal(dimRename(7, (s) => `${s}_x`), 7);
 });

@@ -109,15 +109,15 @@ export interface Renaming {
 /**
  * A copy of a graph whose symbolic dims and inputs are renamed (and some nodes replaced): every
  * node is re-applied through its op at its own path with its attributes' dims renamed, so the
- * copy is checked by the shape rules like any graph, and parameters (fixed shapes, same names)
- * are the same nodes as the original's. Unrolling a step several times in one graph gives each
+ * copy is checked by the shape rules like any graph. Parameters are not renamed: the copy
+ * shares the original's parameter nodes (a backend binds a parameter once, by name). Unrolling a step several times in one graph gives each
  * copy its own inputs and sizes (`T_1`, `T_2`, ...), which need not agree.
  */
 export const renameGraph = (g: Graph, r: Renaming): Graph => {
   const names = Object.keys(g.outputs);
   const memo = new Map<number, Node>();
   for (const n of topoOrder(names.map((k) => g.outputs[k]!))) {
-    const rep = r.replace?.(n);
+    const rep = r.replace?.(n) ?? (n.op === 'param' ? n : undefined); // a parameter is bound once, by name: shared as it is
     if (rep !== undefined) {
       memo.set(n.id, rep);
       continue;
