@@ -127,3 +127,32 @@ test('stepsPerRun: a run interrupted between runs and resumed from its checkpoin
     for (const p of inj.trainable) assert.deepEqual(resumed.params[p.name]!.data, full.params[p.name]!.data, `stop at ${stopAt}: ${p.name}`);
   }
 });
+
+test('stepsPerRun with other inputs and sizes per batch: BART (encoder and decoder lengths) and an infix (source lengths) train the same', async () => {
+  const bart = decodeOk({ model_type: 'bart', vocab_size: 13, d_model: 8, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2, decoder_attention_heads: 2, encoder_ffn_dim: 8, decoder_ffn_dim: 8, max_position_embeddings: 16 });
+  const s = new Sampler(9);
+  const ids = (n: number) => Array.from({ length: n }, () => 3 + s.int(10));
+  const cases = [
+    { cfg: bart, variant: { kind: 'prefix' as const, length: 2 }, batch: (S: number, T: number): Batch => ({
+      feeds: { input_ids: i32([2, S], ids(2 * S)), attention_mask: i32([2, S], Array(2 * S).fill(1)), labels: i32([2, T], ids(2 * T)) }, tokens: 2 * T }) },
+    { cfg, variant: { kind: 'infix' as const, length: 2 }, batch: (S: number, T: number): Batch => ({
+      feeds: { source_ids: i32([2, S], ids(2 * S)), source_mask: i32([2, S], Array(2 * S).fill(1)), input_ids: i32([2, T], ids(2 * T)), attention_mask: i32([2, T], Array(2 * T).fill(1)), labels: i32([2, T], ids(2 * T)) }, tokens: 2 * T }) },
+  ];
+  for (const { cfg: c, variant, batch } of cases) {
+    const inj = inject(modelSites(c), variant);
+    const loss = injectedTrainGraph(c, inj, { loss: 'mean' }).outputs['loss']!;
+    const init = Object.fromEntries(inj.trainable.map((p) => [p.name, {
+      dtype: 'float32' as const, shape: [...p.shape], data: Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => s.normal() * 0.1),
+    }]));
+    const trainBatches = [[3, 2], [5, 4], [2, 3], [4, 2], [3, 5]].map(([S, T]) => batch(S!, T!));
+    const run = (stepsPerRun: number) => train({
+      backend: referenceBackend({ precision: 'f64' }), loss, trainable: inj.trainable, init, frozen: randomParams(c, 2), trainBatches, config: { ...config, epochs: 2, stepsPerRun },
+    });
+    const [one, three] = [await run(1), await run(3)];
+    for (const p of inj.trainable) {
+      const [a, b] = [three.params[p.name]!.data, one.params[p.name]!.data];
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= 1e-12, `${c.model_type} ${variant.kind}: ${p.name}[${i}]`);
+      assert.ok([...a].some((v, i) => v !== init[p.name]!.data[i]), 'the parameters moved');
+    }
+  }
+});
