@@ -17,6 +17,8 @@
 # 4. Writes one JSON file with all of it: the GPU, each path's availability and the reason when
 #    unavailable, test counts, benchmark results. When no GPU path is available it says so
 #    (status "no-gpu-path", with the reasons) and exits 0: nothing else was run.
+# On a GPU machine without Node.js or network, bench/gpu-payload.sh packs Node, node_modules and
+# onnxruntime-node's CUDA provider to carry there, and its setup scripts end by running this one.
 # Finishes within 10 minutes: each phase runs under a timeout drawn from one budget
 # (GPU_SH_SECONDS, default 570). GPU_SH_LOGS=DIR keeps every phase's log there.
 set -uo pipefail
