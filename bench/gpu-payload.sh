@@ -9,7 +9,7 @@
 #          GPU check does not load (tfjs's large ones, typescript, WordNet), xz-compressed, and
 #          setup.sh, which unpacks them (Node into /opt/pt, node_modules into the checkout);
 #   OUT/b  onnxruntime-node's CUDA provider from the onnxruntime-gpu wheel of the same version
-#          (downloaded with pip when --wheel is absent) with only sm_SM's cubins kept
+#          (scripts/install-ort-cuda.sh --to: pip downloads it when --wheel is absent) with only sm_SM's cubins kept
 #          (bench/fatbin-keep.mjs), and setup.sh, which installs it, finds the CUDA 13 libraries
 #          (a CUDA toolkit or PyTorch's nvidia-* packages) and runs bench/gpu.sh with its
 #          arguments.
@@ -37,7 +37,6 @@ trap 'rm -rf "$tmp"' EXIT
 strip -o "$tmp/node" "$(command -v node)" 2>/dev/null || cp "$(command -v node)" "$tmp/node"
 xz -T0 -9 -c "$tmp/node" >"$out/a/node.xz"
 ort=$(cd packages/backend-onnx && node -p "require('path').dirname(require.resolve('onnxruntime-node/package.json'))")
-version=$(cd packages/backend-onnx && node -p "require('onnxruntime-node/package.json').version")
 tar -cf - \
   --exclude='node_modules/.pnpm/@tensorflow+tfjs@*' --exclude='node_modules/.pnpm/@tensorflow+tfjs-layers*' \
   --exclude='node_modules/.pnpm/@tensorflow+tfjs-converter*' --exclude='node_modules/.pnpm/@tensorflow+tfjs-backend-webgl*' \
@@ -57,16 +56,7 @@ tar -xJf "$out/a/node_modules.tar.xz"
 EOF
 
 # --- b: the CUDA provider ---------------------------------------------------------------------------
-if [ -z "$wheel" ]; then
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 -d "$tmp" "onnxruntime-gpu==$version"
-  wheel=$(ls "$tmp"/onnxruntime_gpu-*.whl)
-fi
-case "$(basename "$wheel")" in
-  onnxruntime_gpu-"$version"-*) ;;
-  *) echo "gpu-payload: $wheel is not onnxruntime-gpu $version" >&2; exit 2 ;;
-esac
-unzip -q -o -j "$wheel" 'onnxruntime/capi/libonnxruntime_providers_cuda.so' 'onnxruntime/capi/libonnxruntime_providers_shared.so' -d "$tmp"
+bash scripts/install-ort-cuda.sh --to "$tmp" ${wheel:+"$wheel"}
 node bench/fatbin-keep.mjs "$tmp/libonnxruntime_providers_cuda.so" "$tmp/cuda.so" "$sm"
 xz -T0 -9 -c "$tmp/cuda.so" >"$out/b/libonnxruntime_providers_cuda.so.xz"
 cp "$tmp/libonnxruntime_providers_shared.so" "$out/b/"
