@@ -1,6 +1,7 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
@@ -119,15 +120,44 @@ test('loadTokenizer names the missing file', async () => {
   assert.match(r.left, /nonexistent-dir\/tokenizer\.json: cannot read/);
 });
 
-// Fixtures produced by transformers (tools/, another engineer): strings, ids and decoded text.
+// Fixtures produced by transformers (tools/make_tokenizer_fixtures.py): strings, ids and decoded text.
 const Fixture = (name: string) => join(fixtures, 'tokenizers', `${name}.json`);
+
+/**
+ * The tokenizer the BART fixture was written with: transformers' BartTokenizerFast over the shared
+ * GPT-2 vocab.json and merges.txt (see the fixture's notes), written here as a tokenizer.json
+ * into a temporary directory (nothing from ../shared is committed): GPT-2's byte-level BPE
+ * model, no added `<|endoftext|>` (an ordinary vocab entry there), BART's five special tokens
+ * appended as added tokens at the fixture's ids (`<mask>` strips spaces on its left), and
+ * RoBERTa's post-processor wrapping every encoding as `<s> ... </s>`.
+ */
+const bartFromGpt2 = (): string | undefined => {
+  const fx = Fixture('bart');
+  if (!haveGpt2 || !existsSync(fx)) return undefined;
+  const specials = (JSON.parse(readFileSync(fx, 'utf8')) as { special_tokens: Record<string, number> }).special_tokens;
+  const gpt2 = JSON.parse(readFileSync(join(gpt2Dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const added = Object.entries(specials).sort((a, b) => a[1] - b[1]).map(([content, id]) => ({
+    id, content, single_word: false, lstrip: content === '<mask>', rstrip: false, normalized: false, special: true,
+  }));
+  const dir = mkdtempSync(join(tmpdir(), 'prefix-tuning-bart-tok-'));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({
+    ...gpt2, added_tokens: added,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'RobertaProcessing', sep: ['</s>', specials['</s>']], cls: ['<s>', specials['<s>']], trim_offsets: true, add_prefix_space: false },
+  }));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>', mask_token: '<mask>' }));
+  return dir;
+};
+const bartDir = bartFromGpt2();
+after(() => { if (bartDir) rmSync(bartDir, { recursive: true, force: true }); });
+
 for (const [name, dir] of [
   ['gpt2', gpt2Dir],
-  ['bart', join(fixtures, 'tokenizers/bart')],
+  ['bart', bartDir ?? join(fixtures, 'tokenizers/bart')],
   ['llama-sp', join(fixtures, 'tokenizers/llama-sp')],
 ] as const) {
   const have = existsSync(Fixture(name)) && existsSync(join(dir, 'tokenizer.json'));
-  test(`${name}: ids and decoded text equal transformers' on the committed fixture`, { skip: !have && `fixtures/tokenizers/${name}.json or its tokenizer.json not present yet` }, async () => {
+  test(`${name}: ids and decoded text equal transformers' on the committed fixture`, { skip: !have && `fixtures/tokenizers/${name}.json or the tokenizer it was written with (from ../shared) is missing` }, async () => {
     const tok = await load(dir);
     const fx = JSON.parse(readFileSync(Fixture(name), 'utf8')) as { strings: string[]; ids: number[][]; decoded?: string[] };
     fx.strings.forEach((s, i) => {
