@@ -120,7 +120,7 @@ describe('appendStepGraph on onnxruntime', () => {
 });
 
 describe('causalDecoder on onnxruntime', () => {
-  it('greedy (left-padded rows with a prefix bank) and beam search choose the reference backend tokens, 40 steps past the first capacity', async () => {
+  it('greedy (left-padded rows with a prefix bank; also 6 tokens per run) and beam search choose the reference backend tokens, 40 steps past the first capacity', async () => {
     for (const cfg of [gpt2, llama]) {
       const inj = inject(modelSites(cfg), { kind: 'prefix', length: 3 }, { users: 2, mode: 'stored' });
       const bank = inj.trainable[0]!;
@@ -132,8 +132,10 @@ describe('causalDecoder on onnxruntime', () => {
         const dec = await causalDecoder(backend, cfg, params, inj);
         try {
           const greedy = await greedyOrSample(await dec.start(prompts, { userIds }), prompts, { maxNewTokens: 40 });
+          // 6 tokens per run (greedyStepsGraph): the same tokens, 40 = 6·6 + 4 (a shorter last run)
+          const chunked = await greedyOrSample(await dec.start(prompts, { userIds }), prompts, { maxNewTokens: 40, tokensPerRun: 6 });
           const beams = await beamSearch(await dec.start(prompts, { userIds, beams: 3 }), prompts, { maxNewTokens: 24, numBeams: 3, earlyStopping: 'never' });
-          return { greedy: greedy.tokens, beams: beams.tokens, scores: beams.scores };
+          return { greedy: greedy.tokens, chunked: chunked.tokens, beams: beams.tokens, scores: beams.scores, greedyScores: greedy.scores, chunkedScores: chunked.scores };
         } finally {
           await dec.dispose();
         }
@@ -141,6 +143,8 @@ describe('causalDecoder on onnxruntime', () => {
       const want = await run(referenceBackend());
       const got = await run(onnxBackend({ intraOpNumThreads: 1 }));
       assert.deepEqual(got.greedy, want.greedy, `${cfg.model_type} greedy`);
+      assert.deepEqual(got.chunked, got.greedy, `${cfg.model_type} greedy, 6 tokens per run`);
+      got.chunkedScores.forEach((s, i) => assert.ok(Math.abs(s - got.greedyScores[i]!) < 1e-4, `${cfg.model_type} chunked score ${i}: ${s} vs ${got.greedyScores[i]}`));
       assert.deepEqual(got.beams, want.beams, `${cfg.model_type} beams`);
       got.scores.forEach((s, i) => assert.ok(Math.abs(s - want.scores[i]!) < 1e-4, `${cfg.model_type} beam score ${i}: ${s} vs ${want.scores[i]}`));
       assert.notDeepEqual(got.greedy[0], got.greedy[1], 'rows differ');

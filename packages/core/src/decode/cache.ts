@@ -23,8 +23,11 @@ import { causalLmForward, causalLmKvGeometry } from '../models/causal.ts';
 import { lastPosition } from '../models/common.ts';
 import { type Graph, graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
-import { input } from '../ops/leaves.ts';
-import { slice } from '../ops/layout.ts';
+import { input, scalar } from '../ops/leaves.ts';
+import { slice, concat } from '../ops/layout.ts';
+import { add } from '../ops/binary.ts';
+import { argMax, reduceMax } from '../ops/reduce.ts';
+import { logSoftmax } from '../nn/softmax.ts';
 import { type Dim, dimAdd, sym } from '../types/dim.ts';
 
 /**
@@ -65,6 +68,62 @@ export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
     news[`new_key_values.${l}.value`] = last(kv.value, l);
   });
   return graph({ logits: lastPosition(out.logits), ...news });
+};
+
+/**
+ * `n` greedy steps in one graph over the same capacity buffers as `appendStepGraph` (same
+ * inputs): step 0 reads `input_ids`; step j > 0 reads the argmax of step j-1's logits, at the
+ * next position, and attends over the cache and the entries of steps 0..j-1. Outputs: `tokens`
+ * [B, n-1] (int32, the argmax of steps 0..n-2, which steps 1..n-1 read), `token_logprobs` [B, n-1]
+ * (their log-probabilities), `logits` [B, V] of the last step (for the token after), and
+ * `new_key_values.{l}.key|value` [B, Hkv, n, Dh], the entries of the n tokens read. With the
+ * cache kept on the host between runs, a backend that runs on a device (onnxruntime-node on
+ * CUDA) moves it there once per n tokens instead of once per token.
+ */
+export const greedyStepsGraph = (cfg: CausalLmConfig, n: number): Graph => {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`greedyStepsGraph: n must be a positive integer, got ${n}`);
+  const geo = causalLmKvGeometry(cfg);
+  const B = sym('B');
+  const cap = (l: number) => sym(`C${l}`);
+  const layers = Array.from({ length: geo.layers }, (_, l) => ({
+    key: input(`past_key_values.${l}.key`, [B, geo.heads, cap(l), geo.headDim]),
+    value: input(`past_key_values.${l}.value`, [B, geo.heads, cap(l), geo.headDim]),
+    mask: input(`attention_mask.${l}`, [B, dimAdd(cap(l), 1)], 'bool'),
+    keys: [] as Node[],
+    values: [] as Node[],
+  }));
+  let ids: Node = input('input_ids', [B, 1], 'int32');
+  let pos: Node = input('position_ids', [B, 1], 'int32');
+  const tokens: Node[] = [];
+  const logprobs: Node[] = [];
+  let logits: Node | undefined;
+  for (let j = 0; j < n; j++) {
+    const out = causalLmForward(cfg, {
+      ids, positionIds: pos,
+      pastKeyValues: (l) => ({ key: concat([layers[l]!.key, ...layers[l]!.keys], 2), value: concat([layers[l]!.value, ...layers[l]!.values], 2) }),
+      // the mask's last column (the step's own token) is true: it also stands for the earlier steps' tokens
+      attentionMask: (l) => concat(Array.from({ length: j + 1 }, (_, k) => (k === 0 ? layers[l]!.mask : slice(layers[l]!.mask, 1, cap(l), dimAdd(cap(l), 1)))), 1),
+    });
+    out.presents.forEach((kv, l) => {
+      const at = dimAdd(cap(l), j);
+      layers[l]!.keys.push(slice(kv.key, 2, at, dimAdd(at, 1)));
+      layers[l]!.values.push(slice(kv.value, 2, at, dimAdd(at, 1)));
+    });
+    logits = lastPosition(out.logits); // [B, V]
+    if (j === n - 1) break;
+    const next = argMax(logits, 1, true); // [B, 1], the first maximum on ties (as greedy search)
+    tokens.push(next);
+    logprobs.push(reduceMax(logSoftmax(logits, 1), 1, true)); // the chosen token's log-probability
+    ids = next;
+    pos = add(pos, scalar(1, 'int32'));
+  }
+  const outputs: Record<string, Node> = { logits: logits! };
+  if (n > 1) Object.assign(outputs, { tokens: concat(tokens, 1), token_logprobs: concat(logprobs, 1) });
+  layers.forEach((c, l) => {
+    outputs[`new_key_values.${l}.key`] = concat(c.keys, 2);
+    outputs[`new_key_values.${l}.value`] = concat(c.values, 2);
+  });
+  return graph(outputs);
 };
 
 type Floats = Float32Array | Float64Array;
@@ -154,14 +213,20 @@ export class KvCache {
     return f;
   }
 
-  /** Appends a step's `new_key_values.{l}.key|value` [R, Hkv, 1, Dh] as every row's next position. */
+  /** Makes room for `n` more positions in every layer (growing the buffers if they would fill up). */
+  reserve(n: number): void {
+    for (const c of this.layers) if (c.length + n > c.capacity) this.resize(c, grown(c.length + n));
+  }
+
+  /** Appends `new_key_values.{l}.key|value` [R, Hkv, n, Dh] (a step's, n = 1, or `greedyStepsGraph`'s) as every row's next n positions. */
   append(out: Readonly<Record<string, HostTensor>>): void {
     this.layers.forEach((c, l) => {
       const k = out[`new_key_values.${l}.key`];
       const v = out[`new_key_values.${l}.value`];
       if (k === undefined || v === undefined) throw new Error(`KvCache.append: missing new_key_values.${l}.key|value`);
-      if (c.length === c.capacity) this.resize(c, grown(c.length + 1));
-      this.write(c, k.data as Floats, v.data as Floats, undefined, 1);
+      const n = k.shape[2] ?? 1;
+      if (c.length + n > c.capacity) this.resize(c, grown(c.length + n));
+      this.write(c, k.data as Floats, v.data as Floats, undefined, n);
     });
   }
 

@@ -17,12 +17,24 @@ export interface DecodeSession {
   readonly vocabSize: number;
   logits(): Promise<Float32Array>;
   advance(parents: Int32Array, tokens: Int32Array): Promise<void>;
+  /**
+   * Optional: reads `tokens` (one per row, as `advance` with every row its own parent) and goes
+   * on greedily for n - 1 more tokens in one backend run, returning them ([R, n-1], row-major)
+   * with their log-probabilities; `logits()` then gives the logits after the last of them.
+   */
+  advanceGreedy?(tokens: Int32Array, n: number): Promise<{ readonly tokens: Int32Array; readonly logprobs: Float32Array }>;
 }
 
 export interface GenerateOptions extends ProcessorOptions, WarperOptions {
   /** Tokens to generate at most (excluding the prompt). */
   readonly maxNewTokens: number;
   readonly numBeams?: number;
+  /**
+   * Greedy decoding without logits processors (no n-gram, bad-word, minimum-length or forced
+   * tokens): tokens per backend run on sessions that can (`advanceGreedy`; default 1). The
+   * tokens are those of one run per token; the scores agree to float32 rounding.
+   */
+  readonly tokensPerRun?: number;
   readonly lengthPenalty?: number;
   /** true: stop a batch item when K hypotheses are finished; false: HF's heuristic; 'never': canonical. */
   readonly earlyStopping?: boolean | 'never';
@@ -56,7 +68,10 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
   const done = new Array<boolean>(B).fill(false);
   const sampler = new Sampler(o.seed ?? 0);
   const identity = Int32Array.from({ length: B }, (_, i) => i);
-  for (let step = 0; step < o.maxNewTokens; step++) {
+  const perRun = o.tokensPerRun ?? 1;
+  if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`tokensPerRun must be a positive integer, got ${perRun}`);
+  const chunked = perRun > 1 && s.advanceGreedy !== undefined && plainGreedy(o);
+  for (let produced = 0; produced < o.maxNewTokens; ) {
     const logits = await s.logits();
     const next = new Int32Array(B);
     for (let b = 0; b < B; b++) {
@@ -81,11 +96,35 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
       out[b]!.push(tok);
       if (eos.includes(tok)) done[b] = true;
     }
-    if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
-    await s.advance(identity, next);
+    produced++;
+    if (done.every(Boolean) || produced === o.maxNewTokens) break;
+    const n = chunked ? Math.min(perRun, o.maxNewTokens - produced) : 1;
+    if (n === 1) {
+      await s.advance(identity, next);
+      continue;
+    }
+    // n - 1 more tokens in one run; a finished row's are dropped (rows do not interact)
+    const r = await s.advanceGreedy!(next, n);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < n - 1 && !done[b]; j++) {
+        const tok = r.tokens[b * (n - 1) + j]!;
+        scores[b]! += r.logprobs[b * (n - 1) + j]!;
+        seqs[b]!.push(tok);
+        out[b]!.push(tok);
+        if (eos.includes(tok)) done[b] = true;
+      }
+    }
+    produced += n - 1;
+    if (done.every(Boolean)) break;
   }
   return { tokens: out, scores };
 };
+
+/** Greedy search with no logits processor: the token is the argmax of the raw logits. */
+const plainGreedy = (o: GenerateOptions): boolean =>
+  !o.doSample && !(o.noRepeatNgramSize !== undefined && o.noRepeatNgramSize > 0) && (o.badWordsIds ?? []).length === 0 &&
+  !(o.minLength !== undefined && o.minLength > 0) && !(o.minNewTokens !== undefined && o.minNewTokens > 0) &&
+  o.forcedBosTokenId === undefined && (o.forcedEosTokenIds ?? []).length === 0;
 
 interface Hyp { readonly tokens: number[]; readonly score: number }
 

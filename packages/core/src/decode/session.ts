@@ -14,7 +14,7 @@ import { prefillGraph, causalLmKvGeometry } from '../models/causal.ts';
 import { type Injection } from '../prefix/inject.ts';
 import { injectedPrefillGraph, virtualPrefixLength, hasInfix, infixLength, kvLengths } from '../prefix/graphs.ts';
 import type { DecodeSession } from './search.ts';
-import { appendStepGraph, KvCache } from './cache.ts';
+import { appendStepGraph, greedyStepsGraph, KvCache } from './cache.ts';
 
 /** Options of `CausalDecoder.start`. */
 export interface StartOptions {
@@ -51,6 +51,13 @@ const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 
 export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<CausalDecoder> => {
   const pre: Executable = await backend.compile(inj ? injectedPrefillGraph(cfg, inj) : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
   const step: Executable = await backend.compile(appendStepGraph(cfg), { params, repeated: true });
+  // greedyStepsGraph executables by tokens per run, compiled when first asked for
+  const greedy = new Map<number, Promise<Executable>>();
+  const greedyFor = (n: number): Promise<Executable> => {
+    let e = greedy.get(n);
+    if (e === undefined) greedy.set(n, (e = backend.compile(greedyStepsGraph(cfg, n), { params, repeated: true })));
+    return e;
+  };
   const geo = causalLmKvGeometry(cfg);
   const L = geo.layers;
   const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
@@ -134,11 +141,24 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
           logits = o['logits']!.data as Float32Array;
           cache.append(o);
         },
+        async advanceGreedy(tokens, n) {
+          if (!Number.isInteger(n) || n < 2) throw new Error(`advanceGreedy: n must be an integer >= 2, got ${n}`);
+          if (tokens.length !== R) throw new Error(`advanceGreedy: expected ${R} tokens, got ${tokens.length}`);
+          const exe = await greedyFor(n);
+          for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
+          cache.reserve(n);
+          const o = await exe.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos), ...cache.feeds() });
+          for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + n - 1;
+          logits = o['logits']!.data as Float32Array;
+          cache.append(o);
+          return { tokens: o['tokens']!.data as Int32Array, logprobs: Float32Array.from(o['token_logprobs']!.data as ArrayLike<number>) };
+        },
       };
     },
     async dispose() {
       await pre.dispose();
       await step.dispose();
+      for (const e of greedy.values()) await (await e).dispose();
     },
   };
 };
