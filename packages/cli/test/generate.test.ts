@@ -87,6 +87,9 @@ test('generate: conflicting or missing inputs exit 2 with one line', () => {
       [['--prompt', 'x', '--adapter', join(tiny, 'no-adapter')], /no such adapter directory/],
       [['--prompt', 'x', '--adapter', tiny], /adapter_config\.json: missing/],
       [['--prompt', 'x', '--device', 'gpu'], /unknown device 'gpu' \(one of cpu, cuda, auto\)/],
+      [['--prompt', 'x', '--beams', '2', '--tokens-per-run', '4'], /--tokens-per-run applies to plain greedy decoding/],
+      [['--prompt', 'x', '--greedy', '--no-repeat-ngram', '2', '--tokens-per-run', '4'], /--tokens-per-run applies to plain greedy decoding/],
+      [['--prompt', 'x', '--greedy', '--tokens-per-run', '0'], /--tokens-per-run/],
       [['--prompt', 'x', '--device', 'cpu', '--backend', 'reference'], /--device applies to the onnx backend/],
       ...(cudaAvailable() ? [] : [[['--prompt', 'x', '--device', 'cuda'], /--device cuda: onnxruntime-node's CUDA provider is not installed .*scripts\/install-ort-cuda\.sh.*--device auto/] as [string[], RegExp]]),
     ];
@@ -117,6 +120,25 @@ test('generate --device cpu and auto, and PREFIX_TUNING_ONNX_EP, run where they 
     const bad = cli(['generate', '--model', tiny, '--prompt', 'x', '--greedy'], { PREFIX_TUNING_ONNX_EP: 'tpu' });
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /PREFIX_TUNING_ONNX_EP='tpu': expected cpu, cuda or auto/);
+  } finally {
+    rmrf(tiny);
+  }
+});
+
+test('generate --tokens-per-run 4: the same tokens as one run per token (greedy, prompts of different lengths in one batch)', () => {
+  const tiny = tinyModelDir();
+  try {
+    const file = join(tiny, 'prompts.txt');
+    writeFileSync(file, 'name : Aromi | Type : pub\nname : The Eagle\nfood : French | price : moderate | near : Burger King\n');
+    const run = (extra: string[]) => {
+      const r = cli(['generate', '--model', tiny, '--input', file, '--max-new-tokens', '11', '--greedy', '--json', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { ids: number[]; score: number });
+    };
+    const [one, four] = [run([]), run(['--tokens-per-run', '4'])];
+    assert.equal(four.length, 3);
+    assert.deepEqual(four.map((o) => o.ids), one.map((o) => o.ids));
+    four.forEach((o, i) => assert.ok(Math.abs(o.score - one[i]!.score) < 1e-4, `${o.score} vs ${one[i]!.score}`));
   } finally {
     rmrf(tiny);
   }

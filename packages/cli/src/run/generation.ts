@@ -41,6 +41,10 @@ export const decodingOptions = (defaults: { beams: number; maxNewTokens: number 
   { name: 'top-p', type: 'number', description: 'sample from the smallest set with probability >= p (default: off)' },
   { name: 'seed', type: 'number', description: 'sampling seed (default: 0)' },
   { name: 'batch-size', type: 'number', description: 'prompts decoded together (default: 8)' },
+  {
+    name: 'tokens-per-run', type: 'number',
+    description: 'plain greedy decoding of a decoder-only model: N tokens per backend run (default 1). On CUDA the KV cache then crosses to the GPU once per N tokens; the tokens do not change',
+  },
   { name: 'backend', type: 'string', description: 'onnx | tfjs | reference (default: onnx)' },
   deviceOption,
 ];
@@ -129,6 +133,12 @@ export const parseDecoding = (
   const lengthPenalty = numOpt(opts, 'length-penalty', Number.isFinite, 'a number');
   const nr = intOpt(opts, 'no-repeat-ngram', 0);
   const minNew = intOpt(opts, 'min-length', 0);
+  const perRun = intOpt(opts, 'tokens-per-run', 1);
+  if (perRun !== undefined && perRun > 1 && (beams > 1 || sample || (nr ?? 0) > 0 || (minNew ?? 0) > 0))
+    throw new UsageError(
+      '--tokens-per-run applies to plain greedy decoding: not with --beams, --sample, --no-repeat-ngram or --min-length ' +
+        "(a model whose generation_config.json sets no_repeat_ngram_size or num_beams needs --greedy --no-repeat-ngram 0)",
+    );
   return {
     maxNewTokens: intOpt(opts, 'max-new-tokens', 1) ?? defaults.maxNewTokens,
     numBeams: beams,
@@ -141,6 +151,7 @@ export const parseDecoding = (
     ...(lengthPenalty !== undefined ? { lengthPenalty } : {}),
     ...(nr !== undefined && nr > 0 ? { noRepeatNgramSize: nr } : {}),
     ...(minNew !== undefined && minNew > 0 ? { minNewTokens: minNew } : {}),
+    ...(perRun !== undefined && perRun > 1 ? { tokensPerRun: perRun } : {}),
   };
 };
 
