@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/cuda.ts [--train]` (bench/gpu.sh): whether onnxruntime-node's CUDA
+ * `node --import tsx bench/cuda.ts [--train | --decode]` (bench/gpu.sh): whether onnxruntime-node's CUDA
  * execution provider loads and where it places a model's nodes. Compiles GPT-2 small's forward
  * with loss (random weights) for CUDA with ORT's profiler on, runs it once, and reads the
  * profile: one JSON line { path, available, detail, placement: { provider: node count },
@@ -17,7 +17,7 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { graph, causalLmGraph, i32, f32, inject, modelSites, injectedTrainGraph, type HostTensor } from '../packages/core/src/index.ts';
 import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../packages/core/src/train/index.ts';
-import { trainStep } from './cases.ts';
+import { trainStep, decodeB32Mixed } from './cases.ts';
 import { onnxBackend, cudaAvailable, cudaProviderPath } from '../packages/backend-onnx/src/index.ts';
 import { gpt2Small, randomGpt2Params, normal } from './model.ts';
 
@@ -109,5 +109,22 @@ const train = async (): Promise<void> => {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 };
 
+/** `--decode`: the b32-mixed decoding case on CUDA at 1 and 8 tokens per run (greedyStepsGraph), one JSON line. */
+const decode = async (): Promise<void> => {
+  const out: Record<string, unknown> = { path: 'onnxruntime-node cuda', what: 'greedy decoding, GPT-2 small, 32 rows with a prefix bank (P=10), 64-token prompts' };
+  try {
+    for (const perRun of [1, 8]) {
+      const m = await decodeB32Mixed({ threads: availableParallelism(), steps: 32, backend: { executionProviders: ['cuda', 'cpu'] } }, perRun);
+      out[`step_ms_x${perRun}`] = Number(m.step_ms.toFixed(2));
+      out[`tokens_per_s_x${perRun}`] = Math.round(m.tokens_per_s);
+      out[`compile_ms_x${perRun}`] = m.details['compile_ms'];
+    }
+  } catch (e) {
+    out['error'] = (e as Error).message.split('\n')[0]!.slice(0, 300);
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+};
+
 if (process.argv.includes('--train')) await train();
+else if (process.argv.includes('--decode')) await decode();
 else await main();

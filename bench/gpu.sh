@@ -9,7 +9,8 @@
 # 2. With the CUDA provider: runs the backend-onnx test suite on it (PREFIX_TUNING_ONNX_EP=cuda,
 #    NVIDIA_TF32_OVERRIDE=0 so that matrix products keep fp32 and the 1e-4 tolerances of the
 #    transformers fixtures apply), then bench/cuda.ts --train (where a train step's time goes:
-#    ORT's per-node profile, MLP vs direct parametrisation), then the ONNX benchmarks with `--ep cuda`, each followed by
+#    ORT's per-node profile, MLP vs direct parametrisation, 8 steps per run) and --decode (1 vs 8
+#    tokens per run), then the ONNX benchmarks with `--ep cuda`, each followed by
 #    its PyTorch mirror on the same GPU when a Python with torch, transformers and peft is found
 #    ($PREFIX_TUNING_BENCH_PYTHON, else python3). TF32 stays off for both sides of the comparison.
 # 3. With tfjs-node-gpu: runs the backend-tfjs test suite on the node-gpu engine, then the tfjs
@@ -64,6 +65,9 @@ if [ "$onnx_gpu" = yes ]; then
   say "where a train step's time goes on CUDA (bench/cuda.ts --train)"
   NVIDIA_TF32_OVERRIDE=0 timeout 150 node --import tsx bench/cuda.ts --train >"$tmp/onnx-train.json" 2>"$tmp/onnx-train.err"
   cat "$tmp/onnx-train.json" >&2
+  say "batched greedy decoding at 1 and 8 tokens per run (bench/cuda.ts --decode)"
+  NVIDIA_TF32_OVERRIDE=0 timeout 150 node --import tsx bench/cuda.ts --decode >"$tmp/onnx-decode.json" 2>"$tmp/onnx-decode.err"
+  cat "$tmp/onnx-decode.json" >&2
   py=${PREFIX_TUNING_BENCH_PYTHON:-python3}
   torch=()
   if "$py" -c 'import torch, transformers, peft; assert torch.cuda.is_available()' 2>/dev/null; then torch=(--torch "$py"); else say "no Python with torch+CUDA, transformers and peft: ONNX benchmarks only"; fi
@@ -116,7 +120,7 @@ const report = {
   status: ran ? 'ran' : 'no-gpu-path',
   note: ran ? undefined
     : 'No GPU path is installed: nothing ran on the GPU. onnxruntime-node needs its CUDA provider libraries (packages/backend-onnx/README.md); tfjs-node-gpu needs its native addon and libtensorflow 2.9.1 (GPU) with CUDA 11.2 and cuDNN 8.1 (packages/backend-tfjs/README.md).',
-  onnx: onnxTests === null ? null : { tests: onnxTests, benchmarks: read('onnx-bench.json') ? JSON.parse(read('onnx-bench.json')) : null, bench_exit_code: Number(read('onnx-bench.rc')), train_breakdown: json('onnx-train.json') ?? null },
+  onnx: onnxTests === null ? null : { tests: onnxTests, benchmarks: read('onnx-bench.json') ? JSON.parse(read('onnx-bench.json')) : null, bench_exit_code: Number(read('onnx-bench.rc')), train_breakdown: json('onnx-train.json') ?? null, decode_tokens_per_run: json('onnx-decode.json') ?? null },
   tfjs: tfjsTests === null ? null : { tests: tfjsTests, benchmarks: read('bench.json') ? JSON.parse(read('bench.json')) : null },
 };
 fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
