@@ -44,6 +44,15 @@ export class Ctx {
   pick<A>(xs: readonly A[]): A {
     return xs[this.int(0, xs.length - 1)]!;
   }
+  /** A uniformly random permutation of `0..n-1` (Fisher-Yates). */
+  perm(n: number): number[] {
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [p[i], p[j]] = [p[j]!, p[i]!];
+    }
+    return p;
+  }
   tok(): Tok {
     return this.symbolic && this.bool() ? this.pick(['A', 'B', 'C']) : this.int(1, 4);
   }

@@ -19,18 +19,8 @@ import { type Ctx, type Tok, withCtx, agree } from './support.ts';
 import { onnxBackend } from '../src/index.ts';
 import assert from 'node:assert/strict';
 
-/** A uniformly random permutation of `0..r-1`. */
-const perm = (c: Ctx, r: number): number[] => {
-  const p = Array.from({ length: r }, (_, i) => i);
-  for (let i = r - 1; i > 0; i--) {
-    const j = c.int(0, i);
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-};
-
 /** `x` transposed by a random permutation (rank >= 2 so that there is one to push). */
-const shuffled = (c: Ctx, x: Node): Node => transpose(x, perm(c, x.shape.length));
+const shuffled = (c: Ctx, x: Node): Node => transpose(x, c.perm(x.shape.length));
 
 /** A pad amount: concrete 0..2 or a symbol (a runtime value computed in the graph). */
 const amount = (c: Ctx): Tok => (c.bool() ? c.int(0, 2) : c.pick(['A', 'B']));
@@ -78,7 +68,7 @@ describe('axis and index arguments of other ops between transposes', () => {
       fc.asyncProperty(withCtx((c) => {
         const s0 = c.shape(2, 4);
         const r = s0.length;
-        const p = perm(c, r);
+        const p = c.perm(r);
         const s = p.map((i) => s0[i]!); // the transposed shape
         const x = transpose(c.input(s0, 'float32', c.distinct(s0.map((t) => c.conc(t)).reduce((a, b) => a * b, 1))), p);
         const x2 = transpose(c.input(s0), p);

@@ -23,15 +23,6 @@ import { agree as agreeOnnx } from '../../backend-onnx/test/support.ts';
 
 const tokOf = (d: Dim): Tok => (isConcrete(d) ? d : dimToString(d));
 
-const shuffled = (c: Ctx, n: number): number[] => {
-  const perm = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = c.int(0, i);
-    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-  }
-  return perm;
-};
-
 /** One random float-valued step over the pool (every result stays finite and moderate). */
 const step = (c: Ctx, pool: Node[]): Node => {
   const x = c.pick(pool);
@@ -54,7 +45,7 @@ const step = (c: Ctx, pool: Node[]): Node => {
       const axes = s.map((_, i) => i).filter(() => c.bool());
       return c.pick([reduceSum, reduceMean, reduceMax])(x, axes.length === 0 ? [r - 1] : axes, c.bool());
     }
-    case 5: return transpose(x, shuffled(c, r));
+    case 5: return transpose(x, c.perm(r));
     case 6: {
       const ax = s.findIndex((d) => isConcrete(d) && d > 1);
       if (ax < 0) return x;

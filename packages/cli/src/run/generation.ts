@@ -15,7 +15,7 @@
  * (else config.json) apply, as in transformers' `generate`.
  */
 import {
-  bartVirtualPositions, causalDecoder, generate, hasInfix, infixLength, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
+  bartVirtualPositions, causalDecoder, generate, hasInfix, hasLogitsProcessors, infixLength, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
   type Backend, type BartConfig, type CausalLmConfig, type DecodeSession, type GenerateOptions, type HostTensor,
 } from '@prefix-tuning/core';
 import { existsSync, readFileSync } from 'node:fs';
@@ -134,12 +134,7 @@ export const parseDecoding = (
   const nr = intOpt(opts, 'no-repeat-ngram', 0);
   const minNew = intOpt(opts, 'min-length', 0);
   const perRun = intOpt(opts, 'tokens-per-run', 1);
-  if (perRun !== undefined && perRun > 1 && (beams > 1 || sample || (nr ?? 0) > 0 || (minNew ?? 0) > 0))
-    throw new UsageError(
-      '--tokens-per-run applies to plain greedy decoding: not with --beams, --sample, --no-repeat-ngram or --min-length ' +
-        "(a model whose generation_config.json sets no_repeat_ngram_size or num_beams needs --greedy --no-repeat-ngram 0)",
-    );
-  return {
+  const parsed = {
     maxNewTokens: intOpt(opts, 'max-new-tokens', 1) ?? defaults.maxNewTokens,
     numBeams: beams,
     doSample: sample,
@@ -153,6 +148,12 @@ export const parseDecoding = (
     ...(minNew !== undefined && minNew > 0 ? { minNewTokens: minNew } : {}),
     ...(perRun !== undefined && perRun > 1 ? { tokensPerRun: perRun } : {}),
   };
+  if (parsed.tokensPerRun !== undefined && (beams > 1 || sample || hasLogitsProcessors(parsed)))
+    throw new UsageError(
+      '--tokens-per-run applies to plain greedy decoding: not with --beams, --sample, --no-repeat-ngram or --min-length ' +
+        "(a model whose generation_config.json sets no_repeat_ngram_size or num_beams needs --greedy --no-repeat-ngram 0)",
+    );
+  return parsed;
 };
 
 /** One generated sequence per prompt. */

@@ -51,7 +51,12 @@ export const bannedNgramTokens = (tokens: readonly number[], n: number): number[
   return banned;
 };
 
-/** Applies the processors to one row's scores (logits or log-probabilities), in place. */
+/** Whether `processRow` can change any score under these options (else the argmax is the raw logits'). */
+export const hasLogitsProcessors = (o: ProcessorOptions): boolean =>
+  (o.noRepeatNgramSize ?? 0) > 0 || (o.badWordsIds ?? []).some((b) => b.length > 0) || (o.minLength ?? 0) > 0 ||
+  (o.minNewTokens ?? 0) > 0 || o.forcedBosTokenId !== undefined || (o.forcedEosTokenIds ?? []).length > 0;
+
+/** Applies the processors to one row's scores (logits or log-probabilities), in place (a no-op unless `hasLogitsProcessors`). */
 export const processRow = (scores: Float32Array | Float64Array, row: RowContext, o: ProcessorOptions): void => {
   const curLen = row.tokens.length;
   if (o.noRepeatNgramSize && o.noRepeatNgramSize > 0)

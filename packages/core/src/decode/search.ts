@@ -5,7 +5,7 @@
  * length_penalty`, the same early-stopping heuristic). The session owns the model and its
  * KV cache; these functions only choose tokens, so they run on any backend.
  */
-import { processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type WarperOptions } from './processors.ts';
+import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type WarperOptions } from './processors.ts';
 import { Sampler } from '../random.ts';
 
 /**
@@ -70,7 +70,7 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
   const identity = Int32Array.from({ length: B }, (_, i) => i);
   const perRun = o.tokensPerRun ?? 1;
   if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`tokensPerRun must be a positive integer, got ${perRun}`);
-  const chunked = perRun > 1 && s.advanceGreedy !== undefined && plainGreedy(o);
+  const chunked = perRun > 1 && s.advanceGreedy !== undefined && !o.doSample && !hasLogitsProcessors(o); // the argmax of the raw logits
   for (let produced = 0; produced < o.maxNewTokens; ) {
     const logits = await s.logits();
     const next = new Int32Array(B);
@@ -120,11 +120,6 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
   return { tokens: out, scores };
 };
 
-/** Greedy search with no logits processor: the token is the argmax of the raw logits. */
-const plainGreedy = (o: GenerateOptions): boolean =>
-  !o.doSample && !(o.noRepeatNgramSize !== undefined && o.noRepeatNgramSize > 0) && (o.badWordsIds ?? []).length === 0 &&
-  !(o.minLength !== undefined && o.minLength > 0) && !(o.minNewTokens !== undefined && o.minNewTokens > 0) &&
-  o.forcedBosTokenId === undefined && (o.forcedEosTokenIds ?? []).length === 0;
 
 interface Hyp { readonly tokens: number[]; readonly score: number }
 
