@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import * as ort from 'onnxruntime-node';
 import {
-  type Graph, type Gpt2Config, decodeModelConfig, modelParamShapes, inject, modelSites, injectedTrainGraph, causalLmGraph, prefillGraph,
+  type Graph, type Gpt2Config, decodeModelConfig, inject, modelSites, injectedTrainGraph, causalLmGraph, prefillGraph,
   stepGraph, appendStepGraph, graph, input, param, matmul, reshape, softmax, reduceSum, crossEntropy, transpose, dimMul, dimEval, parseDim,
 } from '@prefix-tuning/core';
 import { trainStepGraph } from '../../core/src/train/index.ts';

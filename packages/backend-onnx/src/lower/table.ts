@@ -503,9 +503,9 @@ const lowerAttention = (a: LowerArgs<'attention'>): LValue => {
     // one query per row (a decoding step): scoresᵀ = K · (scale·q)ᵀ, [B,Hk,Tk,D] @ [B,Hk,D,g],
     // which reads K as it lies; q·Kᵀ (FusedMatMul transB) repacks K per batch entry, ~3x slower
     const qs = scale === 1 ? qn : cx.e.emit('Mul', [qn, cx.e.scalar('float32', scale)]);
-    const swap = (x: string, rows: number | -1): string =>
-      groups === 1 ? cx.e.emit('Reshape', [x, cx.e.ints([0, 0, rows, 1].map((d, i) => (i === 2 && rows === -1 ? -1 : d)))]) : cx.e.emit('Transpose', [x], { perm: attr.ints([0, 1, 3, 2]) });
-    const qT = swap(qs, isConcrete(D!) ? D! : -1); // [B,Hk,D,g]
+    const qT = groups === 1 // [B,Hk,D,g]
+      ? cx.e.emit('Reshape', [qs, cx.e.ints([0, 0, isConcrete(D!) ? D! : -1, 1])])
+      : cx.e.emit('Transpose', [qs], { perm: attr.ints([0, 1, 3, 2]) });
     const sT = ks.map((kn) => cx.e.emit('MatMul', [kn, qT])); // [B,Hk,Tk_i,g]
     const all = sT.length === 1 ? sT[0]! : cx.e.emit('Concat', sT, { axis: attr.int(2) });
     s = groups === 1 ? cx.e.emit('Reshape', [all, cx.e.ints([0, 0, 1, -1])]) : cx.e.emit('Transpose', [all], { perm: attr.ints([0, 1, 3, 2]) }); // [B,Hk,g,Tk]

@@ -31,6 +31,31 @@ import { logSoftmax } from '../nn/softmax.ts';
 import { type Dim, dimAdd, sym } from '../types/dim.ts';
 
 /**
+ * The one-token forward over a per-layer cache: `input_ids`, `position_ids` [B, 1] and, per layer
+ * l, `past_key_values.{l}.key|value` [B, Hkv, len(l), Dh] with the key mask `attention_mask.{l}`
+ * [B, len(l)+1] of `maskDtype` (the last column is the new token itself).
+ */
+export const cachedStepForward = (cfg: CausalLmConfig, len: (l: number) => Dim, maskDtype: 'bool' | 'int32') => {
+  const c = cacheInputs(cfg, len, maskDtype);
+  return causalLmForward(cfg, { ids: c.ids, positionIds: c.positionIds, pastKeyValues: (l) => c.layers[l]!, attentionMask: (l) => c.layers[l]!.mask });
+};
+
+/** The inputs of a cached step (see `cachedStepForward`). */
+const cacheInputs = (cfg: CausalLmConfig, len: (l: number) => Dim, maskDtype: 'bool' | 'int32') => {
+  const g = causalLmKvGeometry(cfg);
+  const B = sym('B');
+  return {
+    ids: input('input_ids', [B, 1], 'int32'),
+    positionIds: input('position_ids', [B, 1], 'int32'),
+    layers: Array.from({ length: g.layers }, (_, l) => ({
+      key: input(`past_key_values.${l}.key`, [B, g.heads, len(l), g.headDim]),
+      value: input(`past_key_values.${l}.value`, [B, g.heads, len(l), g.headDim]),
+      mask: input(`attention_mask.${l}`, [B, dimAdd(len(l), 1)], maskDtype),
+    })),
+  };
+};
+
+/**
  * The one-token step over capacity buffers: `input_ids` [B, 1], `position_ids` [B, 1],
  * per layer l `past_key_values.{l}.key|value` [B, Hkv, C{l}, Dh] and `attention_mask.{l}`
  * [B, C{l}+1] bool (true = attend; the last column is the new token itself) -> `logits` [B, V] and
@@ -39,25 +64,6 @@ import { type Dim, dimAdd, sym } from '../types/dim.ts';
  * The new entries are the last position of `present` = concat(past, own): a backend that
  * sees that nothing else needs the concatenation (ONNX) never builds it.
  */
-/**
- * The one-token forward over a per-layer cache: `input_ids`, `position_ids` [B, 1] and, per layer
- * l, `past_key_values.{l}.key|value` [B, Hkv, len(l), Dh] with the key mask `attention_mask.{l}`
- * [B, len(l)+1] of `maskDtype` (the last column is the new token itself).
- */
-export const cachedStepForward = (cfg: CausalLmConfig, len: (l: number) => Dim, maskDtype: 'bool' | 'int32') => {
-  const g = causalLmKvGeometry(cfg);
-  const B = sym('B');
-  return causalLmForward(cfg, {
-    ids: input('input_ids', [B, 1], 'int32'),
-    positionIds: input('position_ids', [B, 1], 'int32'),
-    pastKeyValues: (l) => ({
-      key: input(`past_key_values.${l}.key`, [B, g.heads, len(l), g.headDim]),
-      value: input(`past_key_values.${l}.value`, [B, g.heads, len(l), g.headDim]),
-    }),
-    attentionMask: (l) => input(`attention_mask.${l}`, [B, dimAdd(len(l), 1)], maskDtype),
-  });
-};
-
 export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
   const cap = (l: number) => sym(`C${l}`);
   const out = cachedStepForward(cfg, cap, 'bool');
@@ -82,18 +88,14 @@ export const appendStepGraph = (cfg: CausalLmConfig): Graph => {
  */
 export const greedyStepsGraph = (cfg: CausalLmConfig, n: number): Graph => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`greedyStepsGraph: n must be a positive integer, got ${n}`);
-  const geo = causalLmKvGeometry(cfg);
-  const B = sym('B');
   const cap = (l: number) => sym(`C${l}`);
-  const layers = Array.from({ length: geo.layers }, (_, l) => ({
-    key: input(`past_key_values.${l}.key`, [B, geo.heads, cap(l), geo.headDim]),
-    value: input(`past_key_values.${l}.value`, [B, geo.heads, cap(l), geo.headDim]),
-    mask: input(`attention_mask.${l}`, [B, dimAdd(cap(l), 1)], 'bool'),
-    keys: [] as Node[],
-    values: [] as Node[],
-  }));
-  let ids: Node = input('input_ids', [B, 1], 'int32');
-  let pos: Node = input('position_ids', [B, 1], 'int32');
+  const inputs = cacheInputs(cfg, cap, 'bool');
+  // per layer: the cache, the entries of the steps so far, and the key mask of the next step
+  // (the mask's last column, the step's own token, is true: repeated, it also covers the
+  // earlier steps' tokens)
+  const layers = inputs.layers.map((c, l) => ({ key: c.key as Node, value: c.value as Node, mask: c.mask as Node, own: slice(c.mask, 1, cap(l), dimAdd(cap(l), 1)), keys: [] as Node[], values: [] as Node[] }));
+  let ids: Node = inputs.ids;
+  let pos: Node = inputs.positionIds;
   const tokens: Node[] = [];
   const logprobs: Node[] = [];
   let logits: Node | undefined;
@@ -101,13 +103,14 @@ export const greedyStepsGraph = (cfg: CausalLmConfig, n: number): Graph => {
     const out = causalLmForward(cfg, {
       ids, positionIds: pos,
       pastKeyValues: (l) => ({ key: concat([layers[l]!.key, ...layers[l]!.keys], 2), value: concat([layers[l]!.value, ...layers[l]!.values], 2) }),
-      // the mask's last column (the step's own token) is true: it also stands for the earlier steps' tokens
-      attentionMask: (l) => concat(Array.from({ length: j + 1 }, (_, k) => (k === 0 ? layers[l]!.mask : slice(layers[l]!.mask, 1, cap(l), dimAdd(cap(l), 1)))), 1),
+      attentionMask: (l) => layers[l]!.mask,
     });
     out.presents.forEach((kv, l) => {
+      const c = layers[l]!;
       const at = dimAdd(cap(l), j);
-      layers[l]!.keys.push(slice(kv.key, 2, at, dimAdd(at, 1)));
-      layers[l]!.values.push(slice(kv.value, 2, at, dimAdd(at, 1)));
+      c.keys.push(slice(kv.key, 2, at, dimAdd(at, 1)));
+      c.values.push(slice(kv.value, 2, at, dimAdd(at, 1)));
+      c.mask = concat([c.mask, c.own], 1);
     });
     logits = lastPosition(out.logits); // [B, V]
     if (j === n - 1) break;
@@ -153,11 +156,6 @@ const copyBlocks = (dst: Floats, dstOffset: number, dstStride: number, src: Floa
     const s = i * srcStride;
     for (let j = 0; j < n; j++) dst[d + j] = src[s + j]!;
   }
-};
-
-/** dst row i = src row parents[i], rows of n elements. */
-const gatherRows = (dst: Floats | Uint8Array, src: Floats | Uint8Array, parents: Int32Array, n: number): void => {
-  for (let i = 0; i < parents.length; i++) dst.set(src.subarray(parents[i]! * n, (parents[i]! + 1) * n) as ArrayLike<number>, i * n);
 };
 
 /**
@@ -213,11 +211,6 @@ export class KvCache {
     return f;
   }
 
-  /** Makes room for `n` more positions in every layer (growing the buffers if they would fill up). */
-  reserve(n: number): void {
-    for (const c of this.layers) if (c.length + n > c.capacity) this.resize(c, grown(c.length + n));
-  }
-
   /** Appends `new_key_values.{l}.key|value` [R, Hkv, n, Dh] (a step's, n = 1, or `greedyStepsGraph`'s) as every row's next n positions. */
   append(out: Readonly<Record<string, HostTensor>>): void {
     this.layers.forEach((c, l) => {
@@ -234,12 +227,19 @@ export class KvCache {
   reorder(parents: Int32Array): void {
     if (parents.length !== this.rows || parents.some((p) => p < 0 || p >= this.rows)) throw new Error(`KvCache.reorder: expected ${this.rows} parents in [0, ${this.rows}), got [${parents.join(',')}]`);
     if (parents.every((p, i) => p === i)) return;
+    const [H, D] = [this.heads, this.headDim];
     for (const c of this.layers) {
-      const per = this.heads * c.capacity * this.headDim;
       const to = c.spare ?? { keys: this.floats(c.keys.length), values: this.floats(c.values.length), mask: new Uint8Array(c.mask.length) };
-      gatherRows(to.keys, c.keys, parents, per);
-      gatherRows(to.values, c.values, parents, per);
-      gatherRows(to.mask, c.mask, parents, c.capacity + 1);
+      // only the cached positions move: a buffer's free positions are masked (lengths only grow,
+      // so no position past the length was ever marked in either buffer)
+      const per = H * c.capacity * D;
+      parents.forEach((p, i) => {
+        copyBlocks(to.keys, i * per, c.capacity * D, c.keys.subarray(p * per), c.capacity * D, c.length * D, H);
+        copyBlocks(to.values, i * per, c.capacity * D, c.values.subarray(p * per), c.capacity * D, c.length * D, H);
+        const [from, at] = [p * (c.capacity + 1), i * (c.capacity + 1)];
+        to.mask.set(c.mask.subarray(from, from + c.length), at);
+        to.mask[at + c.capacity] = 1; // the step's own token
+      });
       c.spare = { keys: c.keys, values: c.values, mask: c.mask };
       c.keys = to.keys;
       c.values = to.values;

@@ -135,8 +135,6 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
             lastPos.set(Int32Array.from(parents, (p) => lastPos[p]!));
           }
           for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
-          // outputs come back in new buffers: writing them into pre-allocated ones (ONNX runInto)
-          // measured no faster, onnxruntime-node 1.30 copying every output out anyway
           const o = await step.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos), ...cache.feeds() });
           logits = o['logits']!.data as Float32Array;
           cache.append(o);
@@ -145,10 +143,9 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
           if (!Number.isInteger(n) || n < 2) throw new Error(`advanceGreedy: n must be an integer >= 2, got ${n}`);
           if (tokens.length !== R) throw new Error(`advanceGreedy: expected ${R} tokens, got ${tokens.length}`);
           const exe = await greedyFor(n);
-          for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
-          cache.reserve(n);
-          const o = await exe.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos), ...cache.feeds() });
-          for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + n - 1;
+          // the graph reads `tokens` at the next position and advances from there
+          const o = await exe.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos.map((p) => p + 1)), ...cache.feeds() });
+          for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + n;
           logits = o['logits']!.data as Float32Array;
           cache.append(o);
           return { tokens: o['tokens']!.data as Int32Array, logprobs: Float32Array.from(o['token_logprobs']!.data as ArrayLike<number>) };

@@ -63,12 +63,12 @@ export const dce = (g: Graph, keep: readonly string[]): Graph =>
 
 /**
  * Rebuilds the nodes reachable from `roots` with some nodes replaced: `replace(n)` returns a
- * substitute for `n` (or undefined to keep it, rebuilt over substituted inputs). Each rebuilt
- * node is re-applied through its op's shape rule at its own path, so a substitution that
- * breaks shapes throws a `GraphError` there (use `build` for a `Left`). Unchanged subgraphs
- * come back as the very same nodes.
+ * substitute for `n` (or undefined to keep it, rebuilt over substituted inputs and with the
+ * attributes `attrs(n)` gives, when given). Each rebuilt node is re-applied through its op's
+ * shape rule at its own path, so a substitution that breaks shapes throws a `GraphError` there
+ * (use `build` for a `Left`). Unchanged subgraphs come back as the very same nodes.
  */
-export const rebuild = (roots: readonly Node[], replace: (n: Node) => Node | undefined): Node[] => {
+export const rebuild = (roots: readonly Node[], replace: (n: Node) => Node | undefined, attrs?: (n: Node) => Node['attrs']): Node[] => {
   const memo = new Map<number, Node>();
   for (const n of topoOrder(roots)) {
     const r = replace(n);
@@ -77,7 +77,8 @@ export const rebuild = (roots: readonly Node[], replace: (n: Node) => Node | und
       continue;
     }
     const ins = n.inputs.map((i) => memo.get(i.id)!);
-    memo.set(n.id, ins.every((x, k) => x === n.inputs[k]) ? n : atPath(n.path, () => apply(opDef(n.op) as OpSignature<OpName>, ins, n.attrs as never)));
+    const a = attrs?.(n) ?? n.attrs;
+    memo.set(n.id, a === n.attrs && ins.every((x, k) => x === n.inputs[k]) ? n : atPath(n.path, () => apply(opDef(n.op) as OpSignature<OpName>, ins, a as never)));
   }
   return roots.map((r) => memo.get(r.id)!);
 };
@@ -115,17 +116,13 @@ export interface Renaming {
  */
 export const renameGraph = (g: Graph, r: Renaming): Graph => {
   const names = Object.keys(g.outputs);
-  const memo = new Map<number, Node>();
-  for (const n of topoOrder(names.map((k) => g.outputs[k]!))) {
-    const rep = r.replace?.(n) ?? (n.op === 'param' ? n : undefined); // a parameter is bound once, by name: shared as it is
-    if (rep !== undefined) {
-      memo.set(n.id, rep);
-      continue;
-    }
-    const ins = n.inputs.map((i) => memo.get(i.id)!);
-    const attrs = renameAttrDims(n.attrs, r.dim) as Record<string, unknown>;
-    if (n.op === 'input') attrs['name'] = r.input((n as Node<'input'>).attrs.name);
-    memo.set(n.id, atPath(n.path, () => apply(opDef(n.op) as OpSignature<OpName>, ins, attrs as never)));
-  }
-  return graph(Object.fromEntries(names.map((k) => [k, memo.get(g.outputs[k]!.id)!])));
+  const outs = rebuild(
+    names.map((k) => g.outputs[k]!),
+    (n) => r.replace?.(n) ?? (n.op === 'param' ? n : undefined), // a parameter is bound once, by name: shared as it is
+    (n) => {
+      const a = renameAttrDims(n.attrs, r.dim) as Record<string, unknown>;
+      return (n.op === 'input' ? { ...a, name: r.input((n as Node<'input'>).attrs.name) } : a) as Node['attrs'];
+    },
+  );
+  return graph(Object.fromEntries(names.map((k, i) => [k, outs[i]!])));
 };

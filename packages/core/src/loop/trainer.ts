@@ -152,34 +152,31 @@ export const train = async (args: {
   const stateNames = trainStateNames(trainable, config.optimizer);
   // one executable per run length (n micro-batches; the last run of an epoch may be shorter),
   // compiled when first needed; the state moves to the one in use
+  // (an epoch whose length is not a multiple of stepsPerRun moves the state twice per epoch)
   const exes = new Map<number, Executable>();
-  const compileFor = async (n: number): Promise<Executable> => {
-    const g = unrollTrainSteps(stepGraph, trainable, config.optimizer, n);
-    return backend.compile(g, { params: args.frozen, state: trainState(trainable, args.init, config.optimizer), internalOutputs: trainInternalOutputs(g) });
-  };
-  let exe: Executable = await compileFor(Math.min(perRun, nBatches));
-  exes.set(Math.min(perRun, nBatches), exe);
-  let exeSize = Math.min(perRun, nBatches);
+  let exe: Executable | undefined;
   const use = async (n: number): Promise<Executable> => {
-    if (n === exeSize) return exe;
     let next = exes.get(n);
-    if (next === undefined) exes.set(n, (next = await compileFor(n)));
-    for (const name of stateNames) await next.writeState(name, await exe.readState(name));
-    exe = next;
-    exeSize = n;
-    return exe;
+    if (next === undefined) {
+      const g = unrollTrainSteps(stepGraph, trainable, config.optimizer, n);
+      next = await backend.compile(g, { params: args.frozen, state: trainState(trainable, args.init, config.optimizer), internalOutputs: trainInternalOutputs(g) });
+      exes.set(n, next);
+    }
+    if (exe !== undefined && next !== exe) for (const name of stateNames) await next.writeState(name, await exe.readState(name));
+    return (exe = next);
   };
+  await use(Math.min(perRun, nBatches));
   // forward-only graph for dev loss; trainable values are (read-only) state written before each evaluation
   const evalExe = args.devBatches && args.devBatches.length > 0
     ? await backend.compile(graph({ loss }), { params: args.frozen, state: Object.fromEntries(trainable.map((t) => [t.name, { init: args.init[t.name]! }])) })
     : undefined;
   const readAll = async (): Promise<Record<string, HostTensor>> =>
-    Object.fromEntries(await Promise.all(stateNames.map(async (n) => [n, await exe.readState(n)] as const)));
+    Object.fromEntries(await Promise.all(stateNames.map(async (n) => [n, await exe!.readState(n)] as const)));
   const readParams = async (): Promise<Record<string, HostTensor>> =>
-    Object.fromEntries(await Promise.all(trainable.map(async (t) => [t.name, await exe.readState(t.name)] as const)));
+    Object.fromEntries(await Promise.all(trainable.map(async (t) => [t.name, await exe!.readState(t.name)] as const)));
 
   let st: TrainState = args.resume ?? { step: 0, epoch: 0, batchInEpoch: 0, bestDevLoss: null, badEpochs: 0, tensors: {}, best: null, done: false };
-  if (args.resume) for (const [n, t] of Object.entries(args.resume.tensors)) await exe.writeState(n, t);
+  if (args.resume) for (const [n, t] of Object.entries(args.resume.tensors)) await exe!.writeState(n, t);
   const snapshot = async (patch: Partial<TrainState>): Promise<TrainState> => ({ ...st, ...patch, tensors: await readAll() });
   let stopped: TrainResult['stopped'] = 'finished';
   try {

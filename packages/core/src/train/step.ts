@@ -53,7 +53,11 @@ export const trainNames = {
 
 /** The state entries of a train step (trainable params, their moments, and accumulators with `accumulation` > 1). */
 export const trainStateNames = (trainable: readonly Trainable[], config: AdamWConfig): string[] =>
-  trainable.flatMap(({ name }) => [name, trainNames.m(name), trainNames.v(name), ...((config.accumulation ?? 1) > 1 ? [trainNames.acc(name)] : [])]);
+  trainable.flatMap(({ name }) => paramState(name, config));
+
+/** One trainable parameter's state entries: itself, its moments, its accumulator (with accumulation). */
+const paramState = (name: string, config: AdamWConfig): string[] =>
+  [name, trainNames.m(name), trainNames.v(name), ...((config.accumulation ?? 1) > 1 ? [trainNames.acc(name)] : [])];
 
 /**
  * Builds the train-step graph for the scalar `loss` (float32 []), updating `trainable`
@@ -150,19 +154,13 @@ const zerosLike = (t: HostTensor): HostTensor => ({ dtype: 'float32', shape: [..
  * The `state` compile option of a train step: each trainable parameter from `init`, its
  * moments (and accumulator) zero, each replaced by its `:new` output after every run.
  */
-export const trainState = (trainable: readonly Trainable[], init: Readonly<Record<string, HostTensor>>, config: AdamWConfig): Record<string, StateSpec> => {
-  const out: Record<string, StateSpec> = {};
-  for (const { name } of trainable) {
+export const trainState = (trainable: readonly Trainable[], init: Readonly<Record<string, HostTensor>>, config: AdamWConfig): Record<string, StateSpec> =>
+  Object.fromEntries(trainable.flatMap(({ name }) => {
     const t = init[name];
     if (t === undefined) throw new Error(`trainState: no initial value for '${name}'`);
-    out[name] = { init: t, next: trainNames.next(name) };
-    out[trainNames.m(name)] = { init: zerosLike(t), next: trainNames.next(trainNames.m(name)) };
-    out[trainNames.v(name)] = { init: zerosLike(t), next: trainNames.next(trainNames.v(name)) };
-    if ((config.accumulation ?? 1) > 1) out[trainNames.acc(name)] = { init: zerosLike(t), next: trainNames.next(trainNames.acc(name)) };
-  }
-  return out;
-};
+    return paramState(name, config).map((n) => [n, { init: n === name ? t : zerosLike(t), next: trainNames.next(n) }] as const);
+  }));
 
 /** Outputs of a train step (or of an unrolled run of steps) that only feed state (pass as `internalOutputs`). */
 export const trainInternalOutputs = (g: Graph): string[] =>
-  Object.keys(g.outputs).filter((k) => k.endsWith(':new'));
+  Object.keys(g.outputs).filter((k) => k.endsWith(trainNames.next('')));
