@@ -15,11 +15,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { graph, causalLmGraph, i32, f32, inject, modelSites, injectedTrainGraph, type HostTensor } from '../packages/core/src/index.ts';
-import { trainStepGraph, trainState, trainInternalOutputs, type AdamWConfig } from '../packages/core/src/train/index.ts';
+import { graph, causalLmGraph, i32 } from '../packages/core/src/index.ts';
 import { trainStep, decodeB32Mixed } from './cases.ts';
 import { onnxBackend, cudaAvailable, cudaProviderPath } from '../packages/backend-onnx/src/index.ts';
-import { gpt2Small, randomGpt2Params, normal } from './model.ts';
+import { gpt2Small, randomGpt2Params } from './model.ts';
 
 interface ProfileEvent { readonly cat?: string; readonly name?: string; readonly ts?: number; readonly dur?: number; readonly args?: { readonly provider?: string; readonly op_name?: string } }
 
@@ -64,19 +63,10 @@ const train = async (): Promise<void> => {
   const dir = mkdtempSync(join(tmpdir(), 'prefix-tuning-cuda-'));
   const out: Record<string, unknown> = { path: 'onnxruntime-node cuda', what: 'prefix-tuning train step, GPT-2 small, P=10, MLP 512, batch 5x128' };
   try {
-    const cfg = gpt2Small();
-    const [B, T] = [5, 128];
-    const inj = inject(modelSites(cfg), { kind: 'prefix', length: 10, reparam: { kind: 'mlp', hidden: 512 } });
-    const opt: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
-    const g = trainStepGraph(injectedTrainGraph(cfg, inj, { loss: 'mean' }).outputs['loss']!, inj.trainable, opt);
-    const init: Record<string, HostTensor> = {};
-    inj.trainable.forEach((s, i) => { init[s.name] = f32(s.shape, normal(s.shape.reduce((a, b) => a * b, 1), 0.02, 100 + i)); });
-    const ex = await onnxBackend({ executionProviders: ['cuda', 'cpu'], profilePrefix: join(dir, 'profile') })
-      .compile(g, { params: randomGpt2Params(cfg), state: trainState(inj.trainable, init, opt), internalOutputs: trainInternalOutputs(g) });
-    const x = i32([B, T], Array.from({ length: B * T }, (_, i) => (i * 7919) % cfg.vocab_size));
-    const runs = 3; // profiled after one warm-up run (cuBLAS and the memory arena start lazily)
-    for (let k = 1; k <= runs + 1; k++) await ex.run({ input_ids: x, labels: x, attention_mask: i32([B, T], new Array<number>(B * T).fill(1)), lr: f32([], [5e-5]), step: f32([], [k]) });
-    await ex.dispose();
+    // the benchmark's train step (bench/cases.ts): one warm-up run (cuBLAS and the memory arena
+    // start lazily), then `runs` timed ones; ORT writes the profile when the executable is disposed
+    const runs = 3;
+    await trainStep({ threads: availableParallelism(), steps: runs, backend: { executionProviders: ['cuda', 'cpu'], profilePrefix: join(dir, 'profile') } }, 'mlp');
     const byProvider: Record<string, { nodes: number; ms_per_step: number }> = {};
     const byOp: Record<string, number> = {};
     const cpuOps = new Set<string>();

@@ -16,7 +16,8 @@
 #
 # On the GPU machine, from the checkout: `bash OUT/a/setup.sh` in one call, then
 # `bash OUT/b/setup.sh $OUT/gpu.json` in the next (the machine must still be the same one).
-# OUT should be ignored by git (e.g. listed in .git/info/exclude) and carried explicitly.
+# OUT, a path relative to the checkout (the setup scripts name their files by it), should be
+# ignored by git (e.g. listed in .git/info/exclude) and carried explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wheel='' sm=90 out=.gpu
@@ -28,6 +29,10 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/gpu-payload.sh [--wheel WHEEL] [--sm 90] [--out .gpu]" >&2; exit 2 ;;
   esac
 done
+# the setup scripts name their files by OUT, relative to the checkout they run in
+case "/$out/" in
+  //|//*|*/../*|*[!A-Za-z0-9._/-]*) echo "bench/gpu-payload.sh: --out '$out': expected a relative path inside the checkout (letters, digits, . _ - /, no ..)" >&2; exit 2 ;;
+esac
 rm -rf "$out/a" "$out/b"
 mkdir -p "$out/a" "$out/b"
 tmp=$(mktemp -d)
@@ -64,13 +69,15 @@ rel=${ort#"$(pwd)/"}
 cat >"$out/b/setup.sh" <<EOF
 #!/usr/bin/env bash
 # installs the CUDA provider, finds the CUDA 13 libraries, runs bench/gpu.sh "\$@" (from the checkout's root)
-set -uo pipefail
+set -euo pipefail
 test -x /opt/pt/node -a -d node_modules/.pnpm || { echo "gpu-payload: run $out/a/setup.sh first, on this same machine" >&2; exit 3; }
 bin=$rel/bin/napi-v6/linux/x64
 xz -dc "$out/b/libonnxruntime_providers_cuda.so.xz" >"\$bin/libonnxruntime_providers_cuda.so"
 cp "$out/b/libonnxruntime_providers_shared.so" "\$bin/"
-libs=\$(find /opt /usr/local /usr/lib -xdev \\( -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' -o -name 'libcurand.so.10' -o -name 'libcudnn.so.9' \\) -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
-export PATH=/opt/pt:\$PATH LD_LIBRARY_PATH=\$libs:\${LD_LIBRARY_PATH:-}
-bash bench/gpu.sh "\$@"
+# find fails on a missing or unreadable directory: what it found elsewhere still counts
+libs=\$( { find /opt /usr/local /usr/lib -xdev \\( -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' -o -name 'libcurand.so.10' -o -name 'libcudnn.so.9' \\) -printf '%h\n' 2>/dev/null || true; } | sort -u | paste -sd:)
+export PATH=/opt/pt:\$PATH
+if [ -n "\$libs" ]; then export LD_LIBRARY_PATH=\$libs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}; fi
+exec bash bench/gpu.sh "\$@"
 EOF
 du -b "$out/a"/* "$out/b"/* | awk '{ printf "%8.1f MB  %s\n", $1 / 1e6, $2 }'

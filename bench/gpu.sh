@@ -21,7 +21,8 @@
 # On a GPU machine without Node.js or network, bench/gpu-payload.sh packs Node, node_modules and
 # onnxruntime-node's CUDA provider to carry there, and its setup scripts end by running this one.
 # Finishes within 10 minutes: each phase runs under a timeout drawn from one budget
-# (GPU_SH_SECONDS, default 570). GPU_SH_LOGS=DIR keeps every phase's log there.
+# (GPU_SH_SECONDS, default 570), and a phase left under 5 s of it is skipped (and recorded
+# nothing). GPU_SH_LOGS=DIR keeps every phase's log there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,8 +32,12 @@ tmp=$(mktemp -d)
 # GPU_SH_LOGS=DIR keeps the phases' logs (test output, probe and benchmark JSON) in DIR
 trap '[ -n "${GPU_SH_LOGS:-}" ] && mkdir -p "$GPU_SH_LOGS" && cp "$tmp"/* "$GPU_SH_LOGS"/ 2>/dev/null; rm -rf "$tmp"' EXIT
 deadline=$((SECONDS + ${GPU_SH_SECONDS:-570}))
-left() { local r=$((deadline - SECONDS)); [ "$r" -lt 10 ] && r=10; echo "$r"; }
+left() { echo $((deadline - SECONDS)); }
 say() { echo "[gpu.sh] $*" >&2; }
+# budget MAX MARGIN: a phase's timeout in seconds, min(MAX, seconds left - MARGIN)
+budget() { local r=$(( $(left) - $2 )); [ "$1" -lt "$r" ] && r=$1; echo "$r"; }
+# fits SECONDS WHAT: whether a phase with that budget runs (at least 5 s); says so when it is skipped
+fits() { [ "$1" -ge 5 ] || { say "skipping $2: the GPU_SH_SECONDS budget leaves it $1 s (under 5)"; return 1; }; }
 
 # --- the GPU ------------------------------------------------------------------------------------
 if command -v nvidia-smi >/dev/null 2>&1; then
@@ -44,12 +49,16 @@ fi
 say "GPU: $(cat "$tmp/gpu.txt" 2>/dev/null || true) $(cat "$tmp/cuda.txt" 2>/dev/null || true) $(cat "$tmp/gpu.err" 2>/dev/null || true)"
 
 # --- the GPU paths (one process each: a native library loads once per process) -------------------
-timeout 180 node --import tsx bench/cuda.ts >"$tmp/probe-onnx.json" 2>"$tmp/probe-onnx.err" \
-  || echo "{\"path\":\"onnxruntime-node cuda\",\"available\":false,\"detail\":\"probe failed: $(tail -1 "$tmp/probe-onnx.err" | tr -d '"\\' | cut -c1-200)\"}" >"$tmp/probe-onnx.json"
-say "probe onnx: $(cat "$tmp/probe-onnx.json")"
-timeout 120 node --import tsx bench/tfjs.ts --probe >"$tmp/probe-tfjs.json" 2>"$tmp/probe-tfjs.err" \
-  || echo "{\"path\":\"tfjs-node-gpu\",\"available\":false,\"detail\":\"probe failed: $(tail -1 "$tmp/probe-tfjs.err" | tr -d '"\\' | cut -c1-200)\"}" >"$tmp/probe-tfjs.json"
-say "probe tfjs: $(cat "$tmp/probe-tfjs.json")"
+if t=$(budget 180 10); fits "$t" "the onnxruntime-node CUDA probe"; then
+  timeout "$t" node --import tsx bench/cuda.ts >"$tmp/probe-onnx.json" 2>"$tmp/probe-onnx.err" \
+    || echo "{\"path\":\"onnxruntime-node cuda\",\"available\":false,\"detail\":\"probe failed: $(tail -1 "$tmp/probe-onnx.err" | tr -d '"\\' | cut -c1-200)\"}" >"$tmp/probe-onnx.json"
+  say "probe onnx: $(cat "$tmp/probe-onnx.json")"
+fi
+if t=$(budget 120 10); fits "$t" "the tfjs-node-gpu probe"; then
+  timeout "$t" node --import tsx bench/tfjs.ts --probe >"$tmp/probe-tfjs.json" 2>"$tmp/probe-tfjs.err" \
+    || echo "{\"path\":\"tfjs-node-gpu\",\"available\":false,\"detail\":\"probe failed: $(tail -1 "$tmp/probe-tfjs.err" | tr -d '"\\' | cut -c1-200)\"}" >"$tmp/probe-tfjs.json"
+  say "probe tfjs: $(cat "$tmp/probe-tfjs.json")"
+fi
 
 available() { node -e 'const p=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").pop());process.stdout.write(p.available?"yes":"no")' "$1" 2>/dev/null || echo no; }
 onnx_gpu=$(available "$tmp/probe-onnx.json")
@@ -57,38 +66,50 @@ tfjs_gpu=$(available "$tmp/probe-tfjs.json")
 
 # --- tests and benchmarks on onnxruntime-node CUDA -------------------------------------------------
 if [ "$onnx_gpu" = yes ]; then
-  say "running the backend-onnx tests on the CUDA execution provider"
-  PREFIX_TUNING_ONNX_EP=cuda NVIDIA_TF32_OVERRIDE=0 PREFIX_TUNING_TEST_CONCURRENCY=${PREFIX_TUNING_TEST_CONCURRENCY:-$(nproc)} \
-    timeout "$(( $(left) * 2 / 5 ))" node scripts/test.mjs packages/backend-onnx >"$tmp/onnx-tests.log" 2>&1
-  echo $? >"$tmp/onnx-tests.rc"
-  grep -E '^ℹ|✖' "$tmp/onnx-tests.log" | head -40 >&2
-  say "where a train step's time goes on CUDA (bench/cuda.ts --train)"
-  NVIDIA_TF32_OVERRIDE=0 timeout 150 node --import tsx bench/cuda.ts --train >"$tmp/onnx-train.json" 2>"$tmp/onnx-train.err"
-  cat "$tmp/onnx-train.json" >&2
-  say "batched greedy decoding at 1 and 8 tokens per run (bench/cuda.ts --decode)"
-  NVIDIA_TF32_OVERRIDE=0 timeout 150 node --import tsx bench/cuda.ts --decode >"$tmp/onnx-decode.json" 2>"$tmp/onnx-decode.err"
-  cat "$tmp/onnx-decode.json" >&2
+  if t=$(budget "$(( $(left) * 2 / 5 ))" 10); fits "$t" "the backend-onnx tests on CUDA"; then
+    say "running the backend-onnx tests on the CUDA execution provider"
+    PREFIX_TUNING_ONNX_EP=cuda NVIDIA_TF32_OVERRIDE=0 PREFIX_TUNING_TEST_CONCURRENCY=${PREFIX_TUNING_TEST_CONCURRENCY:-$(nproc)} \
+      timeout "$t" node scripts/test.mjs packages/backend-onnx >"$tmp/onnx-tests.log" 2>&1
+    echo $? >"$tmp/onnx-tests.rc"
+    grep -E '^ℹ|✖' "$tmp/onnx-tests.log" | head -40 >&2
+  fi
+  if t=$(budget 150 20); fits "$t" "bench/cuda.ts --train"; then
+    say "where a train step's time goes on CUDA (bench/cuda.ts --train)"
+    NVIDIA_TF32_OVERRIDE=0 timeout "$t" node --import tsx bench/cuda.ts --train >"$tmp/onnx-train.json" 2>"$tmp/onnx-train.err"
+    cat "$tmp/onnx-train.json" >&2
+  fi
+  if t=$(budget 150 20); fits "$t" "bench/cuda.ts --decode"; then
+    say "batched greedy decoding at 1 and 8 tokens per run (bench/cuda.ts --decode)"
+    NVIDIA_TF32_OVERRIDE=0 timeout "$t" node --import tsx bench/cuda.ts --decode >"$tmp/onnx-decode.json" 2>"$tmp/onnx-decode.err"
+    cat "$tmp/onnx-decode.json" >&2
+  fi
   py=${PREFIX_TUNING_BENCH_PYTHON:-python3}
   torch=()
   if "$py" -c 'import torch, transformers, peft; assert torch.cuda.is_available()' 2>/dev/null; then torch=(--torch "$py"); else say "no Python with torch+CUDA, transformers and peft: ONNX benchmarks only"; fi
-  say "running the ONNX benchmarks on CUDA ${torch[*]}"
-  NVIDIA_TF32_OVERRIDE=0 timeout "$(( $(left) - 20 ))" node --import tsx bench/run.ts --ep cuda --steps "${GPU_SH_STEPS:-20}" \
-    --only onnx.forward.gpt2-small.b5t128,onnx.train.gpt2-small.prefix10.b5t128,onnx.decode.gpt2-small.b1,onnx.decode.gpt2-small.b32-mixed \
-    "${torch[@]}" --out "$tmp/onnx-bench.json" 2>"$tmp/onnx-bench.log"
-  echo $? >"$tmp/onnx-bench.rc"
-  cat "$tmp/onnx-bench.log" >&2
+  if t=$(budget "$(left)" 20); fits "$t" "the ONNX benchmarks on CUDA"; then
+    say "running the ONNX benchmarks on CUDA ${torch[*]}"
+    NVIDIA_TF32_OVERRIDE=0 timeout "$t" node --import tsx bench/run.ts --ep cuda --steps "${GPU_SH_STEPS:-20}" \
+      --only onnx.forward.gpt2-small.b5t128,onnx.train.gpt2-small.prefix10.b5t128,onnx.decode.gpt2-small.b1,onnx.decode.gpt2-small.b32-mixed \
+      "${torch[@]}" --out "$tmp/onnx-bench.json" 2>"$tmp/onnx-bench.log"
+    echo $? >"$tmp/onnx-bench.rc"
+    cat "$tmp/onnx-bench.log" >&2
+  fi
 fi
 
 # --- tests and benchmarks on tfjs-node-gpu ---------------------------------------------------------
 if [ "$tfjs_gpu" = yes ]; then
-  say "running the backend-tfjs tests on the node-gpu engine"
-  PREFIX_TUNING_TEST_TFJS_ENGINE=node-gpu timeout "$(( $(left) / 2 ))" node scripts/test.mjs packages/backend-tfjs >"$tmp/tests.log" 2>&1
-  echo $? >"$tmp/tests.rc"
-  tail -15 "$tmp/tests.log" >&2
-  say "running the tfjs benchmarks on the node-gpu engine"
-  timeout "$(( $(left) - 15 ))" node --import tsx bench/tfjs.ts --engine node-gpu --steps 5 --out "$tmp/bench.json" 2>"$tmp/bench.log"
-  echo $? >"$tmp/bench.rc"
-  cat "$tmp/bench.log" >&2
+  if t=$(budget "$(( $(left) / 2 ))" 10); fits "$t" "the backend-tfjs tests on node-gpu"; then
+    say "running the backend-tfjs tests on the node-gpu engine"
+    PREFIX_TUNING_TEST_TFJS_ENGINE=node-gpu timeout "$t" node scripts/test.mjs packages/backend-tfjs >"$tmp/tests.log" 2>&1
+    echo $? >"$tmp/tests.rc"
+    tail -15 "$tmp/tests.log" >&2
+  fi
+  if t=$(budget "$(left)" 15); fits "$t" "the tfjs benchmarks on node-gpu"; then
+    say "running the tfjs benchmarks on the node-gpu engine"
+    timeout "$t" node --import tsx bench/tfjs.ts --engine node-gpu --steps 5 --out "$tmp/bench.json" 2>"$tmp/bench.log"
+    echo $? >"$tmp/bench.rc"
+    cat "$tmp/bench.log" >&2
+  fi
 fi
 
 # --- the report -----------------------------------------------------------------------------------
@@ -110,7 +131,10 @@ const counts = (log, rc, extra) => {
 };
 const onnxTests = counts('onnx-tests.log', 'onnx-tests.rc', { suite: 'packages/backend-onnx', env: 'PREFIX_TUNING_ONNX_EP=cuda NVIDIA_TF32_OVERRIDE=0' });
 const tfjsTests = counts('tests.log', 'tests.rc', { suite: 'packages/backend-tfjs', engine: 'node-gpu' });
-const ran = onnxTests !== null || tfjsTests !== null;
+// a phase skipped for want of time records nothing; the path's section lists what did run
+const onnxRan = onnxTests !== null || ['onnx-train.json', 'onnx-decode.json', 'onnx-bench.rc'].some((f) => read(f) !== undefined);
+const tfjsRan = tfjsTests !== null || read('bench.rc') !== undefined;
+const ran = onnxRan || tfjsRan;
 const report = {
   date: new Date().toISOString(),
   gpu: read('gpu.txt') || null,
@@ -119,9 +143,10 @@ const report = {
   paths: probes,
   status: ran ? 'ran' : 'no-gpu-path',
   note: ran ? undefined
+    : probes.length === 0 ? 'The GPU_SH_SECONDS budget left no time for the probes: nothing ran.'
     : 'No GPU path is installed: nothing ran on the GPU. onnxruntime-node needs its CUDA provider libraries (packages/backend-onnx/README.md); tfjs-node-gpu needs its native addon and libtensorflow 2.9.1 (GPU) with CUDA 11.2 and cuDNN 8.1 (packages/backend-tfjs/README.md).',
-  onnx: onnxTests === null ? null : { tests: onnxTests, benchmarks: read('onnx-bench.json') ? JSON.parse(read('onnx-bench.json')) : null, bench_exit_code: Number(read('onnx-bench.rc')), train_breakdown: json('onnx-train.json') ?? null, decode_tokens_per_run: json('onnx-decode.json') ?? null },
-  tfjs: tfjsTests === null ? null : { tests: tfjsTests, benchmarks: read('bench.json') ? JSON.parse(read('bench.json')) : null },
+  onnx: !onnxRan ? null : { tests: onnxTests, benchmarks: read('onnx-bench.json') ? JSON.parse(read('onnx-bench.json')) : null, bench_exit_code: Number(read('onnx-bench.rc')), train_breakdown: json('onnx-train.json') ?? null, decode_tokens_per_run: json('onnx-decode.json') ?? null },
+  tfjs: !tfjsRan ? null : { tests: tfjsTests, benchmarks: read('bench.json') ? JSON.parse(read('bench.json')) : null },
 };
 fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 console.error(`[gpu.sh] ${report.status}: wrote ${out}`);

@@ -4,7 +4,8 @@
  * followed by its PyTorch mirror (tools/bench_torch.py: same model, shapes, repetitions and FLOP
  * formulas; PEFT for the prefix), so the two are measured back to back under the same load.
  * `--ep cuda` runs the ONNX cases on onnxruntime-node's CUDA execution provider and the PyTorch
- * mirrors on the GPU (bench/gpu.sh); the default is the CPU.
+ * mirrors on the GPU (bench/gpu.sh); the default is the CPU. It does not apply to the tfjs cases
+ * (their results carry no `ep`: the engine is in their name).
  * Each benchmark runs in its own Node process (so its peak RSS is its own); results go to
  * FILE (default bench/results/latest.json) as
  *   { machine: {...}, results: [{ name, backend, tokens_per_s, step_ms, gflops, flops_per_step, peak_rss_mb, ... }] }.
@@ -40,10 +41,12 @@ const child = async (name: string): Promise<void> => {
   const f = cases[name];
   if (!f) throw new Error(`unknown benchmark ${name}`);
   const load0 = loadavg()[0]!;
-  const m = await f({ threads, ...(steps === undefined ? {} : { steps }), ...(ep === 'cuda' ? { backend: { executionProviders: ['cuda', 'cpu'] } } : {}) });
+  // --ep selects onnxruntime-node's execution provider: it applies to the ONNX cases only
+  const onnx = name.startsWith('onnx.');
+  const m = await f({ threads, ...(steps === undefined ? {} : { steps }), ...(onnx && ep === 'cuda' ? { backend: { executionProviders: ['cuda', 'cpu'] } } : {}) });
   const rss = process.resourceUsage().maxRSS / 1024; // KiB -> MiB
   process.stdout.write(`${JSON.stringify({
-    name, backend: 'onnx', ep, tokens_per_s: m.tokens_per_s, step_ms: m.step_ms, gflops: m.flops_per_step / (m.step_ms / 1000) / 1e9,
+    name, backend: 'onnx', ...(onnx ? { ep } : {}), tokens_per_s: m.tokens_per_s, step_ms: m.step_ms, gflops: m.flops_per_step / (m.step_ms / 1000) / 1e9,
     flops_per_step: m.flops_per_step, peak_rss_mb: Math.round(rss), threads, load_avg_1m: [load0, loadavg()[0]!].map((x) => Number(x.toFixed(2))), ...m.details,
   })}\n`);
 };
