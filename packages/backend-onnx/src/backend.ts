@@ -87,8 +87,8 @@ export const cudaProviderPath = (): string => {
 /** Whether onnxruntime-node's CUDA provider libraries are installed (the GPU itself is not probed). */
 export const cudaAvailable = (): boolean => process.platform === 'linux' && process.arch === 'x64' && existsSync(cudaProviderPath());
 
-/** The providers PREFIX_TUNING_ONNX_EP names (unset or empty: undefined, i.e. the CPU). */
-export const providersFromEnv = (v: string | undefined): OnnxBackendOptions['executionProviders'] => {
+/** The providers a device name stands for, as PREFIX_TUNING_ONNX_EP and the CLI's --device give it: cpu, cuda (then the CPU) or auto; unset or empty: undefined, i.e. the CPU. */
+export const providersOf = (v: string | undefined): OnnxBackendOptions['executionProviders'] => {
   const s = (v ?? '').trim().toLowerCase();
   if (s === '') return undefined;
   if (s === 'auto') return 'auto';
@@ -97,7 +97,7 @@ export const providersFromEnv = (v: string | undefined): OnnxBackendOptions['exe
   throw new Error(`PREFIX_TUNING_ONNX_EP='${v}': expected cpu, cuda or auto`);
 };
 
-const resolveProviders = (p: OnnxBackendOptions['executionProviders'] = providersFromEnv(process.env['PREFIX_TUNING_ONNX_EP'])): ExecutionProvider[] => {
+const resolveProviders = (p: OnnxBackendOptions['executionProviders'] = providersOf(process.env['PREFIX_TUNING_ONNX_EP'])): ExecutionProvider[] => {
   if (p === 'auto') return cudaAvailable() ? ['cuda', 'cpu'] : ['cpu'];
   const eps = [...(p ?? ['cpu'])];
   if (eps.includes('cuda') && !cudaAvailable())
@@ -152,30 +152,28 @@ class OnnxExecutable implements Executable {
     private readonly stateNext: ReadonlyMap<string, string>,
     private readonly internal: ReadonlySet<string>,
     private readonly profiling: boolean,
-  ) {}
-
-  private leaf(name: string): LoweredModel['inputs'][number] | undefined {
-    return this.lowered.inputs.find((i) => i.name === name);
+  ) {
+    this.inputNames = new Set(lowered.inputs.map((i) => i.name));
+    this.outputNames = new Set(lowered.outputs.map((o) => o.name));
+    this.updates = new Set(stateNext.values());
   }
+
+  // fixed at compile time, looked up at every run
+  private readonly inputNames: ReadonlySet<string>;
+  private readonly outputNames: ReadonlySet<string>;
+  /** Outputs that replace state. */
+  private readonly updates: ReadonlySet<string>;
+
 
   run(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
-    return this.runInto(feeds, {}, fetch);
-  }
-
-  /**
-   * `run`, with the outputs named in `into` written into those tensors' memory (their dtypes
-   * and shapes must be the outputs'); they are returned as given. Lets a caller recycle big
-   * output buffers (a KV cache) instead of having new ones allocated at every run.
-   */
-  runInto(feeds: Readonly<Record<string, HostTensor>>, into: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
-    const job = this.queue.then(() => this.runNow(feeds, into, fetch));
+    const job = this.queue.then(() => this.runNow(feeds, fetch));
     this.queue = job.catch(() => undefined);
     return job;
   }
 
-  private async runNow(feeds: Readonly<Record<string, HostTensor>>, into: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+  private async runNow(feeds: Readonly<Record<string, HostTensor>>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.disposed) throw new Error('run: executable was disposed');
-    const outputNames = new Set(this.lowered.outputs.map((o) => o.name));
+    const { outputNames, updates } = this;
     const wanted = fetch ?? this.lowered.outputs.map((o) => o.name).filter((n) => !this.internal.has(n));
     for (const f of wanted) if (!outputNames.has(f)) throw new Error(`run: unknown output '${f}' (outputs: ${[...outputNames].join(', ')})`);
     const ortFeeds: Record<string, ort.Tensor> = {};
@@ -206,19 +204,13 @@ class OnnxExecutable implements Executable {
       bindSizes(inp.name, inp.shape, t.shape);
       ortFeeds[inp.name] = toOrt(t);
     }
-    for (const k of Object.keys(feeds)) if (this.leaf(k) === undefined) throw new Error(`run: '${k}' is not an input of the graph`);
+    for (const k of Object.keys(feeds)) if (!this.inputNames.has(k)) throw new Error(`run: '${k}' is not an input of the graph`);
     const fetches: Record<string, ort.Tensor | null> = {};
-    const updates = new Set(this.stateNext.values());
     for (const f of [...wanted, ...updates]) fetches[f] = null;
-    for (const [name, t] of Object.entries(into)) {
-      if (!outputNames.has(name)) throw new Error(`runInto: unknown output '${name}'`);
-      if (updates.has(name)) throw new Error(`runInto: output '${name}' updates state; it is not written into a caller's buffer`);
-      fetches[name] = toOrt(t);
-    }
     const out = await this.session.run(ortFeeds, fetches);
     const result: Record<string, HostTensor> = {};
     // an output that becomes state is returned as a copy (the caller may write into it)
-    for (const f of wanted) result[f] = into[f] ?? (updates.has(f) ? copyHost(fromOrt(out[f] as ort.Tensor)) : fromOrt(out[f] as ort.Tensor));
+    for (const f of wanted) result[f] = updates.has(f) ? copyHost(fromOrt(out[f] as ort.Tensor)) : fromOrt(out[f] as ort.Tensor);
     for (const [s, next] of this.stateNext) this.state.set(s, out[next] as ort.Tensor);
     return result;
   }

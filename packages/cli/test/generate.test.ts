@@ -1,8 +1,8 @@
 /**
  * `prefix-tune generate`: the real pretrained stories260K (converted from llama2.c) decodes the
  * text its README quotes from BOS; beam search, sampling and input files; a prefix trained on
- * that Llama model steers it; `--device` and PREFIX_TUNING_ONNX_EP; usage errors exit 2 with one
- * line.
+ * that Llama model steers it; the flags over the model's generation_config.json; `--device` and
+ * PREFIX_TUNING_ONNX_EP; usage errors exit 2 with one line.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +104,46 @@ test('generate: conflicting or missing inputs exit 2 with one line', () => {
   }
 });
 
+test("generate and eval parse the flags over the model's generation_config.json: --temperature with its do_sample, --length-penalty with its num_beams", () => {
+  const tiny = tinyModelDir();
+  try {
+    const gc = join(tiny, 'generation_config.json');
+    const base = JSON.parse(readFileSync(gc, 'utf8')) as Record<string, unknown>;
+    const run = (extra: string[]) => {
+      const r = cli(['generate', '--model', tiny, '--prompt', 'name : Aromi | Type : pub', '--max-new-tokens', '6', '--json', ...extra]);
+      assert.equal(r.code, 0, `${extra.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    // do_sample: the model samples, so --temperature applies: the same as --sample given explicitly
+    writeFileSync(gc, JSON.stringify({ ...base, do_sample: true }));
+    assert.equal(run(['--temperature', '0.5', '--seed', '3']), run(['--sample', '--temperature', '0.5', '--seed', '3']));
+    // num_beams 4: the model searches with beams, so --length-penalty applies: the same as --beams 4
+    writeFileSync(gc, JSON.stringify({ ...base, num_beams: 4 }));
+    const beams = run(['--length-penalty', '2']);
+    assert.equal(beams, run(['--beams', '4', '--length-penalty', '2']));
+    assert.notEqual(beams, run(['--greedy']));
+    // eval accepts it too: its first complaint is the missing adapter, read after the decoding options
+    const e = cli(['eval', '--model', tiny, '--adapter', join(tiny, 'no-adapter'), '--task', 'e2e', '--out', join(tiny, 'eval'), '--length-penalty', '2']);
+    assert.equal(e.code, 2, e.stderr);
+    assert.match(e.stderr, /no such adapter directory/);
+    // and a flag the model's mode does not take is still refused
+    const g = cli(['generate', '--model', tiny, '--prompt', 'x', '--top-k', '3']);
+    assert.equal(g.code, 2, g.stderr);
+    assert.match(g.stderr, /--top-k applies to --sample/);
+    // a bad value in the file is blamed on the file and its key, in one line
+    for (const [text, re] of [[JSON.stringify({ ...base, no_repeat_ngram_size: 2.5 }), /generation_config\.json: no_repeat_ngram_size must be an integer >= 0, got 2\.5$/], ['{ nope', /generation_config\.json: invalid JSON \(/]] as const) {
+      writeFileSync(gc, text);
+      const r = cli(['generate', '--model', tiny, '--prompt', 'x', '--greedy']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr.trimEnd(), re);
+      assert.doesNotMatch(r.stderr, /--no-repeat-ngram/);
+    }
+  } finally {
+    rmrf(tiny);
+  }
+});
+
 test('generate --device cpu and auto, and PREFIX_TUNING_ONNX_EP, run where they say: the same text as the default', () => {
   const tiny = tinyModelDir();
   try {
@@ -120,6 +160,14 @@ test('generate --device cpu and auto, and PREFIX_TUNING_ONNX_EP, run where they 
     const bad = cli(['generate', '--model', tiny, '--prompt', 'x', '--greedy'], { PREFIX_TUNING_ONNX_EP: 'tpu' });
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /PREFIX_TUNING_ONNX_EP='tpu': expected cpu, cuda or auto/);
+    if (!cudaAvailable()) {
+      // the variable asking for CUDA without its provider: the fallback named is the variable's, in one line
+      const cuda = cli(['generate', '--model', tiny, '--prompt', 'x', '--greedy'], { PREFIX_TUNING_ONNX_EP: 'cuda' });
+      assert.equal(cuda.code, 2, cuda.stderr);
+      assert.equal(cuda.stderr.trimEnd().split('\n').length, 1, cuda.stderr);
+      assert.match(cuda.stderr, /PREFIX_TUNING_ONNX_EP=cuda: onnxruntime-node's CUDA provider is not installed .*PREFIX_TUNING_ONNX_EP=auto to fall back to the CPU/);
+      assert.doesNotMatch(cuda.stderr, /executionProviders/);
+    }
   } finally {
     rmrf(tiny);
   }

@@ -45,6 +45,10 @@ test('a bad option or a missing file: one line on stderr, exit 2', () => {
     [['generate', '--model', 'm', '--input', missing], /^prefix-tune generate: no such file: .*no-such-file\.jsonl \(--input\)/],
     [['eval', '--model', 'm', '--adapter', 'a', '--task', 'e2e', '--out', 'o', '--split'], /^prefix-tune eval: option '--split' needs a value/],
     [['eval', '--model', join(repoRoot, 'no-such-model'), '--adapter', 'a', '--task', 'e2e', '--out', 'o'], /^prefix-tune eval: cannot load model/],
+    // options outside the run's settings are checked with the others, before the model loads
+    [['train', '--model', join(repoRoot, 'no-such-model'), '--task', 'e2e', '--out', join(repoRoot, 'no-such-out'), '--steps-per-run', '0'], /^prefix-tune train: --steps-per-run must be a positive integer, got 0/],
+    [['train', '--model', join(repoRoot, 'no-such-model'), '--task', 'e2e', '--out', join(repoRoot, 'no-such-out'), '--device', 'gpu'], /^prefix-tune train: unknown device 'gpu'/],
+    [['train', '--model', join(repoRoot, 'no-such-model'), '--task', 'e2e', '--out', join(repoRoot, 'no-such-out'), '--backend', 'reference', '--device', 'cpu'], /^prefix-tune train: --device applies to the onnx backend/],
   ];
   for (const [args, re] of cases) {
     const r = cli(args);
@@ -53,6 +57,7 @@ test('a bad option or a missing file: one line on stderr, exit 2', () => {
     assert.match(r.stderr, re);
     assert.equal(r.stdout, '');
   }
+  assert.ok(!existsSync(join(repoRoot, 'no-such-out')), 'nothing written');
 });
 
 const gpt2Tok = join(sharedDir, 'models', 'gpt2-tokenizer', 'tokenizer.json');

@@ -68,6 +68,7 @@ test('--steps-per-run 4 (4 micro-batches per backend run) trains the same adapte
   const bad = cli([...args().map((x) => (x === out ? join(work, 'run-bad') : x)), '--steps-per-run', '0']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--steps-per-run must be a positive integer, got 0/);
+  assert.ok(!existsSync(join(work, 'run-bad')), 'refused before anything is written');
 });
 
 test('the adapter is the MLP of the best checkpointed parameters, evaluated (MLP dropped)', { skip }, () => {

@@ -9,9 +9,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
-import { loadModelOrExit } from '../run/model.ts';
+import { loadModelOrExit, modelDirOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendName, deviceName, selectBackend } from '../run/backend.ts';
+import { backendFromOptions } from '../run/backend.ts';
 import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 import { loadSplit } from '../run/data.ts';
 import { formatDuration } from '../run/progress.ts';
@@ -75,10 +75,10 @@ export const evalCommand: Command = {
     for (const n of names) if (!MetricName.is(n)) throw new UsageError(`unknown metric '${n}' (known: ${Object.keys(MetricName.keys).join(', ')})`);
     const max = opts['max-examples'];
     if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
-    parseDecoding(opts, DEFAULTS); // usage errors before any loading
-    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
+    // the decoding options over the model's generation_config.json: usage errors before the weights load
+    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
+    const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
-    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(model.dir));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);
     const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null }, split, opts['download'] === true);
     const groups = data!.groups.slice(0, (max as number | undefined) ?? data!.groups.length);

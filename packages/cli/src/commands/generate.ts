@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { type Command } from '../cli.ts';
 import { UsageError } from '../cli.ts';
-import { loadModelOrExit, requireFile } from '../run/model.ts';
+import { loadModelOrExit, modelDirOrExit, requireFile } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendName, deviceName, selectBackend } from '../run/backend.ts';
+import { backendFromOptions } from '../run/backend.ts';
 import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 
 const DEFAULTS = { beams: 1, maxNewTokens: 100 };
@@ -57,10 +57,10 @@ export const generateCommand: Command = {
     if ((opts['prompt'] === undefined) === (opts['input'] === undefined)) throw new UsageError('give exactly one of --prompt TEXT and --input FILE');
     const texts = opts['prompt'] !== undefined ? [String(opts['prompt'])] : readPrompts(String(opts['input']));
     if (texts.length === 0) throw new UsageError(`${String(opts['input'])}: no prompts`);
-    parseDecoding(opts, DEFAULTS); // usage errors before any loading
-    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
+    // the decoding options over the model's generation_config.json: usage errors before the weights load
+    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
+    const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
-    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(model.dir));
     const adapter = opts['adapter'] !== undefined ? await readAdapterDir(String(opts['adapter']), model.config) : undefined;
     const gen = await makeGenerator(backend, model, adapter);
     try {

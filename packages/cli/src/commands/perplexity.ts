@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { type Gpt2Config } from '@prefix-tuning/core';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit, maxPositions, requireFile } from '../run/model.ts';
-import { backendName, deviceName, deviceOption, selectBackend } from '../run/backend.ts';
+import { backendFromOptions, deviceOption } from '../run/backend.ts';
 import { docsOfText } from '../pretrain/corpus.ts';
 import { compileLossSum, nllOfWindows, windows } from '../pretrain/model.ts';
 
@@ -31,6 +31,7 @@ export const perplexityCommand: Command = {
   run: async (opts) => {
     const file = String(opts['text']);
     requireFile(file, '--text');
+    const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
     const cfg = model.config;
     if (cfg.model_type !== 'gpt2') throw new UsageError(`perplexity is implemented for gpt2 models; this model is ${cfg.model_type}`);
@@ -51,7 +52,6 @@ export const perplexityCommand: Command = {
     if (opts['max-tokens'] !== undefined) ids = ids.slice(0, Number(opts['max-tokens']));
     const wins = windows(ids, seqLen);
     if (wins.length === 0) throw new UsageError(`${file}: fewer than 2 tokens`);
-    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
     const exe = await compileLossSum(backend, cfg, model.params);
     try {
       const r = await nllOfWindows(exe, wins, Number(opts['batch-size']));

@@ -24,7 +24,7 @@ import {
 import { trainStepGraph, trainState, trainInternalOutputs, trainNames, type AdamWConfig } from '../../../core/src/train/index.ts';
 import { loadModel, loadTokenizer, writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
-import { selectBackend, backendName, deviceName, deviceOption } from '../run/backend.ts';
+import { backendChoice, deviceOption, selectBackend } from '../run/backend.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
 import { appendLog, readLog, type LogRecord } from '../run/log.ts';
 import { lossCurveSvg } from '../run/svg.ts';
@@ -129,7 +129,8 @@ export const pretrainCommand: Command = {
       return 0;
     }
 
-    // 1. the run: created or continued
+    // 1. the run: created or continued (a bad --backend, --device or --threads before anything is written)
+    const backendReq = backendChoice(opts);
     let run: PretrainRun;
     let cfgJson: Record<string, unknown>;
     let initParams: Record<string, HostTensor> | undefined;
@@ -229,9 +230,7 @@ export const pretrainCommand: Command = {
     if (tokensBudget === Infinity && minutes === Infinity && opts['export'] === undefined)
       throw new UsageError('give a budget for this run: --tokens N and/or --minutes M (or --tokens 0 --export DIR)');
 
-    const backend = await selectBackend(backendName(opts['backend']), {
-      device: deviceName(opts['device']), ...(opts['threads'] !== undefined ? { threads: Number(opts['threads']) } : {}),
-    });
+    const backend = await selectBackend(backendReq);
     const logPath = join(out, 'train-log.jsonl');
     const svgPath = join(out, 'loss-curve.svg');
     const records: LogRecord[] = readLog(logPath).filter((r) => r.step <= (state?.step ?? 0));

@@ -20,7 +20,7 @@ import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendName, deviceName, deviceOption, selectBackend } from '../run/backend.ts';
+import { backendChoice, backendFromOptions, deviceOption } from '../run/backend.ts';
 import { makeGenerator, parseDecoding } from '../run/generation.ts';
 import { loadSplit } from '../run/data.ts';
 import { formatDuration } from '../run/progress.ts';
@@ -82,6 +82,7 @@ export const quickstartCommand: Command = {
     const modelDir = opts['model'] !== undefined ? resolve(String(opts['model'])) : EMBEDDED_MODEL;
     if (!existsSync(join(modelDir, 'config.json')))
       throw new UsageError(`no model in ${modelDir} (the embedded model is models/tiny-gpt2-en in the repository; see models/README.md)`);
+    backendChoice(opts); // a bad --backend or --device before anything is removed or trained
     const out = resolve(process.cwd(), String(opts['out']));
     const dataDir = opts['data-dir'] !== undefined ? resolve(String(opts['data-dir'])) : null;
     const maxTest = Number(opts['max-test']);
@@ -112,7 +113,7 @@ export const quickstartCommand: Command = {
       model: modelDir, task: 'e2e', out, 'max-examples': opts['max-train'], 'max-dev-examples': 0,
       epochs: opts['epochs'], 'batch-size': opts['batch-size'], lr: opts['lr'], 'warmup-steps': 0,
       'prefix-length': opts['prefix-length'], 'mlp-hidden': opts['mlp-hidden'], seed: opts['seed'],
-      backend: opts['backend'], 'checkpoint-every': 1000, quiet, download: opts['offline'] !== true,
+      backend: opts['backend'], device: opts['device'], 'checkpoint-every': 1000, quiet, download: opts['offline'] !== true,
       ...(dataDir !== null ? { 'data-dir': dataDir } : {}),
     };
     const code = await trainCommand.run(trainOpts, []);
@@ -120,7 +121,7 @@ export const quickstartCommand: Command = {
     const tTrained = performance.now();
 
     // 3. untuned vs prefix-tuned on the test inputs
-    const backend = await selectBackend(backendName(opts['backend']), { device: deviceName(opts['device']) });
+    const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(modelDir);
     const adapter = await readAdapterDir(join(out, 'adapter'), model.config);
     const beams = Number(opts['beams']);

@@ -24,7 +24,7 @@ import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
 import { checkResumeOptions, checkResumeVariant, decodeRunConfig, resolveRun, stepsPerRunOf, wordsLength, type RunConfig } from '../run/config.ts';
 import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds, requireFile } from '../run/model.ts';
 import { batchesDigest, makeBatches, trainingPairs } from '../run/data.ts';
-import { selectBackend, deviceName, deviceOption } from '../run/backend.ts';
+import { backendChoice, deviceOption, selectBackend } from '../run/backend.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Manifest } from '../run/checkpoint.ts';
 import { LOG_FILE, appendLog, readLog, truncateLog, type LogRecord } from '../run/log.ts';
 import { lossCurveSvg } from '../run/svg.ts';
@@ -64,7 +64,7 @@ const options: OptionSpec[] = [
   deviceOption,
   {
     name: 'steps-per-run', type: 'number',
-    description: 'micro-batches per backend run (default 1). On CUDA, onnxruntime-node moves the trainable state and AdamW moments to the GPU and back at every run: 8 runs 8 updates per transfer, for 8x the compile time; the results do not change',
+    description: 'micro-batches per backend run (default 1). On CUDA, onnxruntime-node moves the trainable state and AdamW moments to the GPU and back at every run: 8 runs 8 micro-batches per transfer (8 updates with --grad-accum 1), for 8x the compile time; the results do not change',
   },
   { name: 'out', short: 'o', type: 'string', description: 'output directory', required: true },
   { name: 'resume', type: 'boolean', description: 'continue the run in --out from its checkpoint (same settings)' },
@@ -173,6 +173,9 @@ export const trainCommand: Command = {
       if (hasCheckpoint(ckptDir))
         throw new UsageError(`${out} already holds a training run (${ckptDir}); pass --resume to continue it, or choose another --out`);
     }
+    // options outside the run's settings: usage errors now, before anything loads or is written
+    const backendReq = backendChoice(opts, run.backend);
+    const stepsPerRun = stepsPerRunOf(opts);
 
     if (run.data.kind === 'jsonl') {
       requireFile(run.data.train, '--jsonl');
@@ -243,7 +246,7 @@ export const trainCommand: Command = {
     mkdirSync(out, { recursive: true });
     const wr = await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     if (E.isLeft(wr)) throw new Error(wr.left);
-    const backend = await selectBackend(run.backend, { device: deviceName(opts['device']) });
+    const backend = await selectBackend(backendReq);
     const k = run.gradAccum;
     const updatesPerEpoch = Math.ceil(tb.batches.length / k);
     const totalSteps = updatesPerEpoch * run.epochs;
@@ -310,7 +313,7 @@ export const trainCommand: Command = {
         trainBatches: tb.batches,
         ...(devBatches.length > 0 ? { devBatches } : {}),
         config: {
-          epochs: run.epochs, seed: run.seed, checkpointEvery: run.checkpointEvery, stepsPerRun: stepsPerRunOf(opts),
+          epochs: run.epochs, seed: run.seed, checkpointEvery: run.checkpointEvery, stepsPerRun,
           ...(run.patience !== null ? { patience: run.patience } : {}),
           schedule: { lr: run.lr, warmupSteps: run.warmupSteps, decay: 'linear' },
           optimizer: {

@@ -33,36 +33,60 @@ export const deviceName = (v: unknown): DeviceName | undefined => {
   return s as DeviceName;
 };
 
+/** A backend request, checked before anything loads: which backend, where and with how many threads. */
 export interface BackendChoice {
+  readonly name: BackendName;
   /** Where the onnx backend runs (absent: its default, PREFIX_TUNING_ONNX_EP or the CPU). */
   readonly device?: DeviceName;
   /** ONNX Runtime intra-op threads (absent: all cores). */
   readonly threads?: number;
 }
 
-/** The backend by name. tfjs is loaded lazily so that its native modules cost nothing otherwise. */
-export const selectBackend = async (name: BackendName, choice: BackendChoice = {}): Promise<Backend> => {
-  if (choice.device !== undefined && name !== 'onnx')
+/**
+ * The backend a command's options ask for: `--backend` (or `name`: a resumed run's), `--device`
+ * (onnx only) and `--threads` (where the command has it). Usage errors only, nothing loaded.
+ */
+export const backendChoice = (opts: Readonly<Record<string, unknown>>, name: BackendName = backendName(opts['backend'])): BackendChoice => {
+  const device = deviceName(opts['device']);
+  if (device !== undefined && name !== 'onnx')
     throw new UsageError(`--device applies to the onnx backend (${name === 'tfjs' ? 'the tfjs backend picks its engine itself: tfjs-node-gpu when it loads, or PREFIX_TUNING_TFJS_ENGINE' : 'the reference evaluator runs on the CPU'})`);
-  switch (name) {
+  const t = opts['threads'];
+  if (t !== undefined && !(Number.isInteger(t) && (t as number) >= 1)) throw new UsageError(`--threads must be a positive integer, got ${String(t)}`);
+  return { name, ...(device !== undefined ? { device } : {}), ...(t !== undefined ? { threads: t as number } : {}) };
+};
+
+/** The onnx backend's execution providers: `--device`, else PREFIX_TUNING_ONNX_EP (a bad value or CUDA without its provider: a usage error). */
+const onnxProviders = (onnx: typeof import('@prefix-tuning/backend-onnx'), device: DeviceName | undefined) => {
+  const { cudaAvailable, cudaProviderPath, providersOf } = onnx;
+  const env = process.env['PREFIX_TUNING_ONNX_EP'];
+  let eps: ReturnType<typeof providersOf>;
+  try {
+    eps = providersOf(device ?? env); // a --device is checked already: only the variable can be bad
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (eps !== undefined && eps !== 'auto' && eps.includes('cuda') && !cudaAvailable()) {
+    const [asked, fallback] = device !== undefined ? ['--device cuda', '--device auto'] : [`PREFIX_TUNING_ONNX_EP=${String(env).trim()}`, 'PREFIX_TUNING_ONNX_EP=auto'];
+    throw new UsageError(
+      `${asked}: onnxruntime-node's CUDA provider is not installed (${cudaProviderPath()} is missing); ` +
+        `install it with scripts/install-ort-cuda.sh (see packages/backend-onnx/README.md), or use ${fallback} to fall back to the CPU`,
+    );
+  }
+  return eps;
+};
+
+/** The backend of a choice. tfjs is loaded lazily so that its native modules cost nothing otherwise. */
+export const selectBackend = async (choice: BackendChoice): Promise<Backend> => {
+  switch (choice.name) {
     case 'reference':
       return referenceBackend();
     case 'onnx': {
-      const { onnxBackend, cudaAvailable, cudaProviderPath } = await import('@prefix-tuning/backend-onnx');
-      const { device, threads } = choice;
-      if (device === 'cuda' && !cudaAvailable())
-        throw new UsageError(
-          `--device cuda: onnxruntime-node's CUDA provider is not installed (${cudaProviderPath()} is missing); ` +
-            'install it with scripts/install-ort-cuda.sh (see packages/backend-onnx/README.md), or use --device auto to fall back to the CPU',
-        );
-      try {
-        return onnxBackend({
-          ...(device === undefined ? {} : { executionProviders: device === 'auto' ? 'auto' : device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] }),
-          ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
-        });
-      } catch (e) {
-        throw new UsageError((e as Error).message); // e.g. a bad PREFIX_TUNING_ONNX_EP: one line, exit 2
-      }
+      const onnx = await import('@prefix-tuning/backend-onnx');
+      const eps = onnxProviders(onnx, choice.device);
+      return onnx.onnxBackend({
+        ...(eps !== undefined ? { executionProviders: eps } : {}),
+        ...(choice.threads !== undefined ? { intraOpNumThreads: choice.threads } : {}),
+      });
     }
     case 'tfjs': {
       // a variable specifier: the package may not be built yet, and then it is a clear error, not a crash
@@ -80,3 +104,6 @@ export const selectBackend = async (name: BackendName, choice: BackendChoice = {
     }
   }
 };
+
+/** The backend a command's `--backend`, `--device` and `--threads` ask for (`selectBackend(backendChoice(opts))`). */
+export const backendFromOptions = (opts: Readonly<Record<string, unknown>>): Promise<Backend> => selectBackend(backendChoice(opts));

@@ -18,13 +18,12 @@ import {
   bartVirtualPositions, causalDecoder, generate, hasInfix, hasLogitsProcessors, infixLength, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
   type Backend, type BartConfig, type CausalLmConfig, type DecodeSession, type GenerateOptions, type HostTensor,
 } from '@prefix-tuning/core';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDecoderPrompt, buildSeq2SeqExample } from '@prefix-tuning/tasks';
 import type { LoadedModel } from '@prefix-tuning/hub';
 import type { LoadedAdapter } from '@prefix-tuning/core';
 import { UsageError, type OptionSpec } from '../cli.ts';
-import { checkIds, maxPositions, prependSpace, specialIds, taskTokenizer } from './model.ts';
+import { checkIds, maxPositions, prependSpace, readGenerationConfig, specialIds, taskTokenizer, type SpecialIds } from './model.ts';
 import { deviceOption } from './backend.ts';
 
 /** Options shared by `generate` and `eval`. */
@@ -65,29 +64,40 @@ const numOpt = (opts: Readonly<Record<string, unknown>>, name: string, ok: (n: n
 };
 
 /**
+ * The keys of `generation_config.json` that `generationDefaults` takes, the option each becomes
+ * and the values transformers accepts (an integer at least `min`, or a number passing `ok`).
+ */
+const MODEL_DEFAULTS: readonly (readonly [key: string, option: string, check: { min: number } | { ok: (n: number) => boolean; what: string }])[] = [
+  ['num_beams', 'beams', { min: 1 }],
+  ['temperature', 'temperature', { ok: (n) => n >= 0, what: 'a number >= 0' }],
+  ['top_k', 'top-k', { min: 0 }],
+  ['top_p', 'top-p', { ok: (n) => n > 0 && n <= 1, what: 'in (0, 1]' }],
+  ['no_repeat_ngram_size', 'no-repeat-ngram', { min: 0 }],
+  ['length_penalty', 'length-penalty', { ok: () => true, what: 'a number' }],
+  ['min_new_tokens', 'min-length', { min: 0 }],
+  ['max_new_tokens', 'max-new-tokens', { min: 1 }],
+];
+
+/**
  * The model's own decoding defaults, as transformers' `generate` reads them from
  * `generation_config.json`: `num_beams`, `do_sample`, `temperature`, `top_k`, `top_p`,
  * `no_repeat_ngram_size`, `length_penalty`, `min_new_tokens`, `max_new_tokens`, returned as
  * command-line options (`--beams`, `--sample`, …) for `parseDecoding` to merge under the user's.
+ * A value transformers would refuse is a usage error naming the file and the key; `top_k: 0`
+ * is off, as in transformers (temperature 0, transformers' mark of greedy decoding, is refused
+ * only when sampling: see `overModelDefaults`).
  */
 export const generationDefaults = (dir: string): Record<string, unknown> => {
+  const g = readGenerationConfig(dir);
   const p = join(dir, 'generation_config.json');
-  if (!existsSync(p)) return {};
-  let g: Record<string, unknown>;
-  try {
-    g = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UsageError(`${p}: invalid JSON (${(e as Error).message})`);
-  }
   const out: Record<string, unknown> = {};
-  const keys: [string, string][] = [
-    ['num_beams', 'beams'], ['temperature', 'temperature'], ['top_k', 'top-k'], ['top_p', 'top-p'], ['no_repeat_ngram_size', 'no-repeat-ngram'],
-    ['length_penalty', 'length-penalty'], ['min_new_tokens', 'min-length'], ['max_new_tokens', 'max-new-tokens'],
-  ];
-  for (const [k, o] of keys) {
+  for (const [k, o, check] of MODEL_DEFAULTS) {
     const v = g[k];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`${p}: ${k} must be a number, got ${JSON.stringify(v)}`);
+    if ('min' in check ? !(Number.isInteger(v) && v >= check.min) : !check.ok(v))
+      throw new UsageError(`${p}: ${k} must be ${'min' in check ? `an integer >= ${check.min}` : check.what}, got ${v}`);
+    if (k === 'top_k' && v === 0) continue;
     out[o] = v;
   }
   if (g['do_sample'] === true) out['sample'] = true;
@@ -106,6 +116,8 @@ const overModelDefaults = (opts: Readonly<Record<string, unknown>>, model: Reado
   const sample = userMode ? opts['sample'] === true : m['sample'] === true;
   if (sample) {
     if (m['beams'] !== undefined && Number(m['beams']) > 1) throw new UsageError(`the model's generation_config.json asks for beam sampling (do_sample with num_beams ${String(m['beams'])}), which is not implemented: pass --greedy, --beams N or --sample`);
+    if (m['temperature'] === 0 && opts['temperature'] === undefined)
+      throw new UsageError("the model's generation_config.json has temperature 0 (greedy decoding), which cannot sample: pass --temperature T with --sample, or --greedy");
     delete m['beams'];
   } else for (const k of ['temperature', 'top-k', 'top-p']) delete m[k];
   const beams = opts['beams'] !== undefined ? Number(opts['beams']) : opts['greedy'] === true || sample ? 1 : Number(m['beams'] ?? 1);
@@ -183,11 +195,10 @@ interface Engine {
 }
 
 /** Decoder-only models: the prompt is the start of the sequence (an infix adapter's source goes to the session apart). */
-const causalEngine = async (backend: Backend, cfg: CausalLmConfig, model: LoadedModel, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
+const causalEngine = async (backend: Backend, cfg: CausalLmConfig, model: LoadedModel, ids: SpecialIds, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
   const inj = adapter?.injection;
   // an infix adapter reads [source; INFIX; separator …]: the source goes to the session apart
   const infix = inj !== undefined && hasInfix(inj);
-  const ids = specialIds(model);
   const virtual = inj ? virtualPrefixLength(cfg, inj) + infixLength(inj) : 0;
   const positions = maxPositions(cfg);
   const tok = adapter ? taskTokenizer(model) : undefined;
@@ -228,9 +239,8 @@ const causalEngine = async (backend: Backend, cfg: CausalLmConfig, model: Loaded
  * `decoder_start_token_id`, and the config's forced first/last tokens apply, as transformers'
  * `generate` does.
  */
-const seq2seqEngine = async (backend: Backend, cfg: BartConfig, model: LoadedModel, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
+const seq2seqEngine = async (backend: Backend, cfg: BartConfig, model: LoadedModel, ids: SpecialIds, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
   const inj = adapter?.injection;
-  const ids = specialIds(model);
   const virtual = inj ? bartVirtualPositions(inj) : { source: 0, target: 0 };
   const positions = maxPositions(cfg);
   const tok = adapter ? taskTokenizer(model) : undefined;
@@ -269,8 +279,8 @@ const seq2seqEngine = async (backend: Backend, cfg: BartConfig, model: LoadedMod
 export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined) => {
   const params: Record<string, HostTensor> = { ...model.params, ...(adapter?.params ?? {}) };
   const cfg = model.config;
-  const engine = cfg.model_type === 'bart' ? await seq2seqEngine(backend, cfg, model, adapter, params) : await causalEngine(backend, cfg, model, adapter, params);
   const ids = specialIds(model);
+  const engine = cfg.model_type === 'bart' ? await seq2seqEngine(backend, cfg, model, ids, adapter, params) : await causalEngine(backend, cfg, model, ids, adapter, params);
   const tok = adapter !== undefined;
   let warned = false;
 

@@ -3,14 +3,37 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { eosTokenIds, type ModelConfig } from '@prefix-tuning/core';
-import { loadModel, type LoadedModel, type TextTokenizer } from '@prefix-tuning/hub';
+import { loadModel, resolveModel, type LoadedModel, type TextTokenizer } from '@prefix-tuning/hub';
 import { UsageError } from '../cli.ts';
+
+const cannotLoad = (idOrDir: string, why: string): UsageError => new UsageError(`cannot load model '${idOrDir}': ${why.replace(/\s*\n\s*/g, ' ')}`);
 
 /** Loads `--model` (a directory or a hub id). */
 export const loadModelOrExit = async (idOrDir: string): Promise<LoadedModel> => {
   const m = await loadModel(idOrDir);
-  if (E.isLeft(m)) throw new UsageError(`cannot load model '${idOrDir}': ${m.left.replace(/\s*\n\s*/g, ' ')}`);
+  if (E.isLeft(m)) throw cannotLoad(idOrDir, m.left);
   return m.right;
+};
+
+/** The directory of `--model` (a hub id is downloaded into the cache first), for what is read before the weights. */
+export const modelDirOrExit = async (idOrDir: string): Promise<string> => {
+  const d = await resolveModel(idOrDir);
+  if (E.isLeft(d)) throw cannotLoad(idOrDir, d.left);
+  return d.right;
+};
+
+/** The model's `generation_config.json` ({} without one); a file that is not a JSON object is a usage error naming it. */
+export const readGenerationConfig = (dir: string): Readonly<Record<string, unknown>> => {
+  const p = join(dir, 'generation_config.json');
+  if (!existsSync(p)) return {};
+  let g: unknown;
+  try {
+    g = JSON.parse(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${p}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new UsageError(`${p}: expected a JSON object, got ${g === null ? 'null' : Array.isArray(g) ? 'an array' : typeof g}`);
+  return g as Record<string, unknown>;
 };
 
 /** Ids from `generation_config.json` (when present), else the model config. */
@@ -28,15 +51,7 @@ const idList = (v: unknown): number[] | undefined =>
 
 /** The special ids generation uses: generation_config.json, then config.json, then the tokenizer. */
 export const specialIds = (m: LoadedModel): SpecialIds => {
-  let gen: Record<string, unknown> = {};
-  const p = join(m.dir, 'generation_config.json');
-  if (existsSync(p)) {
-    try {
-      gen = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-    } catch {
-      gen = {};
-    }
-  }
+  const gen = readGenerationConfig(m.dir);
   const eos = idList(gen['eos_token_id']) ?? (eosTokenIds(m.config).length > 0 ? [...eosTokenIds(m.config)] : m.tokenizer.eosId !== undefined ? [m.tokenizer.eosId] : []);
   const bos = typeof gen['bos_token_id'] === 'number' ? gen['bos_token_id'] : (m.config as { bos_token_id?: number | null }).bos_token_id ?? m.tokenizer.bosId;
   const pad = typeof gen['pad_token_id'] === 'number' ? gen['pad_token_id'] : m.tokenizer.padId;
