@@ -16,6 +16,13 @@
  * state lives on the host between runs (onnxruntime-node on CUDA) then moves it to the device
  * and back once per n micro-batches. The results are those of one call per micro-batch (the same
  * operations in the same order); the loop then polls `shouldStop` and checkpoints between calls.
+ *
+ * A non-finite loss or gradient norm (and non-finite parameters about to be checkpointed) never
+ * reaches a checkpoint: with `onNonFinite: 'stop'` (the default) the loop returns at once with
+ * `stopped: 'non-finite'` and the last checkpointed state, so the checkpoint on disk stays the
+ * last good one; with `'skip'` the micro-batch's update is undone (the state read before it is
+ * written back) and training goes on (one micro-batch per run and no accumulation, so that a
+ * skipped batch is exactly one update that did not happen).
  */
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
@@ -57,6 +64,18 @@ export interface TrainerConfig {
    * a run is written at its end.
    */
   readonly stepsPerRun?: number;
+  /** What a non-finite loss or gradient norm does (see the module comment; default `stop`). */
+  readonly onNonFinite?: 'stop' | 'skip';
+}
+
+/** Where training met a non-finite value. */
+export interface NonFinite {
+  readonly step: number;
+  readonly epoch: number;
+  /** 1-based micro-batch of the epoch. */
+  readonly batch: number;
+  readonly what: 'loss' | 'gradient norm' | 'parameters';
+  readonly value: number;
 }
 
 /** A batch: graph feeds and the number of target tokens it holds (for tokens/s). */
@@ -108,14 +127,27 @@ export interface TrainerHooks {
   readonly shouldStop?: () => boolean;
   /** Extra feeds per micro-batch (e.g. dropout masks), from a generator seeded by the step. */
   readonly extraFeeds?: (step: number, batch: Batch, rng: Sampler) => Record<string, HostTensor>;
+  /** A micro-batch skipped under `onNonFinite: 'skip'`. */
+  readonly onSkip?: (m: NonFinite) => void | Promise<void>;
 }
 
 export interface TrainResult {
   readonly state: TrainState;
   /** Final trainable parameters (the best on dev when a dev set was given). */
   readonly params: Record<string, HostTensor>;
-  readonly stopped: 'finished' | 'early-stopped' | 'interrupted';
+  readonly stopped: 'finished' | 'early-stopped' | 'interrupted' | 'non-finite';
+  /** With `stopped: 'non-finite'`: where (`state` is then the last checkpointed state, or the starting one). */
+  readonly nonFinite?: NonFinite;
 }
+
+/** The first non-finite float value of some tensors, if any. */
+const firstNonFinite = (ts: Readonly<Record<string, HostTensor>>): number | undefined => {
+  for (const t of Object.values(ts)) {
+    if (t.dtype !== 'float32') continue;
+    for (const v of t.data as Float32Array) if (!Number.isFinite(v)) return v;
+  }
+  return undefined;
+};
 
 const scalarF32 = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: Float32Array.of(v) });
 
@@ -148,6 +180,8 @@ export const train = async (args: {
   const totalSteps = updatesPerEpoch * config.epochs;
   const perRun = config.stepsPerRun ?? 1;
   if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`train: stepsPerRun must be a positive integer, got ${perRun}`);
+  const skipNonFinite = config.onNonFinite === 'skip';
+  if (skipNonFinite && (perRun > 1 || k > 1)) throw new Error('train: onNonFinite \'skip\' needs stepsPerRun 1 and no gradient accumulation');
   const stepGraph: Graph = trainStepGraph(loss, trainable, config.optimizer);
   const stateNames = trainStateNames(trainable, config.optimizer);
   // one executable per run length (n micro-batches; the last run of an epoch may be shorter),
@@ -179,6 +213,19 @@ export const train = async (args: {
   if (args.resume) for (const [n, t] of Object.entries(args.resume.tensors)) await exe!.writeState(n, t);
   const snapshot = async (patch: Partial<TrainState>): Promise<TrainState> => ({ ...st, ...patch, tensors: await readAll() });
   let stopped: TrainResult['stopped'] = 'finished';
+  let nonFinite: NonFinite | undefined;
+  let lastGood: TrainState = st;
+  /** Checkpoints `s` unless its parameters are non-finite (then records where and returns false). */
+  const checkpointIfFinite = async (s: TrainState): Promise<boolean> => {
+    const bad = firstNonFinite(s.tensors);
+    if (bad !== undefined) {
+      nonFinite = { step: s.step, epoch: s.epoch, batch: s.batchInEpoch, what: 'parameters', value: bad };
+      return false;
+    }
+    if (hooks.checkpoint) await hooks.checkpoint(s);
+    lastGood = s;
+    return true;
+  };
   try {
     epochs: while (!st.done && st.epoch < config.epochs) {
       const order = epochOrder(config.seed, st.epoch, nBatches);
@@ -213,6 +260,7 @@ export const train = async (args: {
           micros.push({ batch, step, lr, lastOfGroup });
           if (lastOfGroup) updates = step;
         }
+        const before = skipNonFinite ? await readAll() : undefined;
         const t0 = performance.now();
         const out = await run.run(feeds, micros.flatMap((_, j) => [trainNames.at(trainNames.loss, j), trainNames.at(trainNames.gradNorm, j)]));
         const seconds = (performance.now() - t0) / 1000 / n;
@@ -220,17 +268,29 @@ export const train = async (args: {
         for (let j = 0; j < n; j++) {
           const { batch, step, lr, lastOfGroup } = micros[j]!;
           const l = Number(out[trainNames.at(trainNames.loss, j)]!.data[0]);
+          const gn = Number(out[trainNames.at(trainNames.gradNorm, j)]!.data[0]);
+          if (!Number.isFinite(l) || !Number.isFinite(gn)) {
+            const where: NonFinite = { step, epoch: st.epoch, batch: b + j + 1, what: Number.isFinite(l) ? 'gradient norm' : 'loss', value: Number.isFinite(l) ? gn : l };
+            if (!before) {
+              nonFinite = where;
+              break epochs;
+            }
+            for (const [name, v] of Object.entries(before)) await run.writeState(name, v);
+            st = { ...st, batchInEpoch: b + j + 1, step };
+            await hooks.onSkip?.(where);
+            continue;
+          }
           lossSum += l;
           lossCount++;
           st = { ...st, batchInEpoch: b + j + 1, step: lastOfGroup ? step : st.step };
           await hooks.onStep?.({
             step, epoch: st.epoch, batch: b + j + 1, batchesPerEpoch: nBatches, totalSteps, loss: l,
-            gradNorm: Number(out[trainNames.at(trainNames.gradNorm, j)]!.data[0]), lr, tokens: batch.tokens, seconds,
+            gradNorm: gn, lr, tokens: batch.tokens, seconds,
           });
           if (lastOfGroup && config.checkpointEvery && step % config.checkpointEvery === 0) checkpointDue = true;
         }
         b += n;
-        if (checkpointDue && hooks.checkpoint) await hooks.checkpoint(await snapshot({}));
+        if (checkpointDue && hooks.checkpoint && !(await checkpointIfFinite(await snapshot({})))) break epochs;
       }
       // end of epoch: dev evaluation and early stopping
       let devLoss: number | undefined;
@@ -252,8 +312,9 @@ export const train = async (args: {
       await hooks.onEpoch?.({ epoch: st.epoch, trainLoss: lossSum / Math.max(1, lossCount), ...(devLoss !== undefined ? { devLoss } : {}), best: improved });
       if (early) stopped = 'early-stopped';
       st = await snapshot({});
-      if (hooks.checkpoint) await hooks.checkpoint(st);
+      if (!(await checkpointIfFinite(st))) break;
     }
+    if (nonFinite) return { state: lastGood, params: {}, stopped: 'non-finite', nonFinite };
     const params = st.best ? { ...st.best } : await readParams();
     return { state: st, params, stopped };
   } finally {

@@ -178,3 +178,43 @@ test('stepsPerRun with other inputs and sizes per batch: BART (encoder and decod
     }
   }
 });
+
+const finite = (ts: Readonly<Record<string, HostTensor>>): boolean =>
+  Object.values(ts).every((t) => t.dtype !== 'float32' || (t.data as Float32Array).every(Number.isFinite));
+
+test('a diverging run (lr 1e30) stops with non-finite, never checkpoints a non-finite state, and returns the last good one', async () => {
+  const { inj, loss, init, frozen } = setup();
+  const saved: TrainState[] = [];
+  const r = await train({
+    backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: batches(6, 1),
+    config: { ...config, checkpointEvery: 1, schedule: { lr: 1e30, warmupSteps: 0, decay: 'constant' }, optimizer: { ...config.optimizer, maxGradNorm: undefined } },
+    hooks: { checkpoint: async (s) => { saved.push(s); } },
+  });
+  assert.equal(r.stopped, 'non-finite');
+  assert.ok(r.nonFinite !== undefined && !Number.isFinite(r.nonFinite.value), JSON.stringify(r.nonFinite));
+  assert.ok(saved.every((s) => finite(s.tensors)), 'every checkpoint is finite');
+  assert.ok(r.state.step < r.nonFinite!.step || r.nonFinite!.what === 'parameters');
+  if (saved.length > 0) assert.equal(r.state, saved.at(-1));
+});
+
+test("onNonFinite 'skip': a batch whose loss is NaN is skipped every epoch and its update undone", async () => {
+  const { inj, loss, init, frozen: f } = setup();
+  // position 5 (past the toy batches' 4 tokens, after the 2 virtual ones) embeds as NaN: a longer batch has a NaN loss
+  const wpe = f['wpe.weight']!;
+  const data = Float32Array.from(wpe.data as Float32Array);
+  data.fill(NaN, 7 * 8, 8 * 8);
+  const frozen = { ...f, 'wpe.weight': { ...wpe, data } };
+  const good = batches(4, 1);
+  const ids = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6];
+  const bad: Batch = { feeds: { input_ids: i32([2, 6], ids), attention_mask: i32([2, 6], Array(12).fill(1)), labels: i32([2, 6], ids) }, tokens: 10 };
+  const base = { backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: [...good, bad], config };
+  const stop = await train(base);
+  assert.equal(stop.stopped, 'non-finite');
+  assert.equal(stop.nonFinite!.what, 'loss');
+  const skipped: number[] = [];
+  const r = await train({ ...base, config: { ...config, onNonFinite: 'skip' }, hooks: { onSkip: (m) => { skipped.push(m.step); } } });
+  assert.equal(r.stopped, 'finished');
+  assert.equal(skipped.length, config.epochs);
+  assert.ok(finite(r.params));
+  await assert.rejects(train({ ...base, config: { ...config, onNonFinite: 'skip', stepsPerRun: 2 } }), /needs stepsPerRun 1/);
+});
