@@ -139,3 +139,19 @@ test('every train option is either mapped to a run field or is a run-control fla
   const md = recipesMarkdown();
   for (const name of Object.keys(RECIPES)) assert.match(md, new RegExp(`^\\| ${name} \\|`, 'm'));
 });
+
+test('--resume keeps every saved run-control value unless its option is given, and says what changed', () => {
+  const saved = resolveRun({ ...base, 'checkpoint-every': 5, backend: 'reference', 'on-nonfinite': 'skip' });
+  const kept = checkResumeOptions({ out: 'o' }, saved);
+  assert.equal(kept.run.checkpointEvery, 5);
+  assert.equal(kept.run.backend, 'reference');
+  assert.equal(kept.run.onNonFinite, 'skip');
+  assert.deepEqual(kept.changed, []);
+  const moved = checkResumeOptions({ out: 'o', 'checkpoint-every': 9, 'on-nonfinite': 'stop', backend: 'reference' }, saved);
+  assert.equal(moved.run.checkpointEvery, 9);
+  assert.deepEqual(moved.changed.sort(), ['--checkpoint-every 5 -> 9', '--on-nonfinite skip -> stop']);
+  // a run saved before --on-nonfinite existed decodes and resumes with the default
+  const { onNonFinite: _, ...old } = saved;
+  assert.equal(checkResumeOptions({ out: 'o' }, old).run.onNonFinite, undefined);
+  assert.throws(() => resolveRun({ ...base, 'on-nonfinite': 'ignore' }), /--on-nonfinite must be stop or skip/);
+});

@@ -7,13 +7,12 @@
  *   loss-curve.svg    updated at every checkpoint
  *   adapter/          at the end: the computed prefix (MLP dropped), PEFT format when PEFT can express it
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, modelSites, train,
-  type Batch, type HostTensor, type Injection, type ModelConfig, type TrainState, type Sampler,
+  type HostTensor, type Injection, type Node, type TrainState,
 } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command, type OptionSpec } from '../cli.ts';
@@ -30,6 +29,10 @@ import { LOG_FILE, appendLog, readLog, truncateLog, type LogRecord } from '../ru
 import { lossCurveSvg } from '../run/svg.ts';
 import { formatDuration, progressReporter } from '../run/progress.ts';
 import { writeAdapterDir } from '../run/adapter.ts';
+import { describeModel, describeVariant, dropoutFeeds, modelDigest, paramCount, rowsOf } from '../run/describe.ts';
+import { claimRunDir, type RunLock } from '../run/lock.ts';
+import { checkOutDir, writeFailure } from '../run/outpath.ts';
+import { onStopSignals } from '../run/signals.ts';
 
 const options: OptionSpec[] = [
   { name: 'model', short: 'm', type: 'string', description: 'model directory or hub id (config.json, model.safetensors, tokenizer.json); required unless --resume' },
@@ -60,6 +63,7 @@ const options: OptionSpec[] = [
   { name: 'seed', type: 'number', description: 'seed of sampling, initialisation, batch order and dropout (default: 42)' },
   { name: 'patience', type: 'number', description: 'stop after this many epochs without a better dev loss (default: never)' },
   { name: 'checkpoint-every', type: 'number', description: 'also checkpoint every N optimizer updates (default: 100; always at each epoch end)' },
+  { name: 'on-nonfinite', type: 'string', description: 'a NaN/Inf loss or gradient: stop (exit 1, the last good checkpoint kept) | skip (undo that batch\'s update; needs --grad-accum 1, --steps-per-run 1) (default: stop)' },
   { name: 'backend', type: 'string', description: 'onnx | tfjs | reference (default: onnx)' },
   deviceOption,
   {
@@ -71,49 +75,6 @@ const options: OptionSpec[] = [
   { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output on stderr' },
 ];
 
-/** A digest of the frozen weights (sampled windows of every tensor: cheap, and different for another model). */
-const modelDigest = (cfg: ModelConfig, params: Readonly<Record<string, HostTensor>>): string => {
-  const h = createHash('sha256');
-  h.update(JSON.stringify(cfg));
-  for (const name of Object.keys(params).sort()) {
-    const t = params[name]!;
-    const b = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    h.update(`${name}[${t.shape.join(',')}]`);
-    const w = 4096;
-    for (const at of [0, Math.max(0, Math.floor(b.length / 2) - w / 2), Math.max(0, b.length - w)]) h.update(b.subarray(at, at + w));
-  }
-  return h.digest('hex');
-};
-
-const describeModel = (cfg: ModelConfig): string => {
-  const s = modelSites(cfg);
-  return `${cfg.model_type}, ${s.layers} layers, width ${s.embedDim}, vocab ${cfg.vocab_size}`;
-};
-
-const describeVariant = (inj: Injection): string => {
-  if (inj.groups.length === 0) return `${inj.variant.kind === 'finetune' ? 'fine-tuning' : inj.variant.kind} (${inj.trainable.length} weight tensors)`;
-  return inj.groups.map((g) => `${g.kind} ${g.length}${g.site && g.site !== 'self' ? ` at ${g.site}` : ''} (${g.reparam.kind === 'mlp' ? `MLP ${g.reparam.hidden}` : 'direct'}${g.initText !== undefined ? `, init ${JSON.stringify(g.initText)}` : ''})`).join(' + ');
-};
-
-const paramCount = (inj: Injection): number => inj.trainable.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-
-/** Dropout masks for the groups with dropout (values 0 or 1/(1-p)), or all ones (dev evaluation). */
-const dropoutFeeds = (inj: Injection, rows: number, rng?: Sampler): Record<string, HostTensor> => {
-  const out: Record<string, HostTensor> = {};
-  if (!inj.dropoutInputs) return out;
-  for (const g of inj.groups) {
-    if (g.dropout <= 0) continue;
-    const n = rows * g.length * g.width;
-    const keep = 1 / (1 - g.dropout);
-    const data = new Float32Array(n);
-    if (rng) for (let i = 0; i < n; i++) data[i] = rng.uniform() < g.dropout ? 0 : keep;
-    else data.fill(1);
-    out[`${g.scope}.dropout_mask`] = { dtype: 'float32', shape: [rows, g.length, g.width], data };
-  }
-  return out;
-};
-
-const rowsOf = (b: Batch): number => (b.feeds['input_ids'] ?? Object.values(b.feeds)[0]!).shape[0]!;
 
 /** Extra bookkeeping stored with each checkpoint (so a resumed run logs exactly what an uninterrupted one would). */
 interface Book {
@@ -145,7 +106,9 @@ export const trainCommand: Command = {
     '',
     'Writes into --out: run.json, checkpoint/, train-log.jsonl, loss-curve.svg and, at the end, adapter/',
     '(adapter_config.json + adapter_model.safetensors: the computed prefix, PEFT PREFIX_TUNING when PEFT can express the variant).',
-    'Ctrl-C saves a checkpoint and exits with 130; --resume continues it exactly.',
+    'Ctrl-C, SIGTERM and SIGHUP save a checkpoint and exit with 128 + the signal (130, 143, 129); --resume continues it exactly,',
+    'keeping the run\'s settings (run-control options given again, e.g. --checkpoint-every, replace the saved value and are listed).',
+    'One process at a time writes into --out (a lock file, .lock, names it); a run whose loss or gradient becomes NaN/Inf stops (exit 1).',
   ].join('\n'),
   options,
   run: async (opts) => {
@@ -153,6 +116,11 @@ export const trainCommand: Command = {
     const ckptDir = join(out, 'checkpoint');
     const resume = opts['resume'] === true;
     const quiet = opts['quiet'] === true;
+    const say = (line: string) => { if (!quiet) console.error(line); };
+    // one writer per --out: an existing directory is claimed before its checkpoint is read
+    const outOk = checkOutDir(out);
+    if (E.isLeft(outOk)) throw new UsageError(outOk.left);
+    let lock: RunLock | undefined = existsSync(out) ? claimRunDir(out, 'train', say) : undefined;
 
     // 1. the run configuration (a resumed run keeps its own)
     let run: RunConfig;
@@ -167,6 +135,7 @@ export const trainCommand: Command = {
       const checked = checkResumeOptions(opts, saved.right);
       run = checked.run;
       resumeVariant = checked.variant;
+      for (const c of checked.changed) say(`resume: ${c}`);
       resumeFrom = { state: c.right.state, manifest: c.right.manifest };
     } else {
       run = resolveRun(opts);
@@ -192,7 +161,7 @@ export const trainCommand: Command = {
     else run = { ...run, variant: wordsLength(run.variant, wordCount) };
     const hasDropout = flattenVariant(run.variant).some((p) => p.kind !== 'finetune' && (p.dropout ?? 0) > 0);
     let inj: Injection;
-    let loss;
+    let loss: Node;
     try {
       inj = inject(sites, run.variant, { dropout: hasDropout });
       loss = injectedTrainGraph(cfg, inj, { loss: run.loss }).outputs['loss']!;
@@ -243,7 +212,20 @@ export const trainCommand: Command = {
         throw new UsageError(`cannot resume: the training data differ from the checkpoint's (${m.data.train} train / ${m.data.dev} dev examples then, ${pairs.train.length} / ${pairs.dev.length} now, or different contents)`);
     }
 
-    mkdirSync(out, { recursive: true });
+    lock ??= claimRunDir(out, 'train', say);
+    let lastCheckpoint = resumeFrom ? `step ${resumeFrom.state.step}` : '';
+    if (!resume && hasCheckpoint(ckptDir)) throw new UsageError(`${out} already holds a training run (${ckptDir}); pass --resume to continue it, or choose another --out`);
+    try {
+      return await trainInto();
+    } catch (e) {
+      const m = writeFailure(e, lastCheckpoint ? `the previous checkpoint (${lastCheckpoint}) in ${ckptDir} is intact` : 'no checkpoint was written yet');
+      if (m === undefined) throw e;
+      console.error(`prefix-tune train: ${m}`);
+      return 1;
+    } finally {
+      lock.release();
+    }
+    async function trainInto(): Promise<number> {
     const wr = await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     if (E.isLeft(wr)) throw new Error(wr.left);
     const backend = await selectBackend(backendReq);
@@ -283,7 +265,7 @@ export const trainCommand: Command = {
     let microDone = resumeFrom ? resumeFrom.state.epoch * tb.batches.length + resumeFrom.state.batchInEpoch : 0;
     const microTotal = tb.batches.length * run.epochs;
     let secondsHere = 0, microHere = 0;
-    let lastLoss = NaN, lastCheckpoint = '';
+    let lastLoss = NaN;
     const writeSvg = async () => {
       const w = await writeFileAtomic(svgPath, lossCurveSvg(records, `${describeVariant(inj)} on ${cfg.model_type}`));
       if (E.isLeft(w)) throw new Error(w.left);
@@ -299,13 +281,7 @@ export const trainCommand: Command = {
       lastCheckpoint = `step ${s.step}`;
       await writeSvg();
     };
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) process.exit(130); // a second Ctrl-C: the last checkpoint on disk stands
-      interrupted = true;
-      reporter.line('interrupt: saving a checkpoint (Ctrl-C again to quit at once)');
-    };
-    process.on('SIGINT', onSigint);
+    const stop = onStopSignals((l) => reporter.line(l));
     let result;
     try {
       result = await train({
@@ -313,7 +289,7 @@ export const trainCommand: Command = {
         trainBatches: tb.batches,
         ...(devBatches.length > 0 ? { devBatches } : {}),
         config: {
-          epochs: run.epochs, seed: run.seed, checkpointEvery: run.checkpointEvery, stepsPerRun,
+          epochs: run.epochs, seed: run.seed, checkpointEvery: run.checkpointEvery, stepsPerRun, onNonFinite: run.onNonFinite ?? 'stop',
           ...(run.patience !== null ? { patience: run.patience } : {}),
           schedule: { lr: run.lr, warmupSteps: run.warmupSteps, decay: 'linear' },
           optimizer: {
@@ -324,7 +300,8 @@ export const trainCommand: Command = {
         },
         ...(resumeFrom ? { resume: resumeFrom.state } : {}),
         hooks: {
-          shouldStop: () => interrupted,
+          shouldStop: () => stop.signal() !== undefined,
+          onSkip: (m) => reporter.line(`step ${m.step} (epoch ${m.epoch + 1}, batch ${m.batch}): non-finite ${m.what} (${m.value}); its update was undone and the batch skipped`),
           checkpoint,
           extraFeeds: inj.dropoutInputs ? (_step, batch, rng) => dropoutFeeds(inj, rowsOf(batch), rng) : undefined,
           onStep: (m) => {
@@ -359,14 +336,21 @@ export const trainCommand: Command = {
         },
       });
     } finally {
-      process.off('SIGINT', onSigint);
+      stop.dispose();
       reporter.end();
+    }
+    if (result.stopped === 'non-finite') {
+      const m = result.nonFinite!;
+      console.error(`prefix-tune train: non-finite ${m.what} (${m.value}) at step ${m.step} (epoch ${m.epoch + 1}, batch ${m.batch}): training stopped; ` +
+        `${lastCheckpoint ? `the last good checkpoint (${lastCheckpoint}) in ${ckptDir} is kept` : 'no checkpoint was written (it diverged before the first)'}; ` +
+        'lower --lr, keep --max-grad-norm on, or pass --on-nonfinite skip');
+      return 1;
     }
 
     if (result.stopped === 'interrupted') {
       await checkpoint(result.state);
-      console.error(`interrupted: checkpoint saved in ${ckptDir} (${lastCheckpoint}); continue with: prefix-tune train --out ${out} --resume`);
-      return 130;
+      console.error(`interrupted${stop.signal() === 'SIGINT' ? '' : ` by ${stop.signal()}`}: checkpoint saved in ${ckptDir} (${lastCheckpoint}); continue with: prefix-tune train --out ${out} --resume`);
+      return stop.exitCode();
     }
 
     // 7. the adapter: computed activations (MLP dropped), fine-tuned weights as they are
@@ -396,5 +380,6 @@ export const trainCommand: Command = {
     console.log(`log: ${logPath}; loss curve: ${svgPath}; checkpoint: ${ckptDir}`);
     if (!existsSync(adapterDir)) return 1;
     return 0;
+    }
   },
 };

@@ -23,7 +23,7 @@ export const DataSpecC = t.union([
   t.type({ kind: t.literal('jsonl'), train: t.string, dev: Nullable(t.string) }),
 ], 'DataSpec');
 
-export const RunConfigC = t.type({
+export const RunConfigC = t.intersection([t.type({
   model: t.string,
   data: DataSpecC,
   variant: VariantC,
@@ -44,7 +44,10 @@ export const RunConfigC = t.type({
   patience: Nullable(PosInt),
   checkpointEvery: PosInt,
   backend: t.keyof(Object.fromEntries(BACKENDS.map((b) => [b, null])) as Record<(typeof BACKENDS)[number], null>),
-}, 'RunConfig');
+}), t.partial({
+  /** What a non-finite loss or gradient does (absent in runs written before it existed: stop). */
+  onNonFinite: t.keyof({ stop: null, skip: null }),
+})], 'RunConfig');
 export type RunConfig = t.TypeOf<typeof RunConfigC>;
 
 /** Decodes a stored run config; Left names the bad field. */
@@ -61,7 +64,7 @@ export const FIELD_OF_OPTION: Readonly<Record<string, keyof RunConfig>> = {
   epochs: 'epochs', 'batch-size': 'batchSize', lr: 'lr', 'warmup-steps': 'warmupSteps', 'weight-decay': 'weightDecay',
   'max-grad-norm': 'maxGradNorm', 'grad-accum': 'gradAccum', loss: 'loss', 'max-examples': 'maxExamples',
   'max-dev-examples': 'maxDevExamples', 'max-length': 'maxLength', seed: 'seed', patience: 'patience',
-  'checkpoint-every': 'checkpointEvery', backend: 'backend',
+  'checkpoint-every': 'checkpointEvery', backend: 'backend', 'on-nonfinite': 'onNonFinite',
   ...Object.fromEntries(VARIANT_OPTIONS.map((o) => [o, 'variant'])),
 };
 
@@ -189,8 +192,18 @@ export const resolveRun = (opts: Opts, fallback?: Pick<RunConfig, 'model' | 'dat
     patience: posInt(opts, 'patience') ?? null,
     checkpointEvery: posInt(opts, 'checkpoint-every') ?? 100,
     backend: backendName(opts['backend']),
+    onNonFinite: onNonFiniteOf(opts),
   };
 };
+
+const onNonFiniteOf = (opts: Opts): 'stop' | 'skip' => {
+  const v = opts['on-nonfinite'] ?? 'stop';
+  if (v !== 'stop' && v !== 'skip') throw new UsageError(`--on-nonfinite must be stop or skip, got '${String(v)}'`);
+  return v;
+};
+
+/** Run-control values a resumed run may change (the results do not depend on them, or the user asks for it). */
+const RESUMABLE: readonly (keyof RunConfig)[] = ['checkpointEvery', 'backend', 'onNonFinite'];
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -202,18 +215,24 @@ const mismatch = (o: string, field: string, fresh: unknown, saved: unknown): Usa
  * the same settings); `checkpoint-every` and `backend` may change. Throws naming the option.
  * The variant is returned for `checkResumeVariant` (its word-initialised lengths need the tokenizer).
  */
-export const checkResumeOptions = (opts: Opts, saved: RunConfig): { run: RunConfig; variant?: { option: string; fresh: Variant } } => {
+export const checkResumeOptions = (opts: Opts, saved: RunConfig): { run: RunConfig; variant?: { option: string; fresh: Variant }; changed: string[] } => {
   const fresh = resolveRun({ ...opts, 'max-examples': opts['max-examples'] ?? saved.maxExamples ?? undefined }, saved);
   const variantOptions = VARIANT_OPTIONS.filter((o) => opts[o] !== undefined);
   const variant = variantOptions.length > 0 ? { option: variantOptions.join(', --'), fresh: fresh.variant } : undefined;
   for (const [o, field] of Object.entries(FIELD_OF_OPTION)) {
-    if (opts[o] === undefined || field === 'checkpointEvery' || field === 'backend' || field === 'variant') continue;
+    if (opts[o] === undefined || RESUMABLE.includes(field) || field === 'variant') continue;
     if (JSON.stringify(fresh[field]) !== JSON.stringify(saved[field])) throw mismatch(o, field, fresh[field], saved[field]);
   }
-  return {
-    run: { ...saved, checkpointEvery: fresh.checkpointEvery, backend: opts['backend'] !== undefined ? fresh.backend : saved.backend },
-    ...(variant ? { variant } : {}),
-  };
+  // every saved run-control value stands unless its option is given
+  const run: RunConfig = { ...saved };
+  const changed: string[] = [];
+  for (const [o, field] of Object.entries(FIELD_OF_OPTION)) {
+    if (!RESUMABLE.includes(field) || opts[o] === undefined) continue;
+    const was = saved[field] ?? (field === 'onNonFinite' ? 'stop' : undefined);
+    if (JSON.stringify(fresh[field]) !== JSON.stringify(was)) changed.push(`--${o} ${show(was)} -> ${show(fresh[field])}`);
+    (run as Record<string, unknown>)[field] = fresh[field];
+  }
+  return { run, ...(variant ? { variant } : {}), changed };
 };
 
 /** The variant options of a resumed run must give the checkpoint's variant. */

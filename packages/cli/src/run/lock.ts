@@ -56,7 +56,7 @@ const createExclusive = (path: string, text: string): boolean => {
   }
 };
 
-const stale = (o: LockOwner | undefined): o is LockOwner => o !== undefined && o.host === hostname() && o.pid !== process.pid && pidDead(o.pid);
+const stale = (o: LockOwner | undefined): boolean => o !== undefined && o.host === hostname() && o.pid !== process.pid && pidDead(o.pid);
 
 export const describeOwner = (o: LockOwner): string => `pid ${o.pid} on ${o.host}, since ${o.started}`;
 
@@ -95,7 +95,7 @@ export const lockRunDir = (dir: string, command: string): E.Either<string, RunLo
     }
     try {
       const again = readOwner(path);
-      if (again && again.pid === owner.pid && again.started === owner.started) {
+      if (again && owner && again.pid === owner.pid && again.started === owner.started) {
         unlinkSync(path);
         note = `took over the lock of a run that is gone (${describeOwner(owner)})`;
       }
