@@ -208,7 +208,7 @@ const probe = async (): Promise<void> => {
   const say = (available: boolean, detail: string): void => { process.stdout.write(`${JSON.stringify({ path: 'tfjs-node-gpu', available, detail })}\n`); };
   try {
     const info = await tfjsBackend({ engine: 'node-gpu', log: false }).ready();
-    say(info.detail === 'GPU device in use', info.description);
+    say(info.detail.endsWith('GPU device in use'), info.description);
   } catch (e) {
     say(false, (e as Error).message.split('\n')[0]!.slice(0, 300));
   }
