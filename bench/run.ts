@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onnxRuntimeVersion } from '../packages/backend-onnx/src/index.ts';
 import { cases } from './cases.ts';
+import { withPeakFractions } from './peak.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -80,7 +81,7 @@ const main = (): void => {
     ...(ep === 'cuda' ? { gpu: gpuName() } : {}),
   };
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, results: withPeakFractions(results as { name: string; gflops?: number }[]) }, null, 2)}\n`);
   console.error(`wrote ${out}`);
 };
 

@@ -45,8 +45,12 @@ export interface CompileSettings {
 export interface TfjsExecutable extends Executable {
   /** The engine that runs it. */
   readonly engineInfo: EngineInfo;
-  /** Process CPU milliseconds and calls per op kind since compile (only with `profile: true`). */
-  profile(): Record<string, { ms: number; calls: number }>;
+  /**
+   * Process CPU milliseconds (all threads), wall milliseconds and calls per op kind and operand
+   * shapes since compile (only with `profile: true`; the native engine computes synchronously,
+   * so its wall time is the op's; on wasm, XNNPACK's worker threads are outside `ms`).
+   */
+  profile(): Record<string, { ms: number; wallMs: number; calls: number }>;
   /** Number of device tensors the executable holds between runs (weights, folded values, state). */
   residentTensors(): number;
 }
@@ -159,7 +163,7 @@ interface StateEntry {
 class TfjsProgram implements TfjsExecutable {
   private disposed = false;
   private readonly plans = new Map<string, Plan>();
-  private readonly stats = new Map<string, { ms: number; calls: number }>();
+  private readonly stats = new Map<string, { ms: number; wallMs: number; calls: number }>();
   /** Device values that live across runs, by node id: frozen params, folded values. */
   private readonly resident = new Map<number, tf.Tensor>();
   private readonly state = new Map<string, StateEntry>();
@@ -257,6 +261,7 @@ class TfjsProgram implements TfjsExecutable {
   /** Runs one node's lowering; the result is always a tensor the caller owns. */
   private exec(n: Node, lower: Lowering<OpName>, ins: readonly tf.Tensor[], inShapes: readonly (readonly number[])[], shape: readonly number[], cx: LowerContext): tf.Tensor {
     const t0 = this.settings.profile ? process.cpuUsage() : undefined;
+    const w0 = this.settings.profile ? performance.now() : 0;
     const lazy = lazyOps.has(n.op);
     let out: tf.Tensor;
     try {
@@ -271,10 +276,11 @@ class TfjsProgram implements TfjsExecutable {
       throw new Error(`bug: the tfjs lowering of ${n.op} at '${n.path}' gave ${out.dtype}[${out.shape.join(',')}], the node is ${n.dtype}[${shape.join(',')}]`);
     }
     if (this.settings.profile) {
-      const key = n.op === 'matmul' ? `matmul ${inShapes.map((x) => `[${x.join(',')}]`).join('@')}` : n.op;
-      const s = this.stats.get(key) ?? { ms: 0, calls: 0 };
+      const key = `${n.op} ${inShapes.map((x) => `[${x.join(',')}]`).join('@')}`;
+      const s = this.stats.get(key) ?? { ms: 0, wallMs: 0, calls: 0 };
       const c = process.cpuUsage(t0);
       s.ms += (c.user + c.system) / 1000;
+      s.wallMs += performance.now() - w0;
       s.calls++;
       this.stats.set(key, s);
     }
@@ -415,8 +421,8 @@ class TfjsProgram implements TfjsExecutable {
     });
   }
 
-  profile(): Record<string, { ms: number; calls: number }> {
-    return Object.fromEntries([...this.stats].sort(([, a], [, b]) => b.ms - a.ms).map(([k, v]) => [k, { ...v }]));
+  profile(): Record<string, { ms: number; wallMs: number; calls: number }> {
+    return Object.fromEntries([...this.stats].sort(([, a], [, b]) => b.wallMs - a.wallMs).map(([k, v]) => [k, { ...v }]));
   }
 
   residentTensors(): number {
