@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, slotErrorRateOfSources, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit, modelDirOrExit } from '../run/model.ts';
@@ -101,13 +101,16 @@ export const evalCommand: Command = {
       console.error(`prefix-tune eval: ${r.left}`);
       return 1;
     }
+    // E2E: the share of input slot values the outputs leave out or contradict
+    const slotError = task === 'e2e' ? slotErrorRateOfSources(groups.map((g) => g.source), hyps) : undefined;
     const out = String(opts['out']);
     const label = `${task} ${split} (${groups.length} inputs, ${dec.numBeams! > 1 ? `beam ${dec.numBeams}` : dec.doSample ? 'sampling' : 'greedy'})`;
-    const table = resultsTable(label, names as MetricName[], r.right);
+    const table = resultsTable(label, names as MetricName[], r.right) +
+      (slotError !== undefined ? `\n\nslot error rate: ${(slotError.rate * 100).toFixed(1)}% (${slotError.missing} missing + ${slotError.contradicted} contradicted of ${slotError.slots} slot values)` : '');
     const files: [string, string][] = [
       ['hypotheses.txt', hyps.join('\n') + '\n'],
       ['references.txt', formatReferences(refs)],
-      ['metrics.json', `${JSON.stringify({ task, split, inputs: groups.length, decoding: dec, metrics: r.right }, null, 2)}\n`],
+      ['metrics.json', `${JSON.stringify({ task, split, inputs: groups.length, decoding: dec, metrics: r.right, ...(slotError !== undefined ? { slot_error: slotError } : {}) }, null, 2)}\n`],
       ['results.md', `${table}\n`],
     ];
     for (const [f, text] of files) {

@@ -21,7 +21,9 @@
  *
  * The rate is (missing + contradicted) / slots over the whole corpus.
  */
+import * as E from 'fp-ts/lib/Either.js';
 import type { MRAttribute } from '../data/codecs.ts';
+import { parseLinearisedE2E } from '../data/linearise.ts';
 
 /** What became of one slot of the input in the output. */
 export type SlotOutcome = 'realised' | 'missing' | 'contradicted';
@@ -168,3 +170,14 @@ export const slotErrorRate = (mrs: readonly (readonly MRAttribute[])[], outputs:
   });
   return { slots, missing, contradicted, rate: slots === 0 ? 0 : (missing + contradicted) / slots, byKey };
 };
+
+/** {@link slotErrorRate} over E2E sources in the official linearisation (`name : X | Type : pub`). */
+export const slotErrorRateOfSources = (sources: readonly string[], outputs: readonly string[]): SlotErrorReport =>
+  slotErrorRate(
+    sources.map((s) => {
+      const mr = parseLinearisedE2E(s);
+      if (E.isLeft(mr)) throw new Error(`slot error rate: source ${JSON.stringify(s.slice(0, 80))} is not an E2E linearisation: ${mr.left}`);
+      return mr.right;
+    }),
+    outputs,
+  );
