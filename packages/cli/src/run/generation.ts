@@ -85,7 +85,7 @@ const numOpt = (opts: Readonly<Record<string, unknown>>, name: string, ok: (n: n
 const idsOpt = (opts: Readonly<Record<string, unknown>>, name: string): number[] | undefined => {
   const v = opts[name];
   if (v === undefined) return undefined;
-  const xs = Array.isArray(v) ? v : [v];
+  const xs = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : [v];
   const ids = xs.map((x) => Number(x));
   if (ids.length === 0 || !ids.every((n) => Number.isInteger(n) && n >= 0)) throw new UsageError(`--${name} must be comma-separated token ids, got ${String(v)}`);
   return ids;
@@ -416,6 +416,9 @@ const fileDecoderStart = (dir: string): number | undefined => {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 };
 
+/** The seed of sampled row `n` of a run (a row samples alike whatever the batch size). */
+const rowSeed = (seed: number, n: number): number => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
+
 /** At most this many notes of each kind per run (then one line says how many more). */
 const MAX_NOTES = 5;
 
@@ -469,6 +472,8 @@ export const makeGenerator = async (backend: Backend, model: LoadedModel, adapte
         ...engine.options, ...g,
         maxNewTokens: expand(limits), eosTokenIds: eos, ...(pad !== undefined ? { padTokenId: pad } : {}),
         ...(engine.encoderInput ? { encoderInputIds: expand(prompts) } : {}),
+        // each sampled row its own stream, from the seed and the row's place in the whole input
+        ...(g.doSample ? { rowSeeds: prompts.flatMap((_, j) => Array.from({ length: rows }, (_, k) => rowSeed(o.seed, (i + j) * rows + k))) } : {}),
       });
       batch.forEach((e, j) => {
         for (let k = 0; k < nRet; k++) {

@@ -49,6 +49,11 @@ export interface GenerateOptions extends ProcessorOptions, WarperOptions {
   readonly earlyStopping?: boolean | 'never';
   readonly doSample?: boolean;
   readonly seed?: number;
+  /**
+   * Sampling: one seed per row, each row drawing from its own stream (a row then samples the
+   * same tokens in any batch); default: one stream from `seed` shared by the rows in order.
+   */
+  readonly rowSeeds?: readonly number[];
   /** Sequences returned per batch item (<= numBeams). */
   readonly numReturnSequences?: number;
   /** Filler after EOS (default: the first EOS id). */
@@ -86,7 +91,9 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
   const out: number[][] = prompts.map(() => []);
   const scores = new Array<number>(B).fill(0);
   const done = new Array<boolean>(B).fill(false);
-  const sampler = new Sampler(o.seed ?? 0);
+  if (o.rowSeeds !== undefined && o.rowSeeds.length !== B) throw new Error(`rowSeeds: ${o.rowSeeds.length} seeds for ${B} rows`);
+  const shared = new Sampler(o.seed ?? 0);
+  const samplers = o.rowSeeds ? o.rowSeeds.map((x) => new Sampler(x)) : undefined;
   const identity = Int32Array.from({ length: B }, (_, i) => i);
   const perRun = o.tokensPerRun ?? 1;
   if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`tokensPerRun must be a positive integer, got ${perRun}`);
@@ -109,7 +116,7 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
       if (o.doSample) {
         warpRow(row, o);
         const p = softmaxOf(row);
-        let u = sampler.uniform();
+        let u = (samplers ? samplers[b]! : shared).uniform();
         tok = p.length - 1;
         for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
       } else {
