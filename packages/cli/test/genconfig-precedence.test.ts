@@ -135,3 +135,17 @@ test('README precedence 11: a key this library does not implement is named in on
     assert.equal(stderrOf(() => generationDefaults(dir))[1], '');
   });
 });
+
+test('the new flags: a bad value is one usage error naming the flag', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ 'early-stopping': 'always', beams: 2 }, /^--early-stopping must be true, false or never, got always$/],
+    [{ 'bad-words-ids': '[[1],[]]' }, /^--bad-words-ids must be a JSON list of non-empty lists of token ids, e\.g\. \[\[5\],\[7,8\]\], got \[\[1\],\[\]\]$/],
+    [{ 'bad-words-ids': 'nope' }, /^--bad-words-ids must be a JSON list/],
+    [{ 'suppress-tokens': ['1', 'x'] }, /^--suppress-tokens must be comma-separated token ids, got 1,x$/],
+    [{ 'repetition-penalty': 0 }, /^--repetition-penalty must be a positive number, got 0$/],
+    [{ 'max-length': 0 }, /^--max-length must be an integer >= 1, got 0$/],
+    [{ 'num-return-sequences': 2 }, /^greedy decoding returns one sequence: num_return_sequences 2 needs beam search or sampling$/],
+    [{ 'num-return-sequences': 3, beams: 2 }, /^num_return_sequences \(3\) must be <= num_beams \(2\)$/],
+  ];
+  for (const [opts, re] of cases) assert.throws(() => parseDecoding(opts, G, {}), (e: Error) => re.test(e.message) && e.message.split('\n').length === 1, JSON.stringify(opts));
+});
