@@ -13,6 +13,12 @@
  * `[BOS] source [EOS]` as in training, else the tokenizer's own special tokens); the decoder
  * starts from `decoder_start_token_id` and the forced first/last tokens of generation_config.json
  * (else config.json) apply, as in transformers' `generate`.
+ *
+ * Decoding options: the flags are parsed into a generation config (the call layer) and merged
+ * over the model's (`generationDefaults`) by core's `mergeGenerationConfigs` and
+ * `resolveGeneration` (transformers' precedence and rules; the README's table). Every row is
+ * decoded as it would be alone: its own new-token limit, its own sampling stream; a prompt too
+ * long for the model is cut as `--truncate` says and reported.
  */
 import {
   bartVirtualPositions, causalDecoder, decodeGenerationConfig, generate, hasInfix, hasLogitsProcessors, infixLength, mergeGenerationConfigs, newTokensFor,
