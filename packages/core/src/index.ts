@@ -35,6 +35,7 @@ export * from './models/index.ts';
 export * from './prefix/index.ts';
 export * from './decode/processors.ts';
 export * from './decode/search.ts';
+export * from './decode/options.ts';
 export { type Rng, rng, nextU32, split, Sampler } from './random.ts';
 export * from './loop/trainer.ts';
 export { causalDecoder, type CausalDecoder } from './decode/session.ts';

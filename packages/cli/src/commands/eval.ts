@@ -76,7 +76,9 @@ export const evalCommand: Command = {
     const max = opts['max-examples'];
     if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
     // the decoding options over the model's generation_config.json: usage errors before the weights load
-    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
+    // one hypothesis per input is scored: the call's num_return_sequences is 1 (over a model's own)
+    if (opts['num-return-sequences'] !== undefined && Number(opts['num-return-sequences']) !== 1) throw new UsageError('--num-return-sequences does not apply to eval (one hypothesis per input is scored)');
+    const dec = parseDecoding({ ...opts, 'num-return-sequences': 1 }, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);
