@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { Tokenizer, ByteFallbackDecoder, SequenceDecoder, type Decoder } from '@huggingface/tokenizers';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { exists, readJson } from './files.ts';
 
 /** What the rest of the library needs from a tokenizer. */
@@ -80,9 +80,11 @@ export const byteFallbackChain = (tokens: readonly string[]): string[] => {
 };
 
 /** Replaces the JS port's lenient ByteFallback steps (a WHATWG decoder) by `byteFallbackChain`, in place. */
-const useRustByteFallback = (d: Decoder | null): void => {
-  if (d instanceof ByteFallbackDecoder) d.decode_chain = byteFallbackChain;
-  else if (d instanceof SequenceDecoder) d.decoders.forEach(useRustByteFallback);
+type DecoderStep = { config?: { type?: string }; decoders?: DecoderStep[]; decode_chain: (tokens: string[]) => string[] };
+const useRustByteFallback = (d: DecoderStep | null): void => {
+  if (d === null) return;
+  if (d.config?.type === 'ByteFallback') d.decode_chain = byteFallbackChain;
+  else if (d.config?.type === 'Sequence') d.decoders?.forEach(useRustByteFallback);
 };
 
 const content = (x: t.TypeOf<typeof SpecialToken> | undefined): string | undefined =>
@@ -102,7 +104,7 @@ export const makeTokenizer = (tokenizerJson: unknown, config: unknown = {}): E.E
   } catch (e) {
     return E.left(`tokenizer.json: cannot be loaded (${(e as Error).message})`);
   }
-  useRustByteFallback(tok.decoder);
+  useRustByteFallback(tok.decoder as unknown as DecoderStep | null);
   const vocab = tok.get_vocab(true);
   let maxId = -1;
   for (const id of vocab.values()) if (id > maxId) maxId = id;
