@@ -4,7 +4,7 @@ Run from the repository root with the oracle virtualenv (see tools/README.md):
 
     /work/venvs/oracle/bin/python tools/make_fidelity_fixtures.py            # everything (~1 min)
     /work/venvs/oracle/bin/python tools/make_fidelity_fixtures.py rope       # one part:
-        rope | bytefallback | perplexity | peft-bart
+        rope | bytefallback | perplexity | peft-bart | peft-roundtrip (after the TS side wrote the adapters)
 
 Writes under fixtures/fidelity/ (documented in fixtures/README.md):
 
@@ -411,7 +411,29 @@ def do_peft_bart() -> None:
     print(f"peft-bart: {dir_size(d)} bytes, greedy {gens['greedy']['sequences']}, beam {gens['beam']['sequences']}")
 
 
-PARTS = {"rope": do_rope, "bytefallback": do_bytefallback, "peft-bart": do_peft_bart, "perplexity": do_perplexity}
+def do_peft_roundtrip() -> None:
+    """PEFT's logits for the BART adapters our TypeScript code wrote (packages/core/test/prefix/
+    peft-seq2seq.test.ts with WRITE_BART_ROUNDTRIP=1), through tools/check_adapter.py."""
+    import subprocess
+
+    root = OUT / "peft-roundtrip-bart"
+    for case in sorted(p.name for p in root.iterdir() if (p / "adapter").is_dir()):
+        d = root / case
+        out = d / "peft_logits.tmp.json"
+        subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "check_adapter.py"), str(OUT / "peft-bart" / "bart-enc3-dec2"),
+                        str(d / "adapter"), str(d / "inputs.json"), "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+        logits = json.loads(out.read_text())
+        out.unlink()
+        write_json(d / "expected.json", {
+            "versions": versions(),
+            "check": "tools/check_adapter.py fixtures/fidelity/peft-bart/bart-enc3-dec2 adapter inputs.json (PeftModel.from_pretrained)",
+            "adapter_config": json.loads((d / "adapter" / "adapter_config.json").read_text()),
+            "peft_logits": logits,
+        })
+        print(f"peft-roundtrip-bart/{case}: PEFT logits {logits['shape']}")
+
+
+PARTS = {"rope": do_rope, "bytefallback": do_bytefallback, "peft-bart": do_peft_bart, "perplexity": do_perplexity, "peft-roundtrip": do_peft_roundtrip}
 
 
 def main() -> None:
