@@ -314,8 +314,36 @@ def do_perplexity() -> None:
         pairs.append({"input_ids": src, "labels": labels, "loss": float(out.loss)})
         total += float(out.loss) * len(labels)
         ntok += len(labels)
+    # the same through text: a BART with the llama-sp vocabulary and a JSONL of (source, target)
+    seed_all(9420)
+    bart_sp = BartForConditionalGeneration(BartConfig(
+        vocab_size=vocab, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=24, decoder_ffn_dim=24, max_position_embeddings=32, init_std=0.25,
+    )).eval()
+    randomize_norms_and_biases(bart_sp, torch.Generator().manual_seed(9421))
+    bd = d / "bart-sp-tiny"
+    bart_sp.save_pretrained(bd, safe_serialization=True)
+    tok.save_pretrained(bd)
+    text_pairs = [("the cat sat on the mat.", "a cat."), ("Lily saw a big tree in the park.", "Lily and the tree."), ("the dog ran.", "the dog ran to the park, happy.")]
+    (d / "pairs.jsonl").write_text("".join(json.dumps({"source": a, "target": b}) + "\n" for a, b in text_pairs))
+    tp = []
+    tt, tn = 0.0, 0
+    for a, b in text_pairs:
+        # as prefix-tune builds BART examples: <s> ' ' + text </s> on both sides (tokenizer's bos/eos)
+        src = [tok.bos_token_id] + tok(" " + a, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        labels = [tok.bos_token_id] + tok(" " + b, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        with torch.no_grad():
+            loss = float(bart_sp(input_ids=torch.tensor([src]), labels=torch.tensor([labels])).loss)
+        tp.append({"input_ids": src, "labels": labels, "loss": loss})
+        tt += loss * len(labels)
+        tn += len(labels)
     write_json(d / "expected.json", {
         "versions": versions(),
+        "seq2seq_text": {
+            "model": "fixtures/fidelity/perplexity/bart-sp-tiny", "jsonl": "fixtures/fidelity/perplexity/pairs.jsonl", "pairs": tp,
+            "nll": tt / tn, "tokens": tn, "perplexity": float(torch.tensor(tt / tn).exp()),
+            "definition": "source ids = [bos] + tokenizer(' ' + source, add_special_tokens=False) + [eos], labels likewise from the target; nll as in seq2seq",
+        },
         "causal": {
             "model": "fixtures/fidelity/perplexity/llama-sp-tiny", "text": "fixtures/fidelity/perplexity/text.txt",
             "documents": docs, "ids": ids, "seq_len": seq_len, "window_losses": per,
