@@ -448,15 +448,21 @@ def do_peft_roundtrip() -> None:
     for case in sorted(p.name for p in root.iterdir() if (p / "adapter").is_dir()):
         d = root / case
         out = d / "peft_logits.tmp.json"
-        subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "check_adapter.py"), str(OUT / "peft-bart" / "bart-enc3-dec2"),
-                        str(d / "adapter"), str(d / "inputs.json"), "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+        gens = {}
+        for beams in (1, 4):
+            r = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "check_adapter.py"), str(OUT / "peft-bart" / "bart-enc3-dec2"),
+                                str(d / "adapter"), str(d / "inputs.json"), "--out", str(out), "--generate", "8", "--beams", str(beams)],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            line = next(x for x in r.stderr.splitlines() if x.startswith("check_adapter: generate "))
+            gens["greedy" if beams == 1 else "beam"] = {"num_beams": beams, "max_new_tokens": 8, "sequences": json.loads(line[len("check_adapter: generate "):])}
         logits = json.loads(out.read_text())
         out.unlink()
         write_json(d / "expected.json", {
             "versions": versions(),
-            "check": "tools/check_adapter.py fixtures/fidelity/peft-bart/bart-enc3-dec2 adapter inputs.json (PeftModel.from_pretrained)",
+            "check": "tools/check_adapter.py fixtures/fidelity/peft-bart/bart-enc3-dec2 adapter inputs.json --generate 8 --beams 1|4 (PeftModel.from_pretrained; generate from row 0 of input_ids with the model's generation config)",
             "adapter_config": json.loads((d / "adapter" / "adapter_config.json").read_text()),
             "peft_logits": logits,
+            "generation": gens,
         })
         print(f"peft-roundtrip-bart/{case}: PEFT logits {logits['shape']}")
 

@@ -5,7 +5,8 @@
  *   loads through `parseAdapter`; logits, greedy and 4-beam decoding equal PEFT's;
  * - adapters trained here (PEFT layout, and the paper layout with `sites: ['self']`) are written
  *   by `serializeAdapter` as plain PEFT adapters; `PeftModel.from_pretrained` on the committed
- *   files (tools/check_adapter.py) gave the logits we compute from them.
+ *   files (tools/check_adapter.py) gave the logits we compute from them, and greedy and 4-beam
+ *   `generate` outputs equal ours.
  * Regenerate the trained adapters with WRITE_BART_ROUNDTRIP=1 (then rerun the python check:
  * `tools/make_fidelity_fixtures.py peft-roundtrip`).
  */
@@ -141,5 +142,14 @@ for (const c of roundtrip) {
     assert.deepEqual(got.shape, peft.peft_logits.shape);
     assert.ok(maxAbsDiff(got.data as Float32Array, peft.peft_logits.data) < 1e-4, `vs PEFT ${maxAbsDiff(got.data as Float32Array, peft.peft_logits.data)}`);
     assert.ok(maxAbsDiff(ours.data as Float32Array, peft.peft_logits.data) < 1e-3, 'retraining here reproduces the committed adapter');
+    // and PEFT's generate from the committed files (greedy and 4 beams) is ours
+    const dec = await seq2seqDecoder(referenceBackend(), cfg, { ...frozen, ...committed.right.params }, committed.right.injection!);
+    const src = inputs['input_ids'].data.slice(0, inputs['input_ids'].shape[1]);
+    for (const g of [peft.generation.greedy, peft.generation.beam]) {
+      const o = { ...seq2seqGenerateOptions(cfg), maxNewTokens: g.max_new_tokens, numBeams: g.num_beams };
+      const r = await generate(await dec.start([src], { beams: g.num_beams }), [dec.decoderPrompt], o);
+      assert.deepEqual([...dec.decoderPrompt, ...r.tokens[0]!], g.sequences[0], `beams ${g.num_beams}`);
+    }
+    await dec.dispose();
   });
 }
