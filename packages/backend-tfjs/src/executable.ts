@@ -28,7 +28,7 @@ import {
   graphNodes, topoOrderUntil, bindDims, dimEval, isConcrete, shapeToString, dimToString,
 } from '@prefix-tuning/core';
 import { prepare } from './prepare.ts';
-import { loweringTable, fusedRules, isFused, tfDtype, lazyOps, materialize, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
+import { loweringTable, fusedRules, isFused, tfDtype, lazyOps, materialize, swapsLastTwo, matmulTransposed, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
 import { activate, type EngineInfo } from './engine.ts';
 
 type Leaf = Node<'input'> | Node<'param'>;
@@ -157,6 +157,8 @@ const FOLD_EXPANSION_LIMIT = 1 << 22;
 interface Plan {
   /** Nodes to run, in order. */
   readonly steps: readonly Node[];
+  /** For each step, the nodes whose values its lowering reads (its inputs, or what they fuse away). */
+  readonly args: readonly (readonly Node[])[];
   readonly lowerings: readonly Lowering<OpName>[];
   /** For each step, the ids of the values whose last use it is. */
   readonly release: readonly (readonly number[])[];
@@ -306,14 +308,30 @@ class TfjsProgram implements TfjsExecutable {
     const roots = names.map((k) => this.prepared.outputs[k]!);
     const held = (n: Node): boolean => this.resident.has(n.id) || this.stateById.has(n.id);
     const order = topoOrderUntil(roots, held);
-    const steps = order.filter((n) => n.op !== 'input');
+    let steps = order.filter((n) => n.op !== 'input');
     const inputs = order.filter((n): n is Node<'input'> => n.op === 'input');
+    let args: (readonly Node[])[] = steps.map((n) => n.inputs);
+    let lowerings = steps.map(lowerOf);
+    if (this.engineInfo.tfjsBackend !== 'wasm') {
+      // a product of a transposed operand reads it untransposed (tf.matMul's flags; on wasm only
+      // untransposed products reach XNNPACK): the transpose is not computed unless something
+      // else reads it
+      const isT = (x: Node): boolean => x.op === 'transpose' && !held(x) && swapsLastTwo((x as Node<'transpose'>).attrs.perm);
+      steps.forEach((n, i) => {
+        if (n.op !== 'matmul' || !n.inputs.some(isT)) return;
+        args[i] = n.inputs.map((x) => (isT(x) ? x.inputs[0]! : x));
+        lowerings[i] = matmulTransposed(isT(n.inputs[0]!), isT(n.inputs[1]!)) as unknown as Lowering<OpName>;
+      });
+      const read = new Set([...roots.map((r) => r.id), ...args.flatMap((a) => a.map((x) => x.id))]);
+      const keep = steps.map((n) => read.has(n.id));
+      [steps, args, lowerings] = [steps.filter((_, i) => keep[i]), args.filter((_, i) => keep[i]), lowerings.filter((_, i) => keep[i])];
+    }
     const last = new Map<number, number>();
-    steps.forEach((n, i) => { for (const x of n.inputs) last.set(x.id, i); });
+    args.forEach((a, i) => { for (const x of a) last.set(x.id, i); });
     const pinned = new Set(roots.map((r) => r.id));
     const release: number[][] = steps.map(() => []);
     for (const [id, i] of last) if (!pinned.has(id)) release[i]!.push(id);
-    const plan: Plan = { steps, lowerings: steps.map(lowerOf), release, inputs };
+    const plan: Plan = { steps, args, lowerings, release, inputs };
     this.plans.set(key, plan);
     return plan;
   }
@@ -360,7 +378,8 @@ class TfjsProgram implements TfjsExecutable {
       const valueOf = (n: Node): tf.Tensor => values.get(n.id) ?? this.resident.get(n.id) ?? this.stateById.get(n.id)?.tensor ?? (() => { throw new Error(`internal: no value for ${n.op} at '${n.path}'`); })();
       const cx = this.context(env);
       plan.steps.forEach((n, i) => {
-        values.set(n.id, this.exec(n, plan.lowerings[i]!, n.inputs.map(valueOf), n.inputs.map((x) => evalShape(x.shape, env)), evalShape(n.shape, env), cx));
+        const a = plan.args[i]!;
+        values.set(n.id, this.exec(n, plan.lowerings[i]!, a.map(valueOf), a.map((x) => evalShape(x.shape, env)), evalShape(n.shape, env), cx));
         // released at its last use: peak memory is the live set
         for (const id of plan.release[i]!) {
           values.get(id)?.dispose();
