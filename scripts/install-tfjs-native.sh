@@ -10,7 +10,10 @@
 # This script is the other way in:
 #
 # 1. `pip download`s PyPI's tensorflow-cpu==2.18.0 wheel (cp311, manylinux_2_17_x86_64, about
-#    230 MB; `--wheel FILE` uses a local copy instead) and extracts only
+#    230 MB) into the project's cache, $PREFIX_TUNING_CACHE/wheels (default
+#    ~/.cache/prefix-tuning/wheels, or under $XDG_CACHE_HOME), so that a rebuild (a fresh
+#    node_modules, another clone, CI with a cached home) downloads nothing; `--wheel FILE` uses a
+#    local copy instead. It extracts only
 #    tensorflow/libtensorflow_cc.so.2 (about 600 MiB; it exports the TF_*/TFE_* C API the addon
 #    calls and needs no Python at run time), tensorflow/libtensorflow_framework.so.2 (about
 #    50 MiB) and the C API headers the addon includes (and what those include);
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --wheel) wheel=$(realpath "${2:?--wheel needs a file}") || die "--wheel: no such file: $2"; shift 2 ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (usage: scripts/install-tfjs-native.sh [--wheel FILE] [--force])" ;;
   esac
 done
@@ -73,12 +76,20 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cache="${PREFIX_TUNING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/prefix-tuning}/wheels"
+if [ -z "$wheel" ]; then
+  wheel=$(ls "$cache"/tensorflow_cpu-"$tf_version"-cp311-*manylinux*x86_64*.whl 2>/dev/null | head -1 || true)
+  [ -z "$wheel" ] || say "using the cached wheel in $cache"
+fi
 if [ -z "$wheel" ]; then
   python3 -m pip --version >/dev/null 2>&1 || die "python3 with pip is needed to download the tensorflow-cpu wheel (or pass --wheel FILE)"
-  say "downloading tensorflow-cpu==$tf_version (cp311 manylinux_2_17_x86_64 wheel, about 230 MB) from PyPI"
+  say "downloading tensorflow-cpu==$tf_version (cp311 manylinux_2_17_x86_64 wheel, about 230 MB) from PyPI into $cache"
   python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
-    --platform manylinux_2_17_x86_64 -d "$tmp" "tensorflow-cpu==$tf_version" || die "pip download of tensorflow-cpu==$tf_version failed"
-  wheel=$(ls "$tmp"/tensorflow_cpu-*.whl)
+    --platform manylinux_2_17_x86_64 -d "$tmp/dl" "tensorflow-cpu==$tf_version" || die "pip download of tensorflow-cpu==$tf_version failed"
+  mkdir -p "$cache" || die "cannot create the wheel cache $cache (set PREFIX_TUNING_CACHE)"
+  # complete files only: a cached wheel is never a partial download
+  for f in "$tmp"/dl/tensorflow_cpu-*.whl; do cp "$f" "$cache/$(basename "$f").part" && mv -f "$cache/$(basename "$f").part" "$cache/$(basename "$f")"; done
+  wheel=$(ls "$cache"/tensorflow_cpu-"$tf_version"-cp311-*manylinux*x86_64*.whl | head -1)
 fi
 case "$(basename "$wheel")" in
   tensorflow_cpu-"$tf_version"-*manylinux*x86_64*.whl) ;;
