@@ -10,6 +10,9 @@
  * FILE (default bench/results/latest.json) as
  *   { machine: {...}, results: [{ name, backend, tokens_per_s, step_ms, gflops, flops_per_step, peak_rss_mb, ... }] }.
  * FLOPs are counted analytically (bench/model.ts states the formulas); gflops = flops_per_step / step time.
+ * `peak.sgemm2048.onnx` and `peak.sgemm2048.tfjs-node` measure the machine's own peak in the same
+ * run (bench/peak.ts); when they ran, every other result carries `peak_fraction` (its GFLOP/s over
+ * its own engine's SGEMM GFLOP/s) and `peak_of`, so results from different machines can be read.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem, loadavg, availableParallelism } from 'node:os';

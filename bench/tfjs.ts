@@ -14,6 +14,10 @@
  * Both run on the engine `tfjs-wasm` names (the wasm engine, `--threads` XNNPACK threads;
  * engine and thread count are recorded in the result: `backend` and `engine` in the details
  * override the runner's defaults). bench/cases.ts spreads `tfjsCases` into its registry.
+ *
+ * - tfjs-node.{forward.gpt2-small.b5t128, train.gpt2-small.prefix10.b5t128, decode.gpt2-small.b1,
+ *   decode.gpt2-small.b32-mixed}: the ONNX cases themselves (bench/cases.ts: same graphs, shapes,
+ *   repetitions and FLOP counts) with tfjs-node as the backend (`tfjsNodeCases`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
