@@ -5,7 +5,7 @@
  * length_penalty`, the same early-stopping heuristic). The session owns the model and its
  * KV cache; these functions only choose tokens, so they run on any backend.
  */
-import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type WarperOptions } from './processors.ts';
+import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type RowContext, type WarperOptions } from './processors.ts';
 import { Sampler } from '../random.ts';
 
 /**
@@ -54,6 +54,36 @@ export interface Generated {
 }
 
 /**
+ * The next token of one row of greedy decoding or sampling: the processors applied to the
+ * row's logits, then the argmax (first maximum on ties) or a draw from `sampler` after the
+ * warpers; `logprob` is the token's log-probability under the raw logits (what scores add up).
+ * Every decoding loop (this module's, the continuous batch's) chooses its tokens here.
+ */
+export const chooseToken = (
+  logits: ArrayLike<number>,
+  row: RowContext,
+  o: ProcessorOptions & WarperOptions & { readonly doSample?: boolean },
+  sampler: Sampler,
+): { readonly token: number; readonly logprob: number; readonly logprobs: Float64Array } => {
+  const V = logits.length;
+  const scores = Float64Array.from(logits);
+  const lp = logSoftmaxOf(scores);
+  processRow(scores, row, o);
+  let tok: number;
+  if (o.doSample) {
+    warpRow(scores, o);
+    const p = softmaxOf(scores);
+    let u = sampler.uniform();
+    tok = p.length - 1;
+    for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
+  } else {
+    tok = 0;
+    for (let i = 1; i < V; i++) if (scores[i]! > scores[tok]!) tok = i;
+  }
+  return { token: tok, logprob: lp[tok]!, logprobs: lp };
+};
+
+/**
  * Greedy decoding or sampling (one row per prompt). `prompts` are the token sequences the
  * session was prefilled with (used by the processors: n-grams, min length).
  */
@@ -76,22 +106,9 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
     const next = new Int32Array(B);
     for (let b = 0; b < B; b++) {
       if (done[b]) { next[b] = pad; continue; }
-      const row = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
-      const lp = logSoftmaxOf(row);
-      processRow(row, { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + o.maxNewTokens }, o);
-      let tok: number;
-      if (o.doSample) {
-        warpRow(row, o);
-        const p = softmaxOf(row);
-        let u = sampler.uniform();
-        tok = p.length - 1;
-        for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
-      } else {
-        tok = 0;
-        for (let i = 1; i < V; i++) if (row[i]! > row[tok]!) tok = i;
-      }
+      const { token: tok, logprob } = chooseToken(logits.subarray(b * V, (b + 1) * V), { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + o.maxNewTokens }, o, sampler);
       next[b] = tok;
-      scores[b]! += lp[tok]!;
+      scores[b]! += logprob;
       seqs[b]!.push(tok);
       out[b]!.push(tok);
       if (eos.includes(tok)) done[b] = true;
