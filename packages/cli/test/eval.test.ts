@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { loadTaskSplit, parseReferences } from '@prefix-tuning/tasks';
+import { loadTaskSplit, parseReferences, slotErrorRateOfSources } from '@prefix-tuning/tasks';
 import { cli, e2eDir, rmrf, tempDir, tinyModelDir } from './train-fixture.ts';
 
 const skip = !existsSync(join(e2eDir, 'testset_w_refs.csv')) && `${e2eDir} not found`;
@@ -51,6 +51,10 @@ test('eval writes hypotheses, references, metrics and a paper-style table', { sk
   const want = [m.metrics['bleu']! * 100, m.metrics['nist']!, m.metrics['meteor']! * 100, m.metrics['rouge_l']! * 100, m.metrics['cider']!];
   cells.forEach((c, i) => assert.ok(Math.abs(c - want[i]!) <= 0.051, `column ${i}: ${c} vs ${want[i]}`));
   assert.ok(r.stdout.startsWith(md.join('\n')), r.stdout);
+  // E2E: the slot error rate of the written hypotheses against the inputs' slots
+  const ser = (m as unknown as { slot_error: { rate: number; slots: number } }).slot_error;
+  assert.deepEqual(ser, JSON.parse(JSON.stringify(slotErrorRateOfSources(groups.map((g) => g.source), hyps.slice(0, 8)))));
+  assert.ok(md.some((l) => l.startsWith(`slot error rate: ${(ser.rate * 100).toFixed(1)}%`)), md.join('\n'));
 });
 
 test('eval: usage errors exit 2 with one line', { skip }, () => {

@@ -30,6 +30,9 @@ test('quickstart: embedded model, E2E subset: trains, prints examples and both m
     assert.ok(existsSync(join(out, f)), `${f} missing`);
   const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { inputs: number; untuned: Record<string, number>; prefix_tuned: Record<string, number> };
   assert.equal(m.inputs, 4);
+  assert.match(r.stdout, /\| CIDEr \| SER % \(lower is better\) \|/);
+  const ser = (m as unknown as { slot_error: Record<string, { rate: number; slots: number }> }).slot_error;
+  for (const k of ['untuned', 'prefix_tuned']) assert.ok(ser[k]!.rate >= 0 && ser[k]!.rate <= 1 && ser[k]!.slots >= 4 * 3, `${k}: ${JSON.stringify(ser[k])}`);
   for (const k of ['bleu', 'nist', 'meteor', 'rouge_l', 'cider']) {
     assert.ok(Number.isFinite(m.untuned[k]) && Number.isFinite(m.prefix_tuned[k]), k);
   }

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, slotErrorRateOfSources, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit, modelDirOrExit } from '../run/model.ts';
@@ -76,7 +76,9 @@ export const evalCommand: Command = {
     const max = opts['max-examples'];
     if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
     // the decoding options over the model's generation_config.json: usage errors before the weights load
-    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
+    // one hypothesis per input is scored: the call's num_return_sequences is 1 (over a model's own)
+    if (opts['num-return-sequences'] !== undefined && Number(opts['num-return-sequences']) !== 1) throw new UsageError('--num-return-sequences does not apply to eval (one hypothesis per input is scored)');
+    const dec = parseDecoding({ ...opts, 'num-return-sequences': 1 }, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);
@@ -101,13 +103,16 @@ export const evalCommand: Command = {
       console.error(`prefix-tune eval: ${r.left}`);
       return 1;
     }
+    // E2E: the share of input slot values the outputs leave out or contradict
+    const slotError = task === 'e2e' ? slotErrorRateOfSources(groups.map((g) => g.source), hyps) : undefined;
     const out = String(opts['out']);
     const label = `${task} ${split} (${groups.length} inputs, ${dec.numBeams! > 1 ? `beam ${dec.numBeams}` : dec.doSample ? 'sampling' : 'greedy'})`;
-    const table = resultsTable(label, names as MetricName[], r.right);
+    const table = resultsTable(label, names as MetricName[], r.right) +
+      (slotError !== undefined ? `\n\nslot error rate: ${(slotError.rate * 100).toFixed(1)}% (${slotError.missing} missing + ${slotError.contradicted} contradicted of ${slotError.slots} slot values)` : '');
     const files: [string, string][] = [
       ['hypotheses.txt', hyps.join('\n') + '\n'],
       ['references.txt', formatReferences(refs)],
-      ['metrics.json', `${JSON.stringify({ task, split, inputs: groups.length, decoding: dec, metrics: r.right }, null, 2)}\n`],
+      ['metrics.json', `${JSON.stringify({ task, split, inputs: groups.length, decoding: dec, metrics: r.right, ...(slotError !== undefined ? { slot_error: slotError } : {}) }, null, 2)}\n`],
       ['results.md', `${table}\n`],
     ];
     for (const [f, text] of files) {

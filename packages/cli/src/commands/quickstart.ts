@@ -15,7 +15,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, score, sharedDir, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, score, sharedDir, slotErrorRateOfSources, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
@@ -34,8 +34,8 @@ export const EMBEDDED_MODEL = join(repoRoot, 'models', 'tiny-gpt2-en');
 /** Files of a previous quickstart run that a new one replaces (nothing else in --out is touched). */
 const OUTPUTS = ['checkpoint', 'adapter', 'run.json', 'train-log.jsonl', 'loss-curve.svg', 'results.md', 'metrics.json', 'hypotheses.txt'];
 
-const SCALE: Readonly<Record<string, number>> = { bleu: 100, meteor: 100, rouge_l: 100, nist: 1, cider: 1 };
-const TITLE: Readonly<Record<string, string>> = { bleu: 'BLEU', nist: 'NIST', meteor: 'METEOR', rouge_l: 'ROUGE-L', cider: 'CIDEr' };
+const SCALE: Readonly<Record<string, number>> = { bleu: 100, meteor: 100, rouge_l: 100, nist: 1, cider: 1, slot_error: 100 };
+const TITLE: Readonly<Record<string, string>> = { bleu: 'BLEU', nist: 'NIST', meteor: 'METEOR', rouge_l: 'ROUGE-L', cider: 'CIDEr', slot_error: 'SER % (lower is better)' };
 const num = (v: MetricValue): number => (typeof v === 'number' ? v : v['fmeasure'] ?? Object.values(v)[0]!);
 const cell = (name: string, v: MetricValue): string => {
   const s = SCALE[name] ?? 1;
@@ -163,12 +163,17 @@ export const quickstartCommand: Command = {
       say(`untuned:      ${untuned[i]}`);
       say(`reference:    ${g.references[0]}`);
     }
-    const table = metricsTable(names, [['untuned (table text continued)', su.right], [`prefix-tuned (prefix ${String(opts['prefix-length'])})`, st.right]]);
+    // the share of the inputs' slot values that the outputs leave out or contradict
+    const serU = slotErrorRateOfSources(sources, untuned), serT = slotErrorRateOfSources(sources, tuned);
+    const table = metricsTable([...names, 'slot_error'], [
+      ['untuned (table text continued)', { ...su.right, slot_error: serU.rate }],
+      [`prefix-tuned (prefix ${String(opts['prefix-length'])})`, { ...st.right, slot_error: serT.rate }],
+    ]);
     console.log(`\nE2E test, first ${groups.length} inputs (${refs.reduce((s, r) => s + r.length, 0)} references), ${decoding}:\n`);
     console.log(table);
     const files: [string, string][] = [
       ['results.md', `${table}\n`],
-      ['metrics.json', `${JSON.stringify({ inputs: groups.length, untuned: su.right, prefix_tuned: st.right, decoding: dec }, null, 2)}\n`],
+      ['metrics.json', `${JSON.stringify({ inputs: groups.length, untuned: su.right, prefix_tuned: st.right, slot_error: { untuned: serU, prefix_tuned: serT }, decoding: dec }, null, 2)}\n`],
       ['hypotheses.txt', tuned.join('\n') + '\n'],
     ];
     for (const [f, text] of files) {

@@ -217,7 +217,7 @@ export interface RowRequest {
   /** The row's prefix: a bank slot, or none (the base model). */
   readonly prefix?: { readonly bank: PrefixBank; readonly slot: number };
   /** Greedy or sampling settings, limits and processors (`numBeams` must be 1: see `session`). */
-  readonly options: Omit<GenerateOptions, 'numBeams' | 'tokensPerRun' | 'numReturnSequences'>;
+  readonly options: Omit<GenerateOptions, 'numBeams' | 'tokensPerRun' | 'numReturnSequences' | 'maxNewTokens'> & { readonly maxNewTokens: number };
   /**
    * Each chosen token, with its log-probability and the row's log-probabilities over the
    * vocabulary; returning true ends the row after it (a stop string), reason 'stop'.
