@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { eosTokenIds, type ModelConfig } from '@prefix-tuning/core';
+import { decodeGenerationConfig, eosTokenIds, type GenerationConfig, type ModelConfig } from '@prefix-tuning/core';
 import type { LoadedModel } from './model.ts';
 
 /** The model's `generation_config.json` ({} without one); Left when it is not a JSON object. */
@@ -22,6 +22,36 @@ export const readGenerationConfig = (dir: string): E.Either<string, Readonly<Rec
   }
   if (typeof g !== 'object' || g === null || Array.isArray(g)) return E.left(`${p}: expected a JSON object, got ${g === null ? 'null' : Array.isArray(g) ? 'an array' : typeof g}`);
   return E.right(g as Record<string, unknown>);
+};
+
+/**
+ * Keys of the model's generation config that `specialIds` reads (with config.json and the
+ * tokenizer behind them): not decoding defaults of `modelGenerationConfig`'s callers.
+ */
+export const GENERATION_ID_KEYS: ReadonlySet<string> = new Set(['eos_token_id', 'pad_token_id', 'bos_token_id', 'forced_bos_token_id', 'forced_eos_token_id', 'decoder_start_token_id']);
+
+/**
+ * The model's own decoding defaults, as transformers' `generate` reads them: the generation keys
+ * of `generation_config.json` (or, without one, of `config.json`), decoded by core's
+ * `decodeGenerationConfig`. `file` is the file read; `unsupported` the keys transformers would
+ * apply and this library does not (for the caller to name). A bad value names the file and key.
+ */
+export const modelGenerationConfig = (dir: string): E.Either<string, { readonly config: GenerationConfig; readonly unsupported: readonly string[]; readonly file: string }> => {
+  const g = readGenerationConfig(dir);
+  if (E.isLeft(g)) return g;
+  const own = existsSync(join(dir, 'generation_config.json'));
+  const file = join(dir, own ? 'generation_config.json' : 'config.json');
+  let json: Readonly<Record<string, unknown>> = g.right;
+  if (!own) {
+    try {
+      const c = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown) : {};
+      json = typeof c === 'object' && c !== null && !Array.isArray(c) ? (c as Record<string, unknown>) : {};
+    } catch {
+      json = {}; // config.json's own errors are the model loader's
+    }
+  }
+  const d = decodeGenerationConfig(json, { fromModelConfig: !own });
+  return E.isLeft(d) ? E.left(`${file}: ${d.left}`) : E.right({ ...d.right, file });
 };
 
 /** Ids from `generation_config.json` (when present), else the model config. */

@@ -67,6 +67,12 @@ export interface Generated {
   readonly scores: number[];
 }
 
+/**
+ * The seed of sampled row `n` of a run drawn from `seed` (`rowSeeds`): a row samples alike
+ * whatever batch it is decoded in (the CLI's batches, the server's continuous batch).
+ */
+export const rowSeed = (seed: number, n: number): number => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
+
 /** The new-token limit of each of `n` prompts. */
 export const rowLimits = (o: Pick<GenerateOptions, 'maxNewTokens'>, n: number): number[] => {
   const m = o.maxNewTokens;
