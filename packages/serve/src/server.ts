@@ -306,12 +306,20 @@ export const createServer = async (o: ServeOptions): Promise<E.Either<string, Se
     },
     async close(drainMs = 30_000) {
       draining = true;
+      // stops accepting; idle keep-alive connections close now, busy ones when their response ends
       const closing = app.close();
-      const timer = setTimeout(() => engine.cancelAll(), drainMs);
-      await Promise.race([engine.idle(), new Promise((r) => setTimeout(r, drainMs + 1000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((r) => { timer = setTimeout(r, drainMs); });
+      await Promise.race([engine.idle(), deadline]);
       clearTimeout(timer);
-      engine.cancelAll();
-      await Promise.race([closing, new Promise((r) => setTimeout(r, 2000))]);
+      engine.cancelAll(); // past the deadline: the rest leave at the next step
+      await engine.idle();
+      // the responses being written finish (fastify waits for them); a connection still open then is cut
+      let t2: NodeJS.Timeout | undefined;
+      await Promise.race([closing, new Promise<void>((r) => { t2 = setTimeout(r, 2000); })]);
+      clearTimeout(t2);
+      app.server.closeAllConnections();
+      await closing;
       await engine.dispose();
     },
   };
