@@ -77,6 +77,8 @@ export interface Finished {
   readonly completionTokens: number;
   /** The generated ids (a final EOS included). */
   readonly tokenIds: readonly number[];
+  /** The row left early: its client went away or its deadline passed. */
+  readonly cancelled?: boolean;
 }
 
 /** A prompt ready to decode: its ids and its row's resolved options (its own new-token limit). */
@@ -292,7 +294,7 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
             const hitStop = tracker.done !== undefined;
             const end = tracker.end();
             emit(end.delta);
-            resolve({ text: end.text, finishReason: reason === 'length' && !hitStop ? 'length' : 'stop', completionTokens: produced.length, tokenIds: produced });
+            resolve({ text: end.text, finishReason: reason === 'length' && !hitStop ? 'length' : 'stop', completionTokens: produced.length, tokenIds: produced, ...(reason === 'cancelled' ? { cancelled: true } : {}) });
           },
         });
         void loop();

@@ -8,6 +8,7 @@ export const makeMetrics = (state: { queue(): number; running(): number; adapter
     requests: new Counter({ name: 'prefix_tune_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers: [registry] }),
     promptTokens: new Counter({ name: 'prefix_tune_prompt_tokens_total', help: 'Prompt tokens of completed requests', registers: [registry] }),
     completionTokens: new Counter({ name: 'prefix_tune_completion_tokens_total', help: 'Generated tokens', registers: [registry] }),
+    cancelled: new Counter({ name: 'prefix_tune_cancelled_sequences_total', help: 'Sequences that left the batch early (client gone, deadline, shutdown)', registers: [registry] }),
     ttft: new Histogram({ name: 'prefix_tune_time_to_first_token_seconds', help: 'Time from request to the first generated token', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     interToken: new Histogram({ name: 'prefix_tune_inter_token_latency_seconds', help: 'Time between consecutive tokens of a sequence', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] }),
   };

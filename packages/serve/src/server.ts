@@ -233,6 +233,7 @@ export const createServer = async (o: ServeOptions): Promise<E.Either<string, Se
         }
       });
       const settled = await Promise.allSettled(jobs);
+      metrics.cancelled.inc(results.filter((f) => f?.cancelled === true).length);
       const failed = settled.find((r) => r.status === 'rejected');
       const completionTokens = results.reduce((a, f) => a + (f?.completionTokens ?? 0), 0);
       const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
