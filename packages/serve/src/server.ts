@@ -76,7 +76,14 @@ export const createServer = async (o: ServeOptions): Promise<E.Either<string, Se
   const metrics = makeMetrics({ queue: () => engine.waiting, running: () => engine.running, adapters: () => engine.registry.resident });
   let draining = false;
 
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: lim.bodyLimit, return503OnClosing: true });
+  const app = Fastify({
+    logger: o.logger ?? false, bodyLimit: lim.bodyLimit, return503OnClosing: true,
+    // the router's own errors (a bad URL encoding, a parameter too long) in OpenAI's shape too
+    frameworkErrors: (err, _req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      void (reply as FastifyReply).code(status >= 400 && status < 500 ? status : 400).send(errorBody({ status, type: 'invalid_request_error', message: err.message.slice(0, 300), code: (err as { code?: string }).code ?? null }));
+    },
+  });
 
   // JSON bodies: strict UTF-8 (invalid bytes are a 400, not replacement characters)
   app.removeContentTypeParser('application/json');
