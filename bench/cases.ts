@@ -9,6 +9,7 @@ import {
 import { trainStepGraph, trainState, trainInternalOutputs, trainNames, unrollTrainSteps, type AdamWConfig } from '../packages/core/src/train/index.ts';
 import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
 import { tfjsCases } from './tfjs.ts';
+import { serveCases, namedOnlyCases } from './serve.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal, median, type Measured } from './model.ts';
 
 export interface CaseOptions {
@@ -187,4 +188,9 @@ export const cases: Readonly<Record<string, (o: CaseOptions) => Promise<Measured
   'onnx.decode.gpt2-small.b1': decodeB1,
   'onnx.decode.gpt2-small.b32-mixed': decodeB32Mixed,
   ...tfjsCases,
+  ...serveCases,
+  ...namedOnlyCases,
 };
+
+/** Cases a plain `pnpm bench` (or a prefix in --only) leaves out: they run only when named (the 10-minute soak). */
+export const NAMED_ONLY: ReadonlySet<string> = new Set(Object.keys(namedOnlyCases));
