@@ -9,8 +9,8 @@
  * first token and inter-token latency (p50, p99; between streamed chunks), errors, and the server's
  * peak RSS in the phase (VmHWM, reset between phases). Beside them, the same requests as the
  * 32-client phase decoded offline in this process: `generate`'s path (the CLI's `makeGenerator`,
- * one batch per adapter, as `prefix-tune generate --adapter A --input F` runs) and one mixed batch
- * of every request on core's `continuousDecoder` (the server's decoder without HTTP).
+ * one batch per adapter, as `prefix-tune generate --adapter A --input F` runs) and every request
+ * queued at once on core's `continuousDecoder` with the server's 32 rows (its decoder without HTTP).
  *
  * `serve.soak` (run only when named): 32 clients for PREFIX_TUNING_SOAK_S seconds (default 600),
  * the server's RSS sampled every 5 s; reports RSS at minute 2 and its spread up to the end.
@@ -156,7 +156,7 @@ const phase = async (url: string, ids: readonly string[], clients: number, perCl
 };
 
 /** The requests of a phase decoded offline: generate's path (one batch per adapter) and one mixed continuous batch. */
-const offline = async (model: string, adapters: string, ids: readonly string[], n: number, threads: number) => {
+const offline = async (model: string, adapters: string, ids: readonly string[], n: number, threads: number, maxRows: number) => {
   const backend = onnxBackend({ intraOpNumThreads: threads });
   const m = { right: ok(await loadModel(model)) };
   const reqs = Array.from({ length: n }, (_, k) => requestOf(ids, k));
@@ -181,7 +181,7 @@ const offline = async (model: string, adapters: string, ids: readonly string[], 
     await gen.dispose();
   }
   // one mixed batch on the continuous decoder: every request a row with its adapter's bank slot
-  const dec = await continuousDecoder(backend, cfg, m.right.params, { maxRows: n });
+  const dec = await continuousDecoder(backend, cfg, m.right.params, { maxRows });
   const sites = modelSites(cfg);
   const first = readAdapter(ids[0]!);
   const bank = await dec.bank(storedInjection(sites, first.variant, ids.length), ids.length);
@@ -208,7 +208,7 @@ export const serveStream = async (o: CaseOptions): Promise<Measured> => {
     // PREFIX_TUNING_SERVE_CLIENTS=1,2 for a quick check of the bench itself
     const levels = (process.env['PREFIX_TUNING_SERVE_CLIENTS'] ?? '1,8,32,64').split(',').map(Number);
     const ref = levels.includes(32) ? 32 : Math.max(...levels);
-    const off = await offline(env.model, env.adapters, env.ids, ref * 2, o.threads);
+    const off = await offline(env.model, env.adapters, env.ids, ref * 2, o.threads, 32);
     details['offline_generate_tokens_per_s'] = r1(off.generateTokensPerS);
     details['offline_mixed_batch_tokens_per_s'] = r1(off.mixedTokensPerS);
     const { url, proc } = await startServe(env.model, env.adapters, o.threads, 32);

@@ -206,6 +206,8 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
   const tokenText = (id: number) => model.tokenizer.decode([id], { skipSpecialTokens: false });
   const cancels = new Set<() => void>();
   let beamsRunning = 0;
+  let beamRows = 0;
+  const beamWaiters: (() => void)[] = [];
   const idleWaiters: (() => void)[] = [];
   let looping = false;
 
@@ -283,7 +285,7 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
           onToken: (id, logprob, lps) => {
             produced.push(id);
             if ((o.eosTokenIds ?? ids.eos).includes(id)) return false; // EOS ends the row; its text is not part of the completion
-            const r = tracker.push({ id, text: tokenText(id), logprob, ...(s.logprobs !== undefined && s.logprobs > 0 ? { top: tops(lps, s.logprobs) } : {}) });
+            const r = tracker.push({ id, text: tokenText(id), logprob: s.logprobs !== undefined ? logprob() : 0, ...(s.logprobs !== undefined && s.logprobs > 0 ? { top: tops(lps(), s.logprobs) } : {}) });
             emit(r.delta);
             return r.stopped;
           },
@@ -301,18 +303,29 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
       });
     },
     async beams(prep, adapter, s, n, signal) {
+      const o = prep.options;
+      const K = o.numBeams ?? s.numBeams;
+      let cancelled = false;
+      const cancel = () => { cancelled = true; };
+      cancels.add(cancel);
       beamsRunning++;
       try {
-        const o = prep.options;
-        const session = await decoder.session([prep.ids], { beams: o.numBeams ?? s.numBeams, ...(adapter ? { prefix: { bank: adapter.bank, slot: adapter.slot } } : {}), padId: pad });
-        // a client that went away stops the search at its next step
-        const guarded = { ...session, advance: (p: Int32Array, t: Int32Array) => { if (signal.aborted) throw new Error('cancelled'); return session.advance(p, t); } };
+        // beam searches together hold at most --max-running rows (one search alone may hold more)
+        while (beamRows > 0 && beamRows + K > opts.maxRunning && !signal.aborted && !cancelled) await new Promise<void>((r) => beamWaiters.push(r));
+        if (signal.aborted || cancelled) return [];
+        beamRows += K;
         let r;
         try {
+          const session = await decoder.session([prep.ids], { beams: K, ...(adapter ? { prefix: { bank: adapter.bank, slot: adapter.slot } } : {}), padId: pad });
+          // a client that went away (or a shutdown past its deadline) stops the search at its next step
+          const guarded = { ...session, advance: (p: Int32Array, t: Int32Array) => { if (signal.aborted || cancelled) throw new Error('cancelled'); return session.advance(p, t); } };
           r = await beamSearch(guarded, [prep.ids], { ...o, numReturnSequences: n });
         } catch (e) {
-          if (signal.aborted) return [];
+          if (signal.aborted || cancelled) return [];
           throw e;
+        } finally {
+          beamRows -= K;
+          for (const w of beamWaiters.splice(0)) w();
         }
         return r.tokens.map((toks) => {
           const stopAt = toks.findIndex((t) => (o.eosTokenIds ?? ids.eos).includes(t));
@@ -324,6 +337,7 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
           return { text: end.text, finishReason: stopped || stopAt >= 0 ? 'stop' : 'length', completionTokens: stopAt < 0 ? toks.length : stopAt + 1, tokenIds: stopAt < 0 ? toks : toks.slice(0, stopAt + 1) };
         });
       } finally {
+        cancels.delete(cancel);
         beamsRunning--;
         checkIdle();
       }
@@ -331,7 +345,10 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
     queueRoom: () => opts.maxQueue - decoder.waiting,
     get running() { return decoder.running + beamsRunning; },
     get waiting() { return decoder.waiting; },
-    cancelAll() { for (const c of cancels) c(); },
+    cancelAll() {
+      for (const c of cancels) c();
+      for (const w of beamWaiters.splice(0)) w();
+    },
     idle: () => new Promise<void>((r) => { idleWaiters.push(r); checkIdle(); }),
     dispose: () => decoder.dispose(),
   };

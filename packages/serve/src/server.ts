@@ -10,7 +10,7 @@
  * an optional API key (`Authorization: Bearer`, 401). A client that disconnects frees its rows
  * at the next decoding step.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '@prefix-tuning/core';
@@ -58,6 +58,12 @@ export interface Server {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** Key comparison in constant time (for keys of the same length). */
+const sameKey = (a: string, b: string): boolean => {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+};
 
 /** Logprobs of a completion choice (OpenAI's legacy shape). */
 interface CompletionLogprobs { tokens: string[]; token_logprobs: number[]; top_logprobs: Record<string, number>[] | null; text_offset: number[] }
@@ -124,12 +130,13 @@ export const createServer = async (o: ServeOptions): Promise<E.Either<string, Se
     const url = req.url.split('?')[0]!;
     if (!url.startsWith('/v1/')) return;
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const is = (key: string | undefined) => bearer !== undefined && key !== undefined && sameKey(bearer, key);
     if (url.startsWith('/v1/adapters')) {
       if (o.adminKey === undefined) return send(reply, { status: 403, type: 'permission_error', message: 'the adapter admin endpoints are disabled: start the server with --admin-key', code: 'admin_disabled' });
-      if (bearer !== o.adminKey) return send(reply, { status: 401, type: 'authentication_error', message: 'this endpoint needs the admin key (Authorization: Bearer <admin key>)', code: 'invalid_admin_key' });
+      if (!is(o.adminKey)) return send(reply, { status: 401, type: 'authentication_error', message: 'this endpoint needs the admin key (Authorization: Bearer <admin key>)', code: 'invalid_admin_key' });
       return;
     }
-    if (o.apiKey !== undefined && bearer !== o.apiKey && (o.adminKey === undefined || bearer !== o.adminKey))
+    if (o.apiKey !== undefined && !is(o.apiKey) && !is(o.adminKey))
       return send(reply, { status: 401, type: 'authentication_error', message: bearer === undefined ? "You didn't provide an API key (Authorization: Bearer <key>)" : 'Incorrect API key provided', code: 'invalid_api_key' });
   });
 

@@ -99,6 +99,17 @@ test('registry: LRU of --max-resident-adapters, admin load/unload, foreign and e
   for (const id of ['a..b', 'a%00', '%2F..%2Fx']) assert.equal((await call('DELETE', `/v1/adapters/${id}`, undefined, ADMIN)).status, 400, id);
 });
 
+test('beam searches beyond --max-running rows wait their turn and decode as alone', async () => {
+  const body = { model: 'a01', prompt: 't7 t8', max_tokens: 10, num_beams: 3, n: 2, return_token_ids: true };
+  const alone = await call('POST', '/v1/completions', body);
+  assert.equal(alone.status, 200, alone.text);
+  // 3 searches of 3 beams on a server of 4 running rows: one at a time, beside sampled rows
+  const all = await Promise.all([body, body, body, { model: 'a00', prompt: 't1', max_tokens: 10, n: 3 }].map((b) => call('POST', '/v1/completions', b)));
+  for (const r of all) assert.equal(r.status, 200, r.text);
+  for (const r of all.slice(0, 3)) assert.deepEqual(r.json.choices.map((c: any) => c.token_ids), alone.json.choices.map((c: any) => c.token_ids));
+  assert.equal(server!.engine.running, 0);
+});
+
 test('chat without a chat template is a 400 that says so', async () => {
   const r = await call('POST', '/v1/chat/completions', { model: 'a00', messages: [{ role: 'user', content: 't1' }] });
   assert.equal(r.status, 400);

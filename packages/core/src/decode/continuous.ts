@@ -220,9 +220,10 @@ export interface RowRequest {
   readonly options: Omit<GenerateOptions, 'numBeams' | 'tokensPerRun' | 'numReturnSequences' | 'maxNewTokens'> & { readonly maxNewTokens: number };
   /**
    * Each chosen token, with its log-probability and the row's log-probabilities over the
-   * vocabulary; returning true ends the row after it (a stop string), reason 'stop'.
+   * vocabulary (each computed when called, during this call only); returning true ends the row
+   * after it (a stop string), reason 'stop'.
    */
-  onToken(token: number, logprob: number, logprobs: Float64Array): boolean | void;
+  onToken(token: number, logprob: () => number, logprobs: () => Float64Array): boolean | void;
   /** Called once when the row leaves (or fails: every row of a failed step gets the error). */
   onDone(reason: FinishReason, error?: Error): void;
   /** Polled before each step: true frees the row (a client that went away). */

@@ -87,31 +87,53 @@ export const rowLimits = (o: Pick<GenerateOptions, 'maxNewTokens'>, n: number): 
 /**
  * The next token of one row of greedy decoding or sampling: the processors applied to the
  * row's logits, then the argmax (first maximum on ties) or a draw from `sampler` after the
- * warpers; `logprob` is the token's log-probability under the raw logits (what scores add up).
- * Every decoding loop (this module's, the continuous batch's) chooses its tokens here.
+ * warpers; `logprob()` is the token's log-probability under the raw logits (what scores add up),
+ * `logprobs()` the row's log-probabilities (both computed on demand, while `logits` is unchanged).
+ * Plain greedy decoding (no processors) reads the logits in place: no copy of the vocabulary
+ * per row and token. Every decoding loop (this module's, the continuous batch's) chooses its
+ * tokens here.
  */
 export const chooseToken = (
   logits: ArrayLike<number>,
   row: RowContext,
   o: ProcessorOptions & WarperOptions & { readonly doSample?: boolean },
   sampler: Sampler,
-): { readonly token: number; readonly logprob: number; readonly logprobs: Float64Array } => {
+): { readonly token: number; logprob(): number; logprobs(): Float64Array } => {
   const V = logits.length;
-  const scores = Float64Array.from(logits);
-  const lp = logSoftmaxOf(scores);
-  processRow(scores, row, o);
+  // log-softmax's normaliser, computed when asked for as logSoftmaxOf computes it (the same values)
+  let lse: number | undefined;
+  const normaliser = (): number => {
+    if (lse !== undefined) return lse;
+    let m = -Infinity;
+    for (let i = 0; i < V; i++) m = Math.max(m, logits[i]!);
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[i]! - m);
+    return (lse = m + Math.log(sum));
+  };
   let tok: number;
-  if (o.doSample) {
-    warpRow(scores, o);
-    const p = softmaxOf(scores);
-    let u = sampler.uniform();
-    tok = p.length - 1;
-    for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
-  } else {
+  if (!o.doSample && !hasLogitsProcessors(o)) {
     tok = 0;
-    for (let i = 1; i < V; i++) if (scores[i]! > scores[tok]!) tok = i;
+    for (let i = 1; i < V; i++) if (logits[i]! > logits[tok]!) tok = i;
+  } else {
+    const scores = Float64Array.from(logits);
+    processRow(scores, row, o);
+    if (o.doSample) {
+      warpRow(scores, o);
+      const p = softmaxOf(scores);
+      let u = sampler.uniform();
+      tok = p.length - 1;
+      for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
+    } else {
+      tok = 0;
+      for (let i = 1; i < V; i++) if (scores[i]! > scores[tok]!) tok = i;
+    }
   }
-  return { token: tok, logprob: lp[tok]!, logprobs: lp };
+  const chosen = tok;
+  return {
+    token: chosen,
+    logprob: () => logits[chosen]! - normaliser(),
+    logprobs: () => { const z = normaliser(); return Float64Array.from({ length: V }, (_, i) => logits[i]! - z); },
+  };
 };
 
 /**
@@ -147,7 +169,7 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
       const encoderTokens = o.encoderInputIds?.[b];
       const { token: tok, logprob } = chooseToken(logits.subarray(b * V, (b + 1) * V), { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + limit[b]!, ...(encoderTokens ? { encoderTokens } : {}) }, o, samplers ? samplers[b]! : shared);
       next[b] = tok;
-      scores[b]! += logprob;
+      scores[b]! += logprob();
       seqs[b]!.push(tok);
       out[b]!.push(tok);
       finish(b, tok);
