@@ -10,6 +10,7 @@ import { trainStepGraph, trainState, trainInternalOutputs, trainNames, unrollTra
 import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
 import { tfjsCases } from './tfjs.ts';
 import { peakCases } from './peak.ts';
+import { serveCases, namedOnlyCases } from './serve.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal, median, type Measured } from './model.ts';
 
 export interface CaseOptions {
@@ -193,4 +194,9 @@ export const cases: Readonly<Record<string, (o: CaseOptions) => Promise<Measured
   'onnx.decode.gpt2-small.b32-mixed': decodeB32Mixed,
   ...tfjsCases,
   ...peakCases,
+  ...serveCases,
+  ...namedOnlyCases,
 };
+
+/** Cases a plain `pnpm bench` (or a prefix in --only) leaves out: they run only when named (the 10-minute soak). */
+export const NAMED_ONLY: ReadonlySet<string> = new Set(Object.keys(namedOnlyCases));

@@ -57,11 +57,52 @@ test('eval writes hypotheses, references, metrics and a paper-style table', { sk
   assert.ok(md.some((l) => l.startsWith(`slot error rate: ${(ser.rate * 100).toFixed(1)}%`)), md.join('\n'));
 });
 
+test('eval --pick random: N inputs drawn by a seed, kept in split order, the same for the same seed', { skip }, async () => {
+  const split = await loadTaskSplit('e2e', 'test')();
+  assert.ok(E.isRight(split));
+  const all = split.right.groups.map((g) => JSON.stringify(g.references));
+  const picked = (seed: string) => {
+    const out = join(work, `sample-${seed}`);
+    const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--task', 'e2e', '--max-examples', '6', '--pick', 'random', '--pick-seed', seed, '--greedy', '--max-new-tokens', '4', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const refs = parseReferences(readFileSync(join(out, 'references.txt'), 'utf8'));
+    assert.ok(E.isRight(refs));
+    return refs.right.map((g) => all.indexOf(JSON.stringify(g)));
+  };
+  const a = picked('1'), b = picked('1'), c = picked('2');
+  assert.equal(a.length, 6);
+  assert.ok(a.every((i, k) => i >= 0 && (k === 0 || i > a[k - 1]!)), `indices in split order: ${a}`);
+  assert.deepEqual(b, a);
+  assert.notDeepEqual(c, a);
+  assert.notDeepEqual(a, [0, 1, 2, 3, 4, 5]);
+});
+
+const webnlgSkip = !existsSync(join(e2eDir, '..', 'webnlg2017', 'test')) && 'WebNLG 2017 not found';
+test('eval --webnlg-categories unseen evaluates the test-only categories (the paper\'s U column)', { skip: skip || webnlgSkip }, async () => {
+  const out = join(work, 'webnlg-unseen');
+  const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--task', 'webnlg', '--webnlg-categories', 'unseen', '--max-examples', '3', '--greedy', '--max-new-tokens', '4', '--metrics', 'bleu', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const unseen = await loadTaskSplit('webnlg', 'test', { webnlg: 'unseen' })();
+  const every = await loadTaskSplit('webnlg', 'test')();
+  assert.ok(E.isRight(unseen) && E.isRight(every));
+  const refs = parseReferences(readFileSync(join(out, 'references.txt'), 'utf8'));
+  assert.ok(E.isRight(refs));
+  assert.deepEqual(refs.right, unseen.right.groups.slice(0, 3).map((g) => [...g.references]));
+  assert.notDeepEqual(refs.right, every.right.groups.slice(0, 3).map((g) => [...g.references]));
+  const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { webnlg_categories: string };
+  assert.equal(m.webnlg_categories, 'unseen');
+  assert.match(r.stdout, /webnlg test \(unseen categories\)/);
+});
+
 test('eval: usage errors exit 2 with one line', { skip }, () => {
   const cases: [string[], RegExp][] = [
     [['--task', 'e2e', '--split', 'validation'], /unknown split 'validation'/],
     [['--task', 'e2e', '--metrics', 'bleu,wer'], /unknown metric 'wer'/],
     [['--task', 'imdb'], /unknown task 'imdb'/],
+    [['--task', 'e2e', '--pick', 'random'], /--pick random needs --max-examples N/],
+    [['--task', 'e2e', '--pick', 'last', '--max-examples', '3'], /--pick must be first or random, got 'last'/],
+    [['--task', 'e2e', '--webnlg-categories', 'seen'], /--webnlg-categories applies to --task webnlg only/],
+    [['--task', 'webnlg', '--webnlg-categories', 'rare'], /--webnlg-categories must be all, seen or unseen, got 'rare'/],
   ];
   for (const [extra, re] of cases) {
     const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--out', join(work, 'x'), ...extra]);

@@ -5,12 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
-import { aggregate, decodePlan, expandPlan, meanSd, type Plan, type RunResult } from '../src/run/experiment.ts';
+import { aggregate, decodePlan, expandPlan, meanSd, runPlan, type Plan, type RunResult } from '../src/run/experiment.ts';
+import { writeReport } from '../src/run/experiment-report.ts';
 import { lineChartSvg } from '../src/run/chart.ts';
 import { PLANS_DIR } from '../src/commands/experiment.ts';
 import { cli, cliSpawn, e2eDir, rmrf, tempDir, tinyModelDir, xmlTags } from './train-fixture.ts';
@@ -83,6 +84,80 @@ test('every named plan decodes and lists its runs', () => {
   const bad = cli(['experiment', '--plan', 'no-such-plan']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /no plan 'no-such-plan'.*named plans: .*e2e-main/);
+});
+
+test('named evaluations: each adapter is evaluated once per name with its options, an evaluation already written is not repeated, metrics are NAME/metric and results.md has a column per evaluation', async () => {
+  const plan = decodePlan({
+    name: 'evals', task: 'webnlg', eval: { split: 'test', 'max-examples': 5 },
+    variants: [{ label: 'a' }], seeds: [1, 2],
+    evals: { seen: { 'webnlg-categories': 'seen' }, unseen: { 'webnlg-categories': 'unseen', 'max-examples': 3 } },
+  });
+  assert.ok(E.isRight(plan), E.isLeft(plan) ? plan.left : '');
+  const out = tempDir('pt-cli-exp-evals-');
+  try {
+    const evals: Record<string, unknown>[] = [];
+    const runner = {
+      train: async (o: Record<string, unknown>) => {
+        mkdirSync(join(String(o['out']), 'adapter'), { recursive: true });
+        for (const f of ['adapter_config.json', 'adapter_model.safetensors']) writeFileSync(join(String(o['out']), 'adapter', f), '');
+        return 0;
+      },
+      eval: async (o: Record<string, unknown>) => {
+        evals.push(o);
+        mkdirSync(String(o['out']), { recursive: true });
+        // a score that tells the evaluations and the seeds apart
+        const bleu = (o['webnlg-categories'] === 'seen' ? 0.4 : 0.1) + (String(o['out']).includes('__s2') ? 0.02 : 0);
+        writeFileSync(join(String(o['out']), 'metrics.json'), JSON.stringify({ metrics: { bleu, meteor: 0.3 } }));
+        return 0;
+      },
+      say: () => {},
+    };
+    assert.equal(await runPlan(plan.right, out, 'M', runner), 0);
+    assert.deepEqual(evals.map((o) => [String(o['out']).split('/').slice(-2).join('/'), o['webnlg-categories'], o['max-examples'], o['split']]), [
+      ['a__s1/eval-seen', 'seen', 5, 'test'], ['a__s1/eval-unseen', 'unseen', 3, 'test'],
+      ['a__s2/eval-seen', 'seen', 5, 'test'], ['a__s2/eval-unseen', 'unseen', 3, 'test'],
+    ]);
+    // one evaluation lost: only it runs again
+    rmrf(join(out, 'runs', 'a__s2', 'eval-unseen'));
+    evals.length = 0;
+    assert.equal(await runPlan(plan.right, out, 'M', runner), 0);
+    assert.deepEqual(evals.map((o) => String(o['out']).split('/').slice(-2).join('/')), ['a__s2/eval-unseen']);
+    await writeReport(plan.right, out, out, 'cmd');
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    assert.match(md, /\| variant \| seeds \| BLEU \(seen\) \| BLEU \(unseen\) \| METEOR \(seen\) \| METEOR \(unseen\) \|/);
+    assert.match(md, /\| a \| 2 \| 41\.0 ± 1\.4 \| 11\.0 ± 1\.4 \| 30\.0 ± 0\.0 \| 30\.0 ± 0\.0 \|/);
+    const runs = (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { metrics: Record<string, number> }[] }).runs;
+    assert.deepEqual(Object.keys(runs[0]!.metrics).sort(), ['seen/bleu', 'seen/meteor', 'unseen/bleu', 'unseen/meteor']);
+  } finally {
+    rmrf(out);
+  }
+  // names that cannot be a directory and a prefix are refused
+  const bad = decodePlan({ name: 'x', task: 'e2e', variants: [{ label: 'a' }], evals: { '../up': {} } });
+  assert.ok(E.isLeft(bad) && /evaluation name "..\/up"/.test(bad.left));
+});
+
+test('a plan\'s options are checked against train and eval before anything runs (unknown or mistyped: one located line, exit 2)', () => {
+  const dir = tempDir('pt-cli-exp-opts-');
+  try {
+    const plan = (evalOpts: object) => {
+      const f = join(dir, 'plan.json');
+      writeFileSync(f, JSON.stringify({ name: 'o', task: 'e2e', variants: [{ label: 'a', train: { epochs: 1 } }], eval: evalOpts }));
+      return cli(['experiment', '--plan', f, '--out', join(dir, 'out'), '--dry-run']);
+    };
+    const bad = plan({ 'max-exampels': 3 });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /plan\.json: run a__s42: eval options: unknown option '--max-exampels'/);
+    assert.equal(bad.stderr.trimEnd().split('\n').length, 1, bad.stderr);
+    const typed = plan({ 'max-examples': 'ten' });
+    assert.equal(typed.code, 2);
+    assert.match(typed.stderr, /option '--max-examples' expects a number, got 'ten'/);
+    // a list option is given as the command line gives it
+    const ok = plan({ metrics: 'bleu,nist', greedy: true });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /todo {2}a__s42/);
+  } finally {
+    rmrf(dir);
+  }
 });
 
 // ---- a real plan on the tiny fixture model, killed and resumed ----

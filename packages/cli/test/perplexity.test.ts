@@ -41,8 +41,12 @@ test('perplexity: zero embeddings give uniform predictions: perplexity = vocabul
   writeFileSync(join(dir, 'docs.txt.gz'), gzipSync(docs.map((d, i) => `<doc id="${i}">\n${d}\n</doc>\n`).join('')));
   const r = cli('perplexity', '--model', join(dir, 'm'), '--text', join(dir, 'docs.txt.gz'), '--seq-len', '10', '--batch-size', '3');
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { perplexity: number; nll: number; tokens: number; windows: number; documents: number };
+  const out = JSON.parse(r.stdout) as { perplexity: number; nll: number; tokens: number; windows: number; documents: number; bits_per_byte: number; bytes: number };
   assert.equal(out.documents, 2);
+  // bits per byte: log2(280) bits for each predicted token over the predicted share of the bytes
+  const bytes = docs.reduce((s, d) => s + Buffer.byteLength(d), 0);
+  assert.equal(out.bytes, bytes);
+  assert.ok(Math.abs(out.bits_per_byte - (n * Math.log2(280)) / bytes) < 1e-3, `bits per byte ${out.bits_per_byte}`);
   assert.equal(out.windows, windows);
   assert.equal(out.tokens, predicted);
   assert.ok(Math.abs(out.perplexity - 280) < 1e-2, `perplexity ${out.perplexity}`);

@@ -139,3 +139,12 @@ test('every train option is either mapped to a run field or is a run-control fla
   const md = recipesMarkdown();
   for (const name of Object.keys(RECIPES)) assert.match(md, new RegExp(`^\\| ${name} \\|`, 'm'));
 });
+
+test('the tiny-e2e recipe holds the sweep\'s best setting for the embedded model (experiments/e2e-sweep-prefix)', () => {
+  const v = RECIPES['tiny-e2e'].values;
+  assert.deepEqual([v.epochs, v.batchSize, v.lr, v.prefixLength, v.mlpHidden, v.loss], [3, 10, 5e-3, 20, 512, 'mean']);
+  const r = resolveRun({ ...base, recipe: 'tiny-e2e', lr: 1e-3 });
+  assert.equal(r.lr, 1e-3); // an explicit option still wins
+  assert.equal(r.epochs, 3);
+  assert.match(recipesMarkdown(), /\| tiny-e2e \| 3 \| 10 \| 0\.005 \|/);
+});

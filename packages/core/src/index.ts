@@ -41,6 +41,7 @@ export * from './loop/trainer.ts';
 export * from './loop/perplexity.ts';
 export { causalDecoder, type CausalDecoder } from './decode/session.ts';
 export { appendStepGraph } from './decode/cache.ts';
+export { continuousDecoder, RowKvCache, type ContinuousDecoder, type PrefixBank, type RowRequest, type FinishReason } from './decode/continuous.ts';
 export { seq2seqDecoder, seq2seqGenerateOptions, type Seq2SeqDecoder } from './decode/seq2seq.ts';
 export * from './prefix/bart-generation.ts';
 export * from './train/index.ts';

@@ -6,8 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { UsageError, type Command } from '../cli.ts';
-import { decodePlan, expandPlan, isFinished, runPlan, type Plan } from '../run/experiment.ts';
+import { UsageError, parseOptions, type Command } from '../cli.ts';
+import { decodePlan, expandPlan, isFinished, runEvals, runPlan, type Plan } from '../run/experiment.ts';
 import { writeReport } from '../run/experiment-report.ts';
 import { EMBEDDED_MODEL } from './quickstart.ts';
 import { trainCommand } from './train.ts';
@@ -16,6 +16,32 @@ import { evalCommand } from './eval.ts';
 /** The named plans shipped with the CLI (packages/cli/plans/NAME.json). */
 export const PLANS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'plans');
 const namedPlans = (): string[] => (existsSync(PLANS_DIR) ? readdirSync(PLANS_DIR).filter((f) => f.endsWith('.json')).map((f) => basename(f, '.json')).sort() : []);
+
+/** A plan's option record as the command line a user would type (`{lr: 0.1, quiet: true}` → `--lr=0.1 --quiet`). */
+export const optionArgv = (o: Readonly<Record<string, unknown>>): string[] =>
+  Object.entries(o).map(([k, v]) => (v === true ? `--${k}` : v === false ? `--no-${k}` : `--${k}=${String(v)}`));
+
+/**
+ * Runs a command on a plan's options exactly as the command line would: parsed by the command's
+ * own option specs (types, lists, defaults; an unknown option is a usage error).
+ */
+const runAs = (c: Command) => (o: Readonly<Record<string, unknown>>): Promise<number> => c.run(parseOptions(c, optionArgv(o)).opts, []);
+
+/** Checks every run's train and eval options against the commands before anything runs. */
+const checkOptions = (p: Plan, file: string): void => {
+  for (const s of expandPlan(p)) {
+    // with the options runPlan adds (their values do not matter here)
+    const train = { model: 'M', task: p.task, ...s.train, out: 'OUT' };
+    for (const [c, o] of [[trainCommand, train], ...runEvals(p, s).map((e) => [evalCommand, { model: 'M', task: p.task, ...e.opts, adapter: 'A', out: 'OUT' }] as const)] as const) {
+      try {
+        parseOptions(c, optionArgv(o));
+      } catch (e) {
+        if (e instanceof UsageError) throw new UsageError(`${file}: run ${s.id}: ${c.name} options: ${e.message}`);
+        throw e;
+      }
+    }
+  }
+};
 
 /** Reads a plan by name or from a JSON file; a usage error says what is wrong and where. */
 export const readPlan = (ref: string): Plan => {
@@ -29,6 +55,7 @@ export const readPlan = (ref: string): Plan => {
   }
   const p = decodePlan(json);
   if (E.isLeft(p)) throw new UsageError(`${file}: ${p.left}`);
+  checkOptions(p.right, file);
   return p.right;
 };
 
@@ -61,15 +88,15 @@ export const experimentCommand: Command = {
     const specs = expandPlan(plan);
     if (only !== undefined && !specs.some((s) => s.id.includes(only))) throw new UsageError(`--only '${only}' matches none of the plan's ${specs.length} run ids (see --dry-run)`);
     if (opts['dry-run'] === true) {
-      for (const s of specs) console.log(`${isFinished(out, s) ? 'done' : 'todo'}  ${s.id}`);
+      for (const s of specs) console.log(`${isFinished(plan, out, s) ? 'done' : 'todo'}  ${s.id}`);
       return 0;
     }
     const command = `prefix-tune experiment --plan ${String(opts['plan'])}${opts['out'] !== undefined ? ` --out ${String(opts['out'])}` : ''}`;
     let code = 0;
     if (opts['report-only'] !== true) {
       code = await runPlan(plan, out, model, {
-        train: (o) => trainCommand.run(o, []),
-        eval: (o) => evalCommand.run(o, []),
+        train: runAs(trainCommand),
+        eval: runAs(evalCommand),
         say: (line) => console.log(line),
       }, only !== undefined ? (s) => s.id.includes(only) : undefined);
     }

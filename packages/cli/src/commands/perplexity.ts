@@ -9,7 +9,11 @@
  *   conditional perplexity of each target given its source, tokenized as training does
  *   (`<s> source </s>` → `<s> target </s>`, each side cut to `--seq-len`); every target token
  *   (the final `</s>` included) is predicted.
- * Prints JSON: {perplexity, nll (mean, nats), tokens (predicted), ..., model, text | jsonl}.
+ * Prints JSON: {perplexity, nll (mean, nats), tokens (predicted), ..., model, text | jsonl}; for
+ * `--text` also `bits_per_byte`, the tokenizer-independent figure: the summed NLL in bits over the
+ * UTF-8 bytes of the documents, the bytes scaled by the share of the text's tokens that were
+ * predicted (a window's first token and a last partial window are not; `--max-tokens` keeps
+ * fewer), so models with different vocabularies compare on the same text.
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -34,6 +38,9 @@ const report = (r: { nll: number; tokens: number }, extra: Record<string, unknow
   const nll = r.nll / r.tokens;
   return JSON.stringify({ perplexity: Number(Math.exp(nll).toFixed(4)), nll: Number(nll.toFixed(6)), tokens: r.tokens, ...extra });
 };
+
+/** Bits per byte: a summed NLL in nats over `bytes` bytes of text. */
+export const bitsPerByte = (nllSum: number, bytes: number): number => nllSum / Math.LN2 / bytes;
 
 export const perplexityCommand: Command = {
   name: 'perplexity',
@@ -74,11 +81,15 @@ export const perplexityCommand: Command = {
     if (eos === undefined) throw new UsageError(`${model.dir}: no EOS token to join documents`);
     const docs = docsOfText(readText(text));
     if (docs.length === 0) throw new UsageError(`${text}: no text`);
-    let ids = docs.flatMap((d) => [...model.tokenizer.encode(d, { addSpecialTokens: false }), eos]);
-    if (opts['max-tokens'] !== undefined) ids = ids.slice(0, Number(opts['max-tokens']));
+    const all = docs.flatMap((d) => [...model.tokenizer.encode(d, { addSpecialTokens: false }), eos]);
+    const ids = opts['max-tokens'] !== undefined ? all.slice(0, Number(opts['max-tokens'])) : all;
     if (ids.length < 2) throw new UsageError(`${text}: fewer than 2 tokens`);
     const r = await causalLmPerplexity(backend, cfg as CausalLmConfig, model.params, ids, { seqLen, batch });
-    console.log(report(r, { windows: r.windows, seq_len: seqLen, documents: docs.length, model: model.dir, text }));
+    const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d, 'utf8'), 0);
+    console.log(report(r, {
+      bits_per_byte: Number(bitsPerByte(r.nll, bytes * (r.tokens / all.length)).toFixed(4)),
+      windows: r.windows, seq_len: seqLen, documents: docs.length, bytes, model: model.dir, text,
+    }));
     return 0;
   },
 };

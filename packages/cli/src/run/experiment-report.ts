@@ -24,7 +24,16 @@ const COLUMNS: Readonly<Record<string, { title: string; scale: number; digits: n
   rougeL: { title: 'R-L', scale: 100, digits: 1 },
   slot_error: { title: 'SER %', scale: 100, digits: 1 },
 };
-const column = (m: string) => COLUMNS[m] ?? { title: m, scale: 1, digits: 3 };
+/** A metric's name without its evaluation ("seen/bleu" → "bleu") and the evaluation (or null). */
+const splitMetric = (m: string): [string, string | null] => {
+  const i = m.indexOf('/');
+  return i < 0 ? [m, null] : [m.slice(i + 1), m.slice(0, i)];
+};
+const column = (m: string) => {
+  const [base, ev] = splitMetric(m);
+  const c = COLUMNS[base] ?? { title: base, scale: 1, digits: 3 };
+  return ev === null ? c : { ...c, title: `${c.title} (${ev})` };
+};
 const cell = (m: string, v: { mean: number; sd: number; n: number } | undefined): string => {
   if (v === undefined || v.n === 0) return '–';
   const c = column(m);
@@ -33,9 +42,12 @@ const cell = (m: string, v: { mean: number; sd: number; n: number } | undefined)
 
 /** The metrics a report shows: the plan's, else those the runs have (task metrics, then SER). */
 const shownMetrics = (p: Plan, results: readonly RunResult[]): string[] => {
-  if (p.metrics !== undefined) return [...p.metrics];
+  const evals = p.evals === undefined ? [null] : Object.keys(p.evals);
+  const full = (base: string) => evals.map((e) => (e === null ? base : `${e}/${base}`));
+  if (p.metrics !== undefined) return p.metrics.flatMap(full);
   const have = new Set(results.flatMap((r) => Object.keys(r.metrics)));
-  return [...Object.keys(COLUMNS).filter((m) => have.has(m)), ...[...have].filter((m) => !(m in COLUMNS)).sort()];
+  const bases = [...new Set([...have].map((m) => splitMetric(m)[0]))];
+  return [...Object.keys(COLUMNS).filter((m) => bases.includes(m)), ...bases.filter((m) => !(m in COLUMNS)).sort()].flatMap(full).filter((m) => have.has(m));
 };
 
 /** The markdown table of aggregated rows. */
@@ -55,7 +67,7 @@ const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').
 /** The plots of a report: name (without extension) → SVG text. */
 export const reportPlots = (p: Plan, results: readonly RunResult[], rows: readonly AggregateRow[], metrics: readonly string[]): [string, string][] => {
   const plots: [string, string][] = [];
-  const plotted = metrics.filter((m) => m === 'bleu' || m === 'slot_error' || m === 'rougeL' || m === 'rouge_l').slice(0, 3);
+  const plotted = metrics.filter((m) => ['bleu', 'slot_error', 'rougeL', 'rouge_l'].includes(splitMetric(m)[0])).slice(0, 3);
   for (const axis of p.grid ?? []) {
     if (axis.values.length < 2) continue;
     const others = (p.grid ?? []).filter((a) => a.name !== axis.name).map((a) => a.name);
@@ -108,7 +120,7 @@ const rsvg = (): boolean => spawnSync('rsvg-convert', ['--version'], { stdio: 'i
  */
 export const writeReport = async (p: Plan, out: string, reportDir: string, command: string): Promise<{ finished: number; total: number; files: string[] }> => {
   const specs = expandPlan(p);
-  const results = specs.flatMap((s) => readResult(out, s) ?? []);
+  const results = specs.flatMap((s) => readResult(p, out, s) ?? []);
   const rows = aggregate(results);
   const metrics = shownMetrics(p, results);
   const plots = reportPlots(p, results, rows, metrics);

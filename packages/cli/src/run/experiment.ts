@@ -18,6 +18,11 @@
  * a variant's and a grid point's options override the plan's. A grid axis sets `option` to each
  * value, or a value is `{ "x": 50, "train": {...}, "eval": {...} }` with options of its own (`x`
  * is where it is plotted). Runs are the product variants × grid points × seeds.
+ *
+ * `evals` names several evaluations of each trained adapter (WebNLG's seen and unseen
+ * categories, say): `{ "seen": { "webnlg-categories": "seen" }, "unseen": {...} }`, each an eval
+ * into `<run>/eval-<name>/` with its options over the run's `eval`; their metrics are reported as
+ * `<name>/<metric>` (results.md: "BLEU (seen)"). Without it a run has one eval, into `eval/`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +55,8 @@ export const PlanC = t.intersection([
     eval: Options,
     grid: t.array(GridAxis),
     seeds: t.array(t.number),
+    /** Named evaluations of each adapter (see the module comment). */
+    evals: t.record(t.string, Options),
     /** Metrics shown in results.md and plotted (default: the task's). */
     metrics: t.array(t.string),
   }),
@@ -63,6 +70,12 @@ export const decodePlan = (json: unknown): E.Either<string, Plan> => {
   const p = r.right;
   if (p.variants.length === 0) return E.left('the plan has no variants');
   if ((p.seeds ?? [0]).length === 0) return E.left('"seeds" is empty');
+  if (p.evals !== undefined) {
+    const names = Object.keys(p.evals);
+    if (names.length === 0) return E.left('"evals" is empty (leave it out for one evaluation)');
+    const bad = names.find((n) => !/^[a-z0-9][a-z0-9_-]*$/.test(n));
+    if (bad !== undefined) return E.left(`evaluation name "${bad}" is not lowercase letters, digits, - and _ (it names a directory and a metric prefix)`);
+  }
   for (const a of p.grid ?? []) {
     if (a.values.length === 0) return E.left(`grid axis "${a.name}" has no values`);
     if (a.values.some((v) => typeof v === 'number') && a.option === undefined)
@@ -114,6 +127,19 @@ export const expandPlan = (p: Plan): RunSpec[] => {
   );
 };
 
+/** One evaluation of a run: its name (null: the plan has no `evals`), directory and options. */
+export interface RunEval {
+  readonly name: string | null;
+  readonly dir: string;
+  readonly opts: Options;
+}
+
+/** The evaluations of a run, in the plan's order. */
+export const runEvals = (p: Plan, spec: RunSpec): RunEval[] =>
+  p.evals === undefined
+    ? [{ name: null, dir: 'eval', opts: spec.eval }]
+    : Object.entries(p.evals).map(([name, o]) => ({ name, dir: `eval-${name}`, opts: { ...spec.eval, ...o } }));
+
 /** What a finished run left: its metrics and its loss curve. */
 export interface RunResult {
   readonly spec: RunSpec;
@@ -124,22 +150,26 @@ export interface RunResult {
 }
 
 export const runDir = (out: string, spec: RunSpec): string => join(out, 'runs', spec.id);
-const metricsFile = (out: string, spec: RunSpec): string => join(runDir(out, spec), 'eval', 'metrics.json');
-export const isFinished = (out: string, spec: RunSpec): boolean => existsSync(metricsFile(out, spec));
+const metricsFile = (out: string, spec: RunSpec, e: RunEval): string => join(runDir(out, spec), e.dir, 'metrics.json');
+/** Every evaluation of the run has written its metrics. */
+export const isFinished = (p: Plan, out: string, spec: RunSpec): boolean => runEvals(p, spec).every((e) => existsSync(metricsFile(out, spec, e)));
 
 const scalar = (v: unknown): number | undefined =>
   typeof v === 'number' ? v : typeof v === 'object' && v !== null ? ((v as Record<string, number>)['fmeasure'] ?? undefined) : undefined;
 
 /** Reads a finished run's results (undefined while it is not finished). */
-export const readResult = (out: string, spec: RunSpec): RunResult | undefined => {
-  if (!isFinished(out, spec)) return undefined;
-  const m = JSON.parse(readFileSync(metricsFile(out, spec), 'utf8')) as { metrics: Record<string, unknown>; slot_error?: { rate: number } };
+export const readResult = (p: Plan, out: string, spec: RunSpec): RunResult | undefined => {
+  if (!isFinished(p, out, spec)) return undefined;
   const metrics: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m.metrics)) {
-    const x = scalar(v);
-    if (x !== undefined) metrics[k] = x;
+  for (const e of runEvals(p, spec)) {
+    const m = JSON.parse(readFileSync(metricsFile(out, spec, e), 'utf8')) as { metrics: Record<string, unknown>; slot_error?: { rate: number } };
+    const key = (k: string) => (e.name === null ? k : `${e.name}/${k}`);
+    for (const [k, v] of Object.entries(m.metrics)) {
+      const x = scalar(v);
+      if (x !== undefined) metrics[key(k)] = x;
+    }
+    if (m.slot_error !== undefined) metrics[key('slot_error')] = m.slot_error.rate;
   }
-  if (m.slot_error !== undefined) metrics['slot_error'] = m.slot_error.rate;
   const logFile = join(runDir(out, spec), 'train-log.jsonl');
   const log = existsSync(logFile) ? parseLog(readFileSync(logFile, 'utf8')) : [];
   const steps = log.filter((r) => r.type === 'step');
@@ -164,7 +194,7 @@ export interface Runner {
  */
 export const runPlan = async (p: Plan, out: string, model: string, runner: Runner, only?: (s: RunSpec) => boolean): Promise<number> => {
   const runs = expandPlan(p).filter((s) => only === undefined || only(s));
-  const todo = runs.filter((s) => !isFinished(out, s));
+  const todo = runs.filter((s) => !isFinished(p, out, s));
   runner.say(`experiment ${p.name}: ${runs.length} runs, ${runs.length - todo.length} already finished, ${todo.length} to run`);
   for (const [i, spec] of todo.entries()) {
     const dir = runDir(out, spec);
@@ -176,8 +206,11 @@ export const runPlan = async (p: Plan, out: string, model: string, runner: Runne
       const code = await runner.train(resume ? { out: dir, resume: true, quiet: true } : { model, task: p.task, ...spec.train, out: dir, quiet: true });
       if (code !== 0) return code;
     }
-    const code = await runner.eval({ model, task: p.task, ...spec.eval, adapter: join(dir, 'adapter'), out: join(dir, 'eval') });
-    if (code !== 0) return code;
+    for (const e of runEvals(p, spec)) {
+      if (existsSync(metricsFile(out, spec, e))) continue;
+      const code = await runner.eval({ model, task: p.task, ...e.opts, adapter: join(dir, 'adapter'), out: join(dir, e.dir) });
+      if (code !== 0) return code;
+    }
   }
   return 0;
 };

@@ -21,14 +21,13 @@
  * long for the model is cut as `--truncate` says and reported.
  */
 import {
-  bartVirtualPositions, causalDecoder, decodeGenerationConfig, generate, hasInfix, hasLogitsProcessors, infixLength, mergeGenerationConfigs, newTokensFor,
-  resolveGeneration, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
+  bartVirtualPositions, causalDecoder, generate, hasInfix, hasLogitsProcessors, infixLength, mergeGenerationConfigs, newTokensFor,
+  resolveGeneration, rowSeed, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
   type Backend, type BartConfig, type CausalLmConfig, type DecodeSession, type GenerateOptions, type GenerationConfig, type HostTensor,
 } from '@prefix-tuning/core';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { buildDecoderPrompt, buildSeq2SeqExample } from '@prefix-tuning/tasks';
+import * as hub from '@prefix-tuning/hub';
 import type { LoadedModel } from '@prefix-tuning/hub';
 import type { LoadedAdapter } from '@prefix-tuning/core';
 import { UsageError, type OptionSpec } from '../cli.ts';
@@ -110,42 +109,26 @@ const OPTION_KEYS: readonly (readonly [option: string, key: keyof GenerationConf
   ['forced-bos-token-id', 'forced_bos_token_id'], ['forced-eos-token-id', 'forced_eos_token_id'], ['num-return-sequences', 'num_return_sequences'],
   ['eos-token-id', 'eos_token_id'], ['pad-token-id', 'pad_token_id'], ['decoder-start-token-id', 'decoder_start_token_id'],
 ];
-/** Keys `specialIds` reads from the same file (with config.json and the tokenizer behind it): not model defaults here. */
-const ID_KEYS = new Set<string>(['eos_token_id', 'pad_token_id', 'bos_token_id', 'forced_bos_token_id', 'forced_eos_token_id', 'decoder_start_token_id']);
-
 const warnedFiles = new Set<string>();
 
 /**
- * The model's own decoding defaults, as transformers' `generate` reads them: the generation keys
- * of `generation_config.json` (or, without one, of `config.json`, as transformers does), decoded
- * by core's `decodeGenerationConfig` and returned under the command-line options' names
+ * The model's own decoding defaults (hub's `modelGenerationConfig`: generation_config.json, or
+ * config.json without one, as transformers reads them) under the command-line options' names
  * (`--beams`, `--sample`, …) for `parseDecoding` to merge under the user's. A value transformers
  * would refuse is a usage error naming the file and the key; a key this library does not
  * implement is named in one warning line. The special ids (EOS, pad, forced BOS/EOS, decoder
  * start) are `specialIds`' (the same file first).
  */
 export const generationDefaults = (dir: string): Record<string, unknown> => {
-  const g = readGenerationConfig(dir);
-  const own = existsSync(join(dir, 'generation_config.json'));
-  const p = join(dir, own ? 'generation_config.json' : 'config.json');
-  let json: Readonly<Record<string, unknown>> = g;
-  if (!own) {
-    try {
-      const c = existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as unknown) : {};
-      json = typeof c === 'object' && c !== null && !Array.isArray(c) ? (c as Record<string, unknown>) : {};
-    } catch {
-      json = {}; // config.json's own errors are the model loader's
-    }
-  }
-  const d = decodeGenerationConfig(json, { fromModelConfig: !own });
-  if (E.isLeft(d)) throw new UsageError(`${p}: ${d.left}`);
-  if (d.right.unsupported.length > 0 && !warnedFiles.has(p)) {
-    warnedFiles.add(p);
-    process.stderr.write(`warning: ${p}: not implemented, ignored: ${d.right.unsupported.join(', ')}\n`);
+  const d = hub.modelGenerationConfig(dir);
+  if (E.isLeft(d)) throw new UsageError(d.left);
+  if (d.right.unsupported.length > 0 && !warnedFiles.has(d.right.file)) {
+    warnedFiles.add(d.right.file);
+    process.stderr.write(`warning: ${d.right.file}: not implemented, ignored: ${d.right.unsupported.join(', ')}\n`);
   }
   const cfg = d.right.config as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [o, k] of OPTION_KEYS) if (cfg[k] !== undefined && !ID_KEYS.has(k)) out[o] = cfg[k];
+  for (const [o, k] of OPTION_KEYS) if (cfg[k] !== undefined && !hub.GENERATION_ID_KEYS.has(k)) out[o] = cfg[k];
   return out;
 };
 
@@ -422,8 +405,6 @@ const fileDecoderStart = (dir: string): number | undefined => {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 };
 
-/** The seed of sampled row `n` of a run (a row samples alike whatever the batch size). */
-const rowSeed = (seed: number, n: number): number => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
 
 /** At most this many notes of each kind per run (then one line says how many more). */
 const MAX_NOTES = 5;

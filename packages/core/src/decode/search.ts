@@ -5,7 +5,7 @@
  * length_penalty`, the same early-stopping heuristic). The session owns the model and its
  * KV cache; these functions only choose tokens, so they run on any backend.
  */
-import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type WarperOptions } from './processors.ts';
+import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type RowContext, type WarperOptions } from './processors.ts';
 import { Sampler } from '../random.ts';
 
 /**
@@ -67,6 +67,12 @@ export interface Generated {
   readonly scores: number[];
 }
 
+/**
+ * The seed of sampled row `n` of a run drawn from `seed` (`rowSeeds`): a row samples alike
+ * whatever batch it is decoded in (the CLI's batches, the server's continuous batch).
+ */
+export const rowSeed = (seed: number, n: number): number => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
+
 /** The new-token limit of each of `n` prompts. */
 export const rowLimits = (o: Pick<GenerateOptions, 'maxNewTokens'>, n: number): number[] => {
   const m = o.maxNewTokens;
@@ -76,6 +82,58 @@ export const rowLimits = (o: Pick<GenerateOptions, 'maxNewTokens'>, n: number): 
     if (!Number.isInteger(x) || x < 1) throw new Error(`maxNewTokens of prompt ${i} must be an integer >= 1, got ${x}`);
   });
   return out;
+};
+
+/**
+ * The next token of one row of greedy decoding or sampling: the processors applied to the
+ * row's logits, then the argmax (first maximum on ties) or a draw from `sampler` after the
+ * warpers; `logprob()` is the token's log-probability under the raw logits (what scores add up),
+ * `logprobs()` the row's log-probabilities (both computed on demand, while `logits` is unchanged).
+ * Plain greedy decoding (no processors) reads the logits in place: no copy of the vocabulary
+ * per row and token. Every decoding loop (this module's, the continuous batch's) chooses its
+ * tokens here.
+ */
+export const chooseToken = (
+  logits: ArrayLike<number>,
+  row: RowContext,
+  o: ProcessorOptions & WarperOptions & { readonly doSample?: boolean },
+  sampler: Sampler,
+): { readonly token: number; logprob(): number; logprobs(): Float64Array } => {
+  const V = logits.length;
+  // log-softmax's normaliser, computed when asked for as logSoftmaxOf computes it (the same values)
+  let lse: number | undefined;
+  const normaliser = (): number => {
+    if (lse !== undefined) return lse;
+    let m = -Infinity;
+    for (let i = 0; i < V; i++) m = Math.max(m, logits[i]!);
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[i]! - m);
+    return (lse = m + Math.log(sum));
+  };
+  let tok: number;
+  if (!o.doSample && !hasLogitsProcessors(o)) {
+    tok = 0;
+    for (let i = 1; i < V; i++) if (logits[i]! > logits[tok]!) tok = i;
+  } else {
+    const scores = Float64Array.from(logits);
+    processRow(scores, row, o);
+    if (o.doSample) {
+      warpRow(scores, o);
+      const p = softmaxOf(scores);
+      let u = sampler.uniform();
+      tok = p.length - 1;
+      for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
+    } else {
+      tok = 0;
+      for (let i = 1; i < V; i++) if (scores[i]! > scores[tok]!) tok = i;
+    }
+  }
+  const chosen = tok;
+  return {
+    token: chosen,
+    logprob: () => logits[chosen]! - normaliser(),
+    logprobs: () => { const z = normaliser(); return Float64Array.from({ length: V }, (_, i) => logits[i]! - z); },
+  };
 };
 
 /**
@@ -108,23 +166,10 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
     const next = new Int32Array(B);
     for (let b = 0; b < B; b++) {
       if (done[b]) { next[b] = pad; continue; }
-      const row = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
-      const lp = logSoftmaxOf(row);
       const encoderTokens = o.encoderInputIds?.[b];
-      processRow(row, { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + limit[b]!, ...(encoderTokens ? { encoderTokens } : {}) }, o);
-      let tok: number;
-      if (o.doSample) {
-        warpRow(row, o);
-        const p = softmaxOf(row);
-        let u = (samplers ? samplers[b]! : shared).uniform();
-        tok = p.length - 1;
-        for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
-      } else {
-        tok = 0;
-        for (let i = 1; i < V; i++) if (row[i]! > row[tok]!) tok = i;
-      }
+      const { token: tok, logprob } = chooseToken(logits.subarray(b * V, (b + 1) * V), { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + limit[b]!, ...(encoderTokens ? { encoderTokens } : {}) }, o, samplers ? samplers[b]! : shared);
       next[b] = tok;
-      scores[b]! += lp[tok]!;
+      scores[b]! += logprob();
       seqs[b]!.push(tok);
       out[b]!.push(tok);
       finish(b, tok);
