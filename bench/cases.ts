@@ -4,11 +4,13 @@
  * row from a prefix bank. Each returns its measured step time and throughput.
  */
 import {
-  type Executable, type HostTensor, type CausalDecoder, graph, causalLmGraph, inject, modelSites, injectedTrainGraph, causalDecoder, i32, f32,
+  type Backend, type Executable, type HostTensor, type CausalDecoder, graph, causalLmGraph, inject, modelSites, injectedTrainGraph, causalDecoder, i32, f32,
 } from '../packages/core/src/index.ts';
 import { trainStepGraph, trainState, trainInternalOutputs, trainNames, unrollTrainSteps, type AdamWConfig } from '../packages/core/src/train/index.ts';
 import { onnxBackend, type OnnxBackendOptions } from '../packages/backend-onnx/src/index.ts';
 import { tfjsCases } from './tfjs.ts';
+import { peakCases } from './peak.ts';
+import { serveCases, namedOnlyCases } from './serve.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, prefixBackwardFlops, prefixMlpFlops, normal, median, type Measured } from './model.ts';
 
 export interface CaseOptions {
@@ -16,7 +18,11 @@ export interface CaseOptions {
   /** Timed repetitions (steps, or generated tokens for decoding). */
   readonly steps?: number;
   readonly backend?: Partial<OnnxBackendOptions>;
+  /** Another backend for the same case (bench/tfjs.ts runs these cases on tfjs-node); default ONNX Runtime. */
+  readonly make?: () => Backend;
 }
+
+const backendFor = (o: CaseOptions): Backend => o.make?.() ?? onnxBackend({ intraOpNumThreads: o.threads, ...o.backend });
 
 const ids = (B: number, T: number, seed: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + seed * 104729) % 50257);
 
@@ -43,7 +49,7 @@ export const forward = async (o: CaseOptions): Promise<Measured> => {
   const g = graph({ loss: causalLmGraph(cfg, { loss: 'mean' }).outputs['loss']! });
   const params = randomGpt2Params(cfg);
   const t0 = performance.now();
-  const ex = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, { params });
+  const ex = await backendFor(o).compile(g, { params });
   const compileMs = performance.now() - t0;
   const x = i32([B, T], ids(B, T, 1));
   const feeds = { input_ids: x, labels: x };
@@ -79,7 +85,7 @@ export const trainStep = async (o: CaseOptions, reparam: 'mlp' | 'direct', perRu
   });
   const params = randomGpt2Params(cfg);
   const t0 = performance.now();
-  const ex: Executable = await onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }).compile(g, {
+  const ex: Executable = await backendFor(o).compile(g, {
     params, state: trainState(inj.trainable, init, opt), internalOutputs: trainInternalOutputs(g),
   });
   const compileMs = performance.now() - t0;
@@ -151,7 +157,7 @@ export const decodeB1 = async (o: CaseOptions): Promise<Measured> => {
   const cfg = gpt2Small();
   const [T, N] = [64, o.steps ?? 64];
   const t0 = performance.now();
-  const dec = await causalDecoder(onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }), cfg, randomGpt2Params(cfg));
+  const dec = await causalDecoder(backendFor(o), cfg, randomGpt2Params(cfg));
   const compileMs = performance.now() - t0;
   const { prefillMs, stepMs } = await decodeLoop(dec, prompts(1, T, 3), undefined, N, cfg.vocab_size);
   await dec.dispose();
@@ -170,7 +176,7 @@ export const decodeB32Mixed = async (o: CaseOptions, perRun = 1): Promise<Measur
   const bank = inj.trainable[0]!;
   const params = { ...randomGpt2Params(cfg), [bank.name]: f32(bank.shape, normal(bank.shape.reduce((a, b) => a * b, 1), 0.5, 7)) };
   const t0 = performance.now();
-  const dec = await causalDecoder(onnxBackend({ intraOpNumThreads: o.threads, ...o.backend }), cfg, params, inj);
+  const dec = await causalDecoder(backendFor(o), cfg, params, inj);
   const compileMs = performance.now() - t0;
   const { prefillMs, stepMs } = await decodeLoop(dec, prompts(B, T, 4), Array.from({ length: B }, (_, i) => i), N, cfg.vocab_size, perRun);
   await dec.dispose();
@@ -187,4 +193,10 @@ export const cases: Readonly<Record<string, (o: CaseOptions) => Promise<Measured
   'onnx.decode.gpt2-small.b1': decodeB1,
   'onnx.decode.gpt2-small.b32-mixed': decodeB32Mixed,
   ...tfjsCases,
+  ...peakCases,
+  ...serveCases,
+  ...namedOnlyCases,
 };
+
+/** Cases a plain `pnpm bench` (or a prefix in --only) leaves out: they run only when named (the 10-minute soak). */
+export const NAMED_ONLY: ReadonlySet<string> = new Set(Object.keys(namedOnlyCases));

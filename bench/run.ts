@@ -1,5 +1,5 @@
 /**
- * Benchmarks: `pnpm -s bench [--only NAME,...] [--out FILE] [--threads N] [--steps N] [--torch PYTHON] [--ep cpu|cuda]`.
+ * Benchmarks: `pnpm -s bench [--only NAME|PREFIX,...] [--out FILE] [--threads N] [--steps N] [--torch PYTHON] [--ep cpu|cuda]`.
  * With `--torch PYTHON` (an interpreter with torch, transformers and peft), each ONNX case is
  * followed by its PyTorch mirror (tools/bench_torch.py: same model, shapes, repetitions and FLOP
  * formulas; PEFT for the prefix), so the two are measured back to back under the same load.
@@ -10,6 +10,9 @@
  * FILE (default bench/results/latest.json) as
  *   { machine: {...}, results: [{ name, backend, tokens_per_s, step_ms, gflops, flops_per_step, peak_rss_mb, ... }] }.
  * FLOPs are counted analytically (bench/model.ts states the formulas); gflops = flops_per_step / step time.
+ * `peak.sgemm2048.onnx` and `peak.sgemm2048.tfjs-node` measure the machine's own peak in the same
+ * run (bench/peak.ts); when they ran, every other result carries `peak_fraction` (its GFLOP/s over
+ * its own engine's SGEMM GFLOP/s) and `peak_of`, so results from different machines can be read.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem, loadavg, availableParallelism } from 'node:os';
@@ -17,7 +20,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onnxRuntimeVersion } from '../packages/backend-onnx/src/index.ts';
-import { cases } from './cases.ts';
+import { cases, NAMED_ONLY } from './cases.ts';
+import { withPeakFractions } from './peak.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -53,7 +57,9 @@ const child = async (name: string): Promise<void> => {
 
 const main = (): void => {
   const only = arg('only')?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const names = only ?? Object.keys(cases);
+  // a name that is not a case selects the cases under it (`--only serve`: serve.*), named-only cases excepted
+  const under = (p: string) => Object.keys(cases).filter((n) => n.startsWith(`${p}.`) && !NAMED_ONLY.has(n));
+  const names = only ? only.flatMap((n) => (cases[n] ? [n] : under(n).length > 0 ? under(n) : [n])) : Object.keys(cases).filter((n) => !NAMED_ONLY.has(n));
   for (const n of names) if (!cases[n]) { console.error(`unknown benchmark '${n}' (known: ${Object.keys(cases).join(', ')})`); process.exit(2); }
   const out = resolve(arg('out') ?? join(here, 'results', 'latest.json'));
   const results: unknown[] = [];
@@ -80,7 +86,7 @@ const main = (): void => {
     ...(ep === 'cuda' ? { gpu: gpuName() } : {}),
   };
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, results: withPeakFractions(results as { name: string; gflops?: number }[]) }, null, 2)}\n`);
   console.error(`wrote ${out}`);
 };
 

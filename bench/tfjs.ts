@@ -14,6 +14,10 @@
  * Both run on the engine `tfjs-wasm` names (the wasm engine, `--threads` XNNPACK threads;
  * engine and thread count are recorded in the result: `backend` and `engine` in the details
  * override the runner's defaults). bench/cases.ts spreads `tfjsCases` into its registry.
+ *
+ * - tfjs-node.{forward.gpt2-small.b5t128, train.gpt2-small.prefix10.b5t128, decode.gpt2-small.b1,
+ *   decode.gpt2-small.b32-mixed}: the ONNX cases themselves (bench/cases.ts: same graphs, shapes,
+ *   repetitions and FLOP counts) with tfjs-node as the backend (`tfjsNodeCases`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -24,6 +28,7 @@ import {
 } from '../packages/core/src/index.ts';
 import { tfjsBackend, type TfjsBackendOptions, type TfjsExecutable, type EngineName } from '../packages/backend-tfjs/src/index.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, normal, median, type Measured } from './model.ts';
+import { forward, train, decodeB1, decodeB32Mixed, type CaseOptions } from './cases.ts';
 
 export interface TfjsCaseOptions {
   /** The engine (default wasm). */
@@ -161,8 +166,29 @@ export const tfjsCasesFor = (engine: EngineName): Record<string, Case> => ({
   [`tfjs-${engine}.forward.gpt2-small.b5t128`]: (o) => forwardSmall({ ...o, engine }),
 });
 
-/** The wasm benchmarks (bench/cases.ts spreads them into the runner's registry). */
-export const tfjsCases: Readonly<Record<string, Case>> = tfjsCasesFor('wasm');
+/**
+ * The ONNX cases of bench/cases.ts (forward with loss, the prefix-tuning train step, KV-cache
+ * decoding at batch 1 and batch 32 with a prefix bank) on the same shapes, through the same core
+ * code, on tfjs-node (TensorFlow's C library, its own intra-op pool over all cores; built by
+ * scripts/install-tfjs-native.sh): `tfjs-node.<the onnx case's name without 'onnx.'>`.
+ */
+const onTfjsNode = (f: (o: CaseOptions) => Promise<Measured>): Case => async (o) => {
+  const be = tfjsBackend({ engine: 'node', log: false });
+  await be.ready();
+  const m = await f({ ...o, make: () => be });
+  return { ...m, details: { backend: 'tfjs', engine: be.engine, ...m.details } };
+};
+
+// (arrows: bench/cases.ts imports this module, so its cases are read when a case runs)
+export const tfjsNodeCases: Readonly<Record<string, Case>> = {
+  'tfjs-node.forward.gpt2-small.b5t128': onTfjsNode((o) => forward(o)),
+  'tfjs-node.train.gpt2-small.prefix10.b5t128': onTfjsNode((o) => train(o)),
+  'tfjs-node.decode.gpt2-small.b1': onTfjsNode((o) => decodeB1(o)),
+  'tfjs-node.decode.gpt2-small.b32-mixed': onTfjsNode((o) => decodeB32Mixed(o)),
+};
+
+/** The wasm benchmarks and the tfjs-node ones (bench/cases.ts spreads them into the runner's registry). */
+export const tfjsCases: Readonly<Record<string, Case>> = { ...tfjsCasesFor('wasm'), ...tfjsNodeCases };
 
 /**
  * Standalone (bench/gpu.sh): `node --import tsx bench/tfjs.ts --engine node-gpu [--steps N]
@@ -208,7 +234,7 @@ const probe = async (): Promise<void> => {
   const say = (available: boolean, detail: string): void => { process.stdout.write(`${JSON.stringify({ path: 'tfjs-node-gpu', available, detail })}\n`); };
   try {
     const info = await tfjsBackend({ engine: 'node-gpu', log: false }).ready();
-    say(info.detail === 'GPU device in use', info.description);
+    say(info.detail.endsWith('GPU device in use'), info.description);
   } catch (e) {
     say(false, (e as Error).message.split('\n')[0]!.slice(0, 300));
   }

@@ -2,7 +2,7 @@
 print the logits it gives; optionally compare them with an expected file.
 
     /work/venvs/oracle/bin/python tools/check_adapter.py BASE_DIR ADAPTER_DIR INPUTS_JSON \
-        [--expect LOGITS_JSON] [--atol 1e-4] [--out LOGITS_OUT_JSON]
+        [--expect LOGITS_JSON] [--atol 1e-4] [--out LOGITS_OUT_JSON] [--generate MAX_NEW [--beams N]]
 
 BASE_DIR     a transformers model directory (config.json + model.safetensors), e.g. fixtures/models/gpt2-tiny
 ADAPTER_DIR  a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)
@@ -12,7 +12,11 @@ INPUTS_JSON  {"input_ids": [[...], ...], "attention_mask": [[...]]?, "decoder_in
               "reload_inputs", which can be passed directly by pointing at a file holding it).
               decoder_input_ids is required for encoder-decoder models.
 --expect     a JSON file holding {"shape", "data"} logits, or an object with a "logits" or
-             "reload_logits" field of that form. Exit 1 if any |difference| > atol or shapes differ.
+             "reload_logits" or "peft_logits" field of that form. Exit 1 if any |difference| > atol or shapes differ.
+
+--generate   also run PEFT's `generate` (greedy, or --beams N beam search) for max MAX_NEW new tokens
+             from row 0 of input_ids (its attention_mask if given) and print the sequences on stderr
+             as `check_adapter: generate [[...]]`; encoder-decoder (SEQ_2_SEQ_LM) adapters included.
 
 Prints {"shape": [...], "data": [...]} logits (float32) on stdout, then on stderr a summary line.
 Exit codes: 0 ok, 1 mismatch, 2 usage / input error.
@@ -50,7 +54,7 @@ def as_tensor(torch: Any, value: Any, where: str) -> Any:
 
 def load_expected(path: Path) -> tuple[list[int], list[float]]:
     obj = json.loads(path.read_text())
-    for key in ("reload_logits", "logits"):
+    for key in ("reload_logits", "logits", "peft_logits"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
             break
@@ -67,6 +71,8 @@ def main() -> None:
     ap.add_argument("--expect", type=Path, help="expected logits JSON")
     ap.add_argument("--atol", type=float, default=1e-4)
     ap.add_argument("--out", type=Path, help="also write the logits JSON here")
+    ap.add_argument("--generate", type=int, metavar="MAX_NEW", help="also print PEFT generate's sequences for row 0")
+    ap.add_argument("--beams", type=int, default=1, help="beam size for --generate (default 1: greedy)")
     args = ap.parse_args()
 
     for p, what in ((args.base_dir / "config.json", "base model config"), (args.adapter_dir / "adapter_config.json", "adapter config")):
@@ -107,6 +113,15 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+
+    if args.generate is not None:
+        if args.generate < 1 or args.beams < 1:
+            fail("--generate and --beams must be positive")
+        row = {k: inputs[k][:1] for k in ("input_ids", "attention_mask") if k in inputs}
+        row.setdefault("attention_mask", torch.ones_like(row["input_ids"]))
+        with torch.no_grad():
+            seqs = model.generate(**row, max_new_tokens=args.generate, num_beams=args.beams, do_sample=False)
+        print(f"check_adapter: generate {json.dumps(seqs.tolist())}", file=sys.stderr)
 
     if args.expect is None:
         print(f"check_adapter: logits shape {out['shape']}", file=sys.stderr)

@@ -42,7 +42,7 @@ export interface EngineInfo {
   readonly tfjsBackend: 'tensorflow' | 'wasm' | 'cpu';
   /** @tensorflow/tfjs-core version. */
   readonly version: string;
-  /** Engine details, e.g. 'simd, 1 thread' or 'GPU device in use'. */
+  /** Engine details, e.g. 'simd, 1 thread' or 'TensorFlow 2.18.0 C library, CPU'. */
   readonly detail: string;
   /** One line, e.g. 'tfjs wasm 4.22.0 (simd, 1 thread)'. */
   readonly description: string;
@@ -129,10 +129,12 @@ const loadNative = async (name: 'node-gpu' | 'node'): Promise<{ detail: string }
   }
   const { value: ok, warnings } = await collectingWarnings(() => tf.setBackend('tensorflow'));
   if (!ok) throw new EngineUnavailable(name, `the 'tensorflow' backend failed to initialise: ${warnings[0] ?? 'no reason given'}`);
-  const be = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
+  const be = tf.backend() as unknown as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
+  // the C library's own version: 2.9.1 from tfjs-node's download, 2.18.0 from scripts/install-tfjs-native.sh
+  const lib = `TensorFlow ${be.binding?.TF_Version ?? ''}`.trimEnd();
   const detail = name === 'node-gpu'
-    ? be.isUsingGpuDevice === false ? 'no GPU device visible: TensorFlow runs on the CPU' : 'GPU device in use'
-    : 'TensorFlow C library, CPU';
+    ? be.isUsingGpuDevice === false ? `${lib}: no GPU device visible, runs on the CPU` : `${lib}, GPU device in use`
+    : `${lib} C library, CPU`;
   return { detail };
 };
 

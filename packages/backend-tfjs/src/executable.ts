@@ -8,13 +8,16 @@
  * outputs need, in topological order, and for each value the step after which it is released)
  * is built per set of wanted outputs and cached.
  *
- * run: feeds are checked against the declared inputs and uploaded, symbolic dims are bound
- * from the fed shapes (core's `bindDims`), and each node runs through its lowering inside
- * `tf.tidy`; an intermediate value is disposed right after its last consumer, so peak memory
- * is the live set, not the whole graph. Outputs are downloaded, state entries are replaced by
- * the outputs they name (kept on the device, never copied through the host), and everything
- * else the run allocated is disposed, on success and on error alike: the number of live
- * tensors is the same before and after every run.
+ * run: feeds are checked against the declared inputs, symbolic dims are bound from the fed
+ * shapes (core's `bindDims`), and the whole step runs in one `tf.tidy` scope: the feeds are
+ * uploaded, each node runs through its lowering (itself in a `tf.tidy`), an intermediate value
+ * is disposed right after its last consumer (so peak memory is the live set, not the whole
+ * graph), and the scope returns only the fetched outputs and the state entries' next values;
+ * nothing is read back to the host inside the step. Outputs are then downloaded, and each
+ * state entry, a `tf.Variable` that lives on the device from compile to dispose, takes the
+ * buffer of the output it names (no copy; on tfjs-node-gpu the state never leaves the GPU).
+ * Everything else is released on success and on error alike: the number of live tensors is
+ * the same before and after every run.
  *
  * TensorFlow.js has one global engine, so operations of all executables are serialised.
  */
@@ -25,7 +28,7 @@ import {
   graphNodes, topoOrderUntil, bindDims, dimEval, isConcrete, shapeToString, dimToString,
 } from '@prefix-tuning/core';
 import { prepare } from './prepare.ts';
-import { loweringTable, fusedRules, isFused, tfDtype, lazyOps, materialize, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
+import { loweringTable, fusedRules, isFused, tfDtype, lazyOps, materialize, swapsLastTwo, matmulTransposed, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
 import { activate, type EngineInfo } from './engine.ts';
 
 type Leaf = Node<'input'> | Node<'param'>;
@@ -45,8 +48,12 @@ export interface CompileSettings {
 export interface TfjsExecutable extends Executable {
   /** The engine that runs it. */
   readonly engineInfo: EngineInfo;
-  /** Process CPU milliseconds and calls per op kind since compile (only with `profile: true`). */
-  profile(): Record<string, { ms: number; calls: number }>;
+  /**
+   * Process CPU milliseconds (all threads), wall milliseconds and calls per op kind and operand
+   * shapes since compile (only with `profile: true`; the native engine computes synchronously,
+   * so its wall time is the op's; on wasm, XNNPACK's worker threads are outside `ms`).
+   */
+  profile(): Record<string, { ms: number; wallMs: number; calls: number }>;
   /** Number of device tensors the executable holds between runs (weights, folded values, state). */
   residentTensors(): number;
 }
@@ -108,6 +115,13 @@ const upload = (t: HostTensor, dtype: DType, what: string): tf.Tensor => {
   }
 };
 
+/** A (non-trainable) variable holding `t`'s buffer; `t` itself is released. */
+const toVariable = (t: tf.Tensor): tf.Variable => {
+  const v = tf.variable(t, false);
+  t.dispose();
+  return v;
+};
+
 /** Downloads a device tensor as a host tensor of core dtype `dtype` (always a fresh copy). */
 const download = async (t: tf.Tensor, dtype: DType): Promise<HostTensor> => {
   const data = await t.data();
@@ -143,6 +157,8 @@ const FOLD_EXPANSION_LIMIT = 1 << 22;
 interface Plan {
   /** Nodes to run, in order. */
   readonly steps: readonly Node[];
+  /** For each step, the nodes whose values its lowering reads (its inputs, or what they fuse away). */
+  readonly args: readonly (readonly Node[])[];
   readonly lowerings: readonly Lowering<OpName>[];
   /** For each step, the ids of the values whose last use it is. */
   readonly release: readonly (readonly number[])[];
@@ -152,14 +168,15 @@ interface Plan {
 
 interface StateEntry {
   readonly leaf: Leaf;
-  tensor: tf.Tensor;
+  /** The state's value between runs: a variable that takes each run's next value. */
+  readonly tensor: tf.Variable;
   readonly next?: string;
 }
 
 class TfjsProgram implements TfjsExecutable {
   private disposed = false;
   private readonly plans = new Map<string, Plan>();
-  private readonly stats = new Map<string, { ms: number; calls: number }>();
+  private readonly stats = new Map<string, { ms: number; wallMs: number; calls: number }>();
   /** Device values that live across runs, by node id: frozen params, folded values. */
   private readonly resident = new Map<number, tf.Tensor>();
   private readonly state = new Map<string, StateEntry>();
@@ -187,7 +204,7 @@ class TfjsProgram implements TfjsExecutable {
     try {
       for (const [name, spec] of Object.entries(copts.state ?? {})) {
         const leaf = this.leaves.get(name)!;
-        const entry: StateEntry = { leaf, tensor: upload(spec.init, leaf.dtype, `state '${name}'`), ...(spec.next === undefined ? {} : { next: spec.next }) };
+        const entry: StateEntry = { leaf, tensor: toVariable(upload(spec.init, leaf.dtype, `state '${name}'`)), ...(spec.next === undefined ? {} : { next: spec.next }) };
         this.state.set(name, entry);
         this.stateById.set(leaf.id, entry);
       }
@@ -257,6 +274,7 @@ class TfjsProgram implements TfjsExecutable {
   /** Runs one node's lowering; the result is always a tensor the caller owns. */
   private exec(n: Node, lower: Lowering<OpName>, ins: readonly tf.Tensor[], inShapes: readonly (readonly number[])[], shape: readonly number[], cx: LowerContext): tf.Tensor {
     const t0 = this.settings.profile ? process.cpuUsage() : undefined;
+    const w0 = this.settings.profile ? performance.now() : 0;
     const lazy = lazyOps.has(n.op);
     let out: tf.Tensor;
     try {
@@ -271,10 +289,11 @@ class TfjsProgram implements TfjsExecutable {
       throw new Error(`bug: the tfjs lowering of ${n.op} at '${n.path}' gave ${out.dtype}[${out.shape.join(',')}], the node is ${n.dtype}[${shape.join(',')}]`);
     }
     if (this.settings.profile) {
-      const key = n.op === 'matmul' ? `matmul ${inShapes.map((x) => `[${x.join(',')}]`).join('@')}` : n.op;
-      const s = this.stats.get(key) ?? { ms: 0, calls: 0 };
+      const key = `${n.op} ${inShapes.map((x) => `[${x.join(',')}]`).join('@')}`;
+      const s = this.stats.get(key) ?? { ms: 0, wallMs: 0, calls: 0 };
       const c = process.cpuUsage(t0);
       s.ms += (c.user + c.system) / 1000;
+      s.wallMs += performance.now() - w0;
       s.calls++;
       this.stats.set(key, s);
     }
@@ -289,14 +308,30 @@ class TfjsProgram implements TfjsExecutable {
     const roots = names.map((k) => this.prepared.outputs[k]!);
     const held = (n: Node): boolean => this.resident.has(n.id) || this.stateById.has(n.id);
     const order = topoOrderUntil(roots, held);
-    const steps = order.filter((n) => n.op !== 'input');
+    let steps = order.filter((n) => n.op !== 'input');
     const inputs = order.filter((n): n is Node<'input'> => n.op === 'input');
+    let args: (readonly Node[])[] = steps.map((n) => n.inputs);
+    let lowerings = steps.map(lowerOf);
+    if (this.engineInfo.tfjsBackend !== 'wasm') {
+      // a product of a transposed operand reads it untransposed (tf.matMul's flags; on wasm only
+      // untransposed products reach XNNPACK): the transpose is not computed unless something
+      // else reads it
+      const isT = (x: Node): boolean => x.op === 'transpose' && !held(x) && swapsLastTwo((x as Node<'transpose'>).attrs.perm);
+      steps.forEach((n, i) => {
+        if (n.op !== 'matmul' || !n.inputs.some(isT)) return;
+        args[i] = n.inputs.map((x) => (isT(x) ? x.inputs[0]! : x));
+        lowerings[i] = matmulTransposed(isT(n.inputs[0]!), isT(n.inputs[1]!)) as unknown as Lowering<OpName>;
+      });
+      const read = new Set([...roots.map((r) => r.id), ...args.flatMap((a) => a.map((x) => x.id))]);
+      const keep = steps.map((n) => read.has(n.id));
+      [steps, args, lowerings] = [steps.filter((_, i) => keep[i]), args.filter((_, i) => keep[i]), lowerings.filter((_, i) => keep[i])];
+    }
     const last = new Map<number, number>();
-    steps.forEach((n, i) => { for (const x of n.inputs) last.set(x.id, i); });
+    args.forEach((a, i) => { for (const x of a) last.set(x.id, i); });
     const pinned = new Set(roots.map((r) => r.id));
     const release: number[][] = steps.map(() => []);
     for (const [id, i] of last) if (!pinned.has(id)) release[i]!.push(id);
-    const plan: Plan = { steps, lowerings: steps.map(lowerOf), release, inputs };
+    const plan: Plan = { steps, args, lowerings, release, inputs };
     this.plans.set(key, plan);
     return plan;
   }
@@ -315,8 +350,8 @@ class TfjsProgram implements TfjsExecutable {
       if (leaf === undefined || leaf.op !== 'input') throw new Error(`run: '${k}' is not an input of the graph${leaf ? ` (it is a ${this.state.has(k) ? 'state entry' : 'parameter'})` : ''}`);
       if (this.state.has(k)) throw new Error(`run: '${k}' is held in state; it cannot also be fed`);
     }
-    const nexts = [...this.state.values()].flatMap((s) => (s.next === undefined ? [] : [s.next]));
-    const plan = this.planFor([...new Set([...wanted, ...nexts])]);
+    const nextNames = [...this.state.values()].flatMap((s) => (s.next === undefined ? [] : [s.next]));
+    const plan = this.planFor([...new Set([...wanted, ...nextNames])]);
     for (const inp of plan.inputs) {
       const t = feeds[inp.attrs.name];
       if (t === undefined) throw new Error(`run: missing feed ${leafDesc(inp)}`);
@@ -331,63 +366,46 @@ class TfjsProgram implements TfjsExecutable {
     const env = envE.right;
 
     await activate(this.engineInfo);
-    const values = new Map<number, tf.Tensor>();
-    const owned = new Set<tf.Tensor>();
-    const kept = new Set<tf.Tensor>();
-    try {
-      for (const inp of plan.inputs) {
-        const t = upload(feeds[inp.attrs.name]!, inp.dtype, `feed '${inp.attrs.name}'`);
-        owned.add(t);
-        values.set(inp.id, t);
-      }
+    const states = [...this.state.values()].filter((s): s is StateEntry & { next: string } => s.next !== undefined);
+    // the whole step in one tf.tidy scope: the feeds' uploads, every node's value and the
+    // materialised outputs are released when it ends, on success and on error alike, except
+    // the fetched outputs and the states' next values, which it returns (device tensors: no
+    // host round-trip happens inside the step)
+    const held = new Set<tf.Tensor>([...this.resident.values(), ...this.state.values()].map((x) => (x instanceof tf.Tensor ? x : x.tensor)));
+    const { fetched, nexts } = tf.tidy(() => {
+      const values = new Map<number, tf.Tensor>();
+      for (const inp of plan.inputs) values.set(inp.id, upload(feeds[inp.attrs.name]!, inp.dtype, `feed '${inp.attrs.name}'`));
       const valueOf = (n: Node): tf.Tensor => values.get(n.id) ?? this.resident.get(n.id) ?? this.stateById.get(n.id)?.tensor ?? (() => { throw new Error(`internal: no value for ${n.op} at '${n.path}'`); })();
       const cx = this.context(env);
       plan.steps.forEach((n, i) => {
-        const t = this.exec(n, plan.lowerings[i]!, n.inputs.map(valueOf), n.inputs.map((x) => evalShape(x.shape, env)), evalShape(n.shape, env), cx);
-        owned.add(t);
-        values.set(n.id, t);
+        const a = plan.args[i]!;
+        values.set(n.id, this.exec(n, plan.lowerings[i]!, a.map(valueOf), a.map((x) => evalShape(x.shape, env)), evalShape(n.shape, env), cx));
+        // released at its last use: peak memory is the live set
         for (const id of plan.release[i]!) {
-          const v = values.get(id);
-          if (v !== undefined) {
-            values.delete(id);
-            owned.delete(v);
-            v.dispose();
-          }
+          values.get(id)?.dispose();
+          values.delete(id);
         }
       });
-      const result: Record<string, HostTensor> = {};
-      const fullOf = (k: string): tf.Tensor => {
-        const v = valueOf(outputs[k]!);
-        const f = tf.tidy(() => this.full(v, evalShape(outputs[k]!.shape, env)));
-        if (f !== v) owned.add(f);
-        return f;
+      const fullOf = (k: string): tf.Tensor => this.full(valueOf(outputs[k]!), evalShape(outputs[k]!.shape, env));
+      return {
+        fetched: wanted.map(fullOf),
+        // a next value held across runs (a parameter, a state entry) is taken as a copy, so that
+        // state entries that exchange values read the old ones
+        nexts: states.map((s) => { const t = fullOf(s.next); return held.has(t) ? t.clone() : t; }),
       };
-      const downloads = wanted.map(async (k) => { result[k] = await download(fullOf(k), this.graph.outputs[k]!.dtype); });
-      await Promise.all(downloads);
-      // state: each entry takes the value of its `next` output (a value held elsewhere is copied)
-      const taken = new Set<tf.Tensor>();
-      const updates: [StateEntry, tf.Tensor][] = [];
-      for (const s of this.state.values()) {
-        if (s.next === undefined) continue;
-        let t = fullOf(s.next);
-        if (!owned.has(t) || taken.has(t)) t = t.clone();
-        else taken.add(t);
+    });
+    const mine = [...new Set([...fetched, ...nexts])].filter((t) => !held.has(t));
+    try {
+      const got = await Promise.all(fetched.map((t, i) => download(t, this.graph.outputs[wanted[i]!]!.dtype)));
+      states.forEach((s, i) => {
         const want = s.tensor.shape;
-        if (!sameShape(t.shape, want)) {
-          t.dispose();
-          throw new Error(`run: state '${s.leaf.attrs.name}' is [${want.join(',')}] but its next value '${s.next}' is [${t.shape.join(',')}]`);
-        }
-        kept.add(t);
-        updates.push([s, t]);
-      }
-      for (const [s, t] of updates) {
-        s.tensor.dispose();
-        s.tensor = t;
-      }
-      return result;
+        if (!sameShape(nexts[i]!.shape, want)) throw new Error(`run: state '${s.leaf.attrs.name}' is [${want.join(',')}] but its next value '${s.next}' is [${nexts[i]!.shape.join(',')}]`);
+      });
+      // each state variable takes its next value's buffer (no copy)
+      states.forEach((s, i) => s.tensor.assign(nexts[i]!));
+      return Object.fromEntries(wanted.map((k, i) => [k, got[i]!]));
     } finally {
-      for (const t of owned) if (!kept.has(t)) t.dispose();
-      for (const t of kept) if (![...this.state.values()].some((s) => s.tensor === t)) t.dispose();
+      for (const t of mine) t.dispose();
     }
   }
 
@@ -410,13 +428,13 @@ class TfjsProgram implements TfjsExecutable {
       if (!sameShape(value.shape, s.tensor.shape)) throw new Error(`writeState '${name}': expected shape [${s.tensor.shape.join(',')}], got [${value.shape.join(',')}]`);
       await activate(this.engineInfo);
       const t = upload(value, s.leaf.dtype, `writeState '${name}'`);
-      s.tensor.dispose();
-      s.tensor = t;
+      s.tensor.assign(t);
+      t.dispose();
     });
   }
 
-  profile(): Record<string, { ms: number; calls: number }> {
-    return Object.fromEntries([...this.stats].sort(([, a], [, b]) => b.ms - a.ms).map(([k, v]) => [k, { ...v }]));
+  profile(): Record<string, { ms: number; wallMs: number; calls: number }> {
+    return Object.fromEntries([...this.stats].sort(([, a], [, b]) => b.wallMs - a.wallMs).map(([k, v]) => [k, { ...v }]));
   }
 
   residentTensors(): number {

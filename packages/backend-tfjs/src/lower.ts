@@ -112,6 +112,32 @@ const sameShapes = (ins: readonly tf.Tensor[], cx: LowerContext): [tf.Tensor, tf
   return [cx.full(a, to), cx.full(b, to)];
 };
 
+/** Whether a transpose swaps exactly the last two axes (a matrix transpose of each batch entry). */
+export const swapsLastTwo = (perm: readonly number[]): boolean => {
+  const r = perm.length;
+  return r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.slice(0, -2).every((p, i) => p === i);
+};
+
+/**
+ * `matmul(ta ? mT(a) : a, tb ? mT(b) : b)` from the untransposed operands, through tf.matMul's
+ * transpose flags (TensorFlow's BatchMatMulV2 adj_x/adj_y: no transposed copy). The executor
+ * uses it on the native and cpu engines for a product whose operand is a `transpose` of the
+ * last two axes (q·kᵀ in attention, most products of a gradient).
+ */
+export const matmulTransposed = (ta: boolean, tb: boolean): Lowering<'matmul'> => ({ ins: [a, b], shape }) => {
+  const outBatch = shape.slice(0, -2);
+  const n = prod(outBatch);
+  const mat = (x: tf.Tensor): number[] => x.shape.slice(-2);
+  const nB = prod(b!.shape.slice(0, -2));
+  // a matrix right operand: one 2-D product over all rows of the left one
+  if (nB === 1 && !ta && prod(a!.shape.slice(0, -2)) === n) {
+    const K = a!.shape[a!.rank - 1]!;
+    return tf.reshape(tf.matMul(tf.reshape(a!, [-1, K]), tf.reshape(b!, mat(b!)), false, tb), shape as number[]);
+  }
+  const as3 = (x: tf.Tensor): tf.Tensor => tf.reshape(prod(x.shape.slice(0, -2)) === n ? x : tf.broadcastTo(x, [...outBatch, ...mat(x)]), [n, ...mat(x)]);
+  return tf.reshape(tf.matMul(as3(a!), as3(b!), ta, tb), shape as number[]);
+};
+
 /** Integer division truncating toward zero (C, ONNX, the reference evaluator); tfjs floors. */
 const truncDiv = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
   const q = tf.floorDiv(a, b);

@@ -12,6 +12,13 @@
  *   the same `logSoftmax(logits)` node as the cross-entropy VJP, so that it is computed once;
  * - transpose of a transpose becomes one transpose (mT(mT(W)) becomes W), reshape of a
  *   reshape one reshape;
+ * - a slice of a concatenation that lies within one of its parts becomes a slice of that part;
+ *   a product with a concatenation along its contraction axis, or with the transpose of one
+ *   along the axis that becomes its columns, is distributed over the parts (sum of products
+ *   of slices; concatenation of products) when it has few rows (at most a quarter of its
+ *   concrete column count): so a cached decoding step (one query row over the cache and its
+ *   own key and value) attends over the cache without copying it into `present`, and its new
+ *   key and value are read where they are;
  * - a gather of consecutive indices (`iota`, or a slice of one: the position ids of a model
  *   with a past or a prefix) becomes a slice of the table (a copy of contiguous rows instead of
  *   an indexed one).
@@ -21,7 +28,7 @@
 import {
   type Graph, type Node, type OpName, type OpDef, type Dim,
   graph, topoOrder, topoOrderUntil, apply, atPath, opDef, decomposition, dimMul,
-  reshape, transpose, slice, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
+  reshape, transpose, slice, concat, matmul, dimAdd, dimSub, isConcrete, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
 } from '@prefix-tuning/core';
 
 export interface PrepareOptions {
@@ -64,6 +71,50 @@ const consecutive = (idx: Node): [Dim, Dim] | undefined => {
   return undefined;
 };
 
+const le = (a: Dim, b: Dim): boolean => {
+  const d = dimSub(b, a);
+  return isConcrete(d) && d >= 0;
+};
+
+/** The parts of a concatenation with their offsets on its axis. */
+const partsOf = (c: Node<'concat'>): { part: Node; start: Dim; end: Dim }[] => {
+  let off: Dim = 0;
+  return c.inputs.map((part) => {
+    const start = off;
+    off = dimAdd(off, part.shape[c.attrs.axis]!);
+    return { part, start, end: off };
+  });
+};
+
+/** Whether a product with rows M and columns (or contraction) extent K has few enough rows to distribute. */
+const fewRows = (M: Dim, K: Dim): boolean => isConcrete(M) && isConcrete(K) && 4 * M <= K;
+
+const isSwapLastTwo = (x: Node): x is Node<'transpose'> => {
+  if (x.op !== 'transpose') return false;
+  const p = (x as Node<'transpose'>).attrs.perm;
+  const r = p.length;
+  return r >= 2 && p[r - 2] === r - 1 && p[r - 1] === r - 2 && p.slice(0, -2).every((q, i) => q === i);
+};
+
+/** The distributed forms of a product (see the module comment), or undefined. */
+const distributeMatmul = (n: Node, a: Node, b: Node): Node | undefined => {
+  const rb = b.shape.length;
+  const M = a.shape[a.shape.length - 2]!;
+  // a @ concat(parts, K axis) = sum of a[..., part's columns] @ part
+  if (b.op === 'concat' && (b as Node<'concat'>).attrs.axis === rb - 2 && fewRows(M, b.shape[rb - 1]!)) {
+    return atPath(n.path, () => partsOf(b as Node<'concat'>)
+      .map(({ part, start, end }) => matmul(slice(a, a.shape.length - 1, start, end), part))
+      .reduce((x, y) => add(x, y)));
+  }
+  // a @ mT(concat(parts, N axis)) = concat(a @ mT(part)) on the columns
+  if (isSwapLastTwo(b) && b.inputs[0]!.op === 'concat') {
+    const c = b.inputs[0] as Node<'concat'>;
+    if (c.attrs.axis === rb - 2 && fewRows(M, c.shape[rb - 1]!))
+      return atPath(n.path, () => concat(c.inputs.map((part) => matmul(a, transpose(part, b.attrs.perm))), n.shape.length - 1));
+  }
+  return undefined;
+};
+
 /** Rewrites `g` (see the module comment and `PrepareOptions`). */
 export const prepare = (g: Graph, opts: PrepareOptions): Graph => {
   const memo = new Map<number, Node>();
@@ -81,6 +132,15 @@ export const prepare = (g: Graph, opts: PrepareOptions): Graph => {
       const p1 = inner.attrs.perm;
       const p2 = (n as Node<'transpose'>).attrs.perm;
       return atPath(n.path, () => transpose(inner.inputs[0]!, p2.map((p) => p1[p]!)));
+    }
+    if (n.op === 'slice' && ins[0]!.op === 'concat' && (ins[0] as Node<'concat'>).attrs.axis === (n as Node<'slice'>).attrs.axis) {
+      const { axis, start, end } = (n as Node<'slice'>).attrs;
+      const inside = partsOf(ins[0] as Node<'concat'>).find((p) => le(p.start, start) && le(end, p.end));
+      if (inside !== undefined) return atPath(n.path, () => slice(inside.part, axis, dimSub(start, inside.start), dimSub(end, inside.start)));
+    }
+    if (n.op === 'matmul') {
+      const d = distributeMatmul(n, ins[0]!, ins[1]!);
+      if (d !== undefined) return d;
     }
     if (n.op === 'reshape' && ins[0]!.op === 'reshape') return atPath(n.path, () => reshape(ins[0]!.inputs[0]!, n.shape));
     if (n.op === 'gather') {

@@ -4,13 +4,16 @@
  * the engine and why the native ones were skipped, nothing else), records what it chose, and
  * gives the same results as the cpu engine; a named engine that cannot load is an error with
  * its reason; the environment variable selects an engine; the wasm engine's threaded build
- * loads under Node and exits cleanly.
+ * loads under Node and exits cleanly. The fallback cases hide the native addons (child/hide-native.cjs)
+ * where scripts/install-tfjs-native.sh built one; with that addon, 'auto' picks the node engine.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const child = join(fileURLToPath(import.meta.url), '..', 'child', 'engine.ts');
 
@@ -26,8 +29,14 @@ interface Outcome {
   readonly errorName?: string;
 }
 
-const spawn = (opts: Record<string, unknown>, env: Record<string, string> = {}): { out: Outcome; stderr: string; status: number | null } => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', child, JSON.stringify(opts)], {
+const hideNative = join(fileURLToPath(import.meta.url), '..', 'child', 'hide-native.cjs');
+
+/**
+ * Runs the child. `native: false` (the default) hides the native addons, as a plain install
+ * leaves them; `native: true` leaves them as they are.
+ */
+const spawn = (opts: Record<string, unknown>, env: Record<string, string> = {}, native = false): { out: Outcome; stderr: string; status: number | null } => {
+  const r = spawnSync(process.execPath, [...(native ? [] : ['--require', hideNative]), '--import', 'tsx', child, JSON.stringify(opts)], {
     encoding: 'utf8', timeout: 60_000, env: { ...process.env, PREFIX_TUNING_TFJS_ENGINE: '', ...env },
   });
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -103,6 +112,28 @@ describe('engine selection', () => {
     const { out } = spawn({ engine: 'webgpu', log: false });
     assert.equal(out.ok, false);
     assert.match(out.error!, /unknown tfjs engine 'webgpu' \(engines: auto, node-gpu, node, wasm, cpu\)/);
+  });
+
+  it('with the addon that scripts/install-tfjs-native.sh builds: auto picks node (TensorFlow), says so in one line, computes the same', (t) => {
+    const built = existsSync(join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-node/package.json')), 'lib', 'napi-v8', 'tfjs_binding.node'));
+    // where the suite runs on the native engine (CI), the addon must be there: no silent skip
+    if (!built && process.env['PREFIX_TUNING_TEST_TFJS_ENGINE'] === 'node') assert.fail('PREFIX_TUNING_TEST_TFJS_ENGINE=node but the tfjs-node addon is not built (run scripts/install-tfjs-native.sh)');
+    if (!built) return t.skip('tfjs-node addon not built (scripts/install-tfjs-native.sh)');
+    const { out, stderr, status } = spawn({}, {}, true);
+    assert.equal(status, 0);
+    assert.ok(out.ok, out.error);
+    assert.equal(out.info!.name, 'node');
+    assert.equal(out.info!.tfjsBackend, 'tensorflow');
+    assert.match(out.engine!, /^tfjs-node 4\.22\.0 \(TensorFlow 2\.18\.0 C library, CPU\)$/);
+    assert.deepEqual(out.info!.skipped.map((s) => s.engine), out.info!.skipped.length === 0 ? [] : ['node-gpu']);
+    const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+    assert.equal(lines.length, 1, `stderr:\n${stderr}`);
+    assert.match(lines[0]!, /^\[backend-tfjs\] engine: tfjs-node 4\.22\.0 \(TensorFlow 2\.18\.0 C library, CPU\)/);
+    assertY(out.y);
+    const named = spawn({ engine: 'node', log: false }, {}, true);
+    assert.ok(named.out.ok, named.out.error);
+    assert.equal(named.out.info!.name, 'node');
+    assertY(named.out.y);
   });
 
   it("wasm with 2 threads: the threaded SIMD build loads under Node, computes the same, and the process exits", () => {

@@ -17,9 +17,14 @@ import {
   tanh, exp, neg, abs, sin, add, mul, sub, div, maximum, minimum, where, less, equal, cast,
   matmul, reduceSum, reduceMax, reduceMean, argMax, reshape, transpose, slice, broadcastTo, concat, gather, pad,
   softmax, logSoftmax, layerNorm, gelu, attention, crossEntropy, iota, f32, i32, evaluate,
+  input, graphNodes, dimSub, parseDim,
 } from '@prefix-tuning/core';
+import { prepare } from '../src/prepare.ts';
+import { isFused } from '../src/lower.ts';
 import { Ctx, type Tok, withCtx, agree, tfjs, wasm } from './support.ts';
 import { agree as agreeOnnx } from '../../backend-onnx/test/support.ts';
+
+const dimOf = (t: string): Dim => parseDim(t)!;
 
 const tokOf = (d: Dim): Tok => (isConcrete(d) ? d : dimToString(d));
 
@@ -171,6 +176,43 @@ describe('random programs: tfjs = ONNX = reference', () => {
       }),
       { numRuns: 8, endOnFailure: true },
     ));
+});
+
+describe('products over concatenations (a cached decoding step): distributed, never concatenated', () => {
+  it('few query rows over a cache and its own key and value: tfjs = ONNX = reference, and the keys and values are never concatenated', () =>
+    fc.assert(
+      fc.asyncProperty(withCtx((c) => {
+        // [Bt, H, len, D] parts (a cache of symbolic or concrete length, then new positions)
+        const [Bt, H, D, M] = [c.tok(), c.int(1, 2), c.int(8, 12), c.int(1, 2)];
+        const lens = Array.from({ length: c.int(2, 3) }, () => c.tok());
+        const keys = lens.map((n) => c.input([Bt, H, n, D]));
+        const vals = lens.map((n) => c.input([Bt, H, n, D]));
+        const q = c.input([Bt, H, M, D]);
+        const K = concat(keys, 2);
+        const V = concat(vals, 2);
+        const probs = softmax(matmul(q, transpose(K, [0, 1, 3, 2])), -1); // [Bt, H, M, N]
+        const N = K.shape[2]!;
+        const last = lens[lens.length - 1]!;
+        // the last part's keys, read back from the concatenation (what appendStepGraph returns)
+        const newKeys = slice(K, 2, dimSub(N, typeof last === 'number' ? last : dimOf(last)), N);
+        return { out: matmul(probs, V), newKeys };
+      }), async ({ c, out }) => {
+        const g = graph(out);
+        const prepared = prepare(g, { fused: isFused, gatherCrossEntropy: true });
+        const along2 = graphNodes(prepared).filter((n) => n.op === 'concat' && (n as Node<'concat'>).attrs.axis === 2);
+        assert.equal(along2.length, 0, 'no concatenation of keys or values is left');
+        await agree(g, c, { on: ['tfjs', 'cpu', 'onnx'], rtol: 2e-4, atol: 2e-5 });
+      }),
+      { numRuns: 25 },
+    ));
+
+  it('many query rows (training, prefill) keep the concatenation: one product over it', () => {
+    const K = concat([input('k0', [2, 3, 10, 8]), input('k1', [2, 3, 128, 8])], 2);
+    const g = graph({ s: matmul(input('q', [2, 3, 128, 8]), transpose(K, [0, 1, 3, 2])) });
+    const prepared = prepare(g, { fused: isFused, gatherCrossEntropy: true });
+    assert.equal(graphNodes(prepared).filter((n) => n.op === 'concat').length, 1);
+    assert.equal(graphNodes(prepared).filter((n) => n.op === 'matmul').length, 1);
+  });
 });
 
 describe("core grad on tfjs equals tfjs's own tf.grad", () => {

@@ -65,7 +65,7 @@ export const parseOptions = (
     const [rawName, inline] = a.startsWith('--') ? splitEq(a.slice(2)) : [a.slice(1), undefined];
     const spec = c.options.find((o) => o.name === rawName || o.short === rawName)
       ?? (rawName.startsWith('no-') ? c.options.find((o) => o.name === rawName.slice(3) && o.type === 'boolean') : undefined);
-    if (!spec) throw new UsageError(`unknown option '${a}' for '${c.name}' (see prefix-tune ${c.name} --help)`);
+    if (!spec) throw new UsageError(`unknown option '${a.startsWith('--') ? `--${rawName}` : a}' for '${c.name}' (see prefix-tune ${c.name} --help)`);
     if (spec.type === 'boolean') {
       opts[spec.name] = inline !== undefined ? inline !== 'false' : !rawName.startsWith('no-');
       continue;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { loadTaskSplit, parseReferences } from '@prefix-tuning/tasks';
+import { loadTaskSplit, parseReferences, slotErrorRateOfSources } from '@prefix-tuning/tasks';
 import { cli, e2eDir, rmrf, tempDir, tinyModelDir } from './train-fixture.ts';
 
 const skip = !existsSync(join(e2eDir, 'testset_w_refs.csv')) && `${e2eDir} not found`;
@@ -51,6 +51,47 @@ test('eval writes hypotheses, references, metrics and a paper-style table', { sk
   const want = [m.metrics['bleu']! * 100, m.metrics['nist']!, m.metrics['meteor']! * 100, m.metrics['rouge_l']! * 100, m.metrics['cider']!];
   cells.forEach((c, i) => assert.ok(Math.abs(c - want[i]!) <= 0.051, `column ${i}: ${c} vs ${want[i]}`));
   assert.ok(r.stdout.startsWith(md.join('\n')), r.stdout);
+  // E2E: the slot error rate of the written hypotheses against the inputs' slots
+  const ser = (m as unknown as { slot_error: { rate: number; slots: number } }).slot_error;
+  assert.deepEqual(ser, JSON.parse(JSON.stringify(slotErrorRateOfSources(groups.map((g) => g.source), hyps.slice(0, 8)))));
+  assert.ok(md.some((l) => l.startsWith(`slot error rate: ${(ser.rate * 100).toFixed(1)}%`)), md.join('\n'));
+});
+
+test('eval --pick random: N inputs drawn by a seed, kept in split order, the same for the same seed', { skip }, async () => {
+  const split = await loadTaskSplit('e2e', 'test')();
+  assert.ok(E.isRight(split));
+  const all = split.right.groups.map((g) => JSON.stringify(g.references));
+  const picked = (seed: string) => {
+    const out = join(work, `sample-${seed}`);
+    const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--task', 'e2e', '--max-examples', '6', '--pick', 'random', '--pick-seed', seed, '--greedy', '--max-new-tokens', '4', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const refs = parseReferences(readFileSync(join(out, 'references.txt'), 'utf8'));
+    assert.ok(E.isRight(refs));
+    return refs.right.map((g) => all.indexOf(JSON.stringify(g)));
+  };
+  const a = picked('1'), b = picked('1'), c = picked('2');
+  assert.equal(a.length, 6);
+  assert.ok(a.every((i, k) => i >= 0 && (k === 0 || i > a[k - 1]!)), `indices in split order: ${a}`);
+  assert.deepEqual(b, a);
+  assert.notDeepEqual(c, a);
+  assert.notDeepEqual(a, [0, 1, 2, 3, 4, 5]);
+});
+
+const webnlgSkip = !existsSync(join(e2eDir, '..', 'webnlg2017', 'test')) && 'WebNLG 2017 not found';
+test('eval --webnlg-categories unseen evaluates the test-only categories (the paper\'s U column)', { skip: skip || webnlgSkip }, async () => {
+  const out = join(work, 'webnlg-unseen');
+  const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--task', 'webnlg', '--webnlg-categories', 'unseen', '--max-examples', '3', '--greedy', '--max-new-tokens', '4', '--metrics', 'bleu', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const unseen = await loadTaskSplit('webnlg', 'test', { webnlg: 'unseen' })();
+  const every = await loadTaskSplit('webnlg', 'test')();
+  assert.ok(E.isRight(unseen) && E.isRight(every));
+  const refs = parseReferences(readFileSync(join(out, 'references.txt'), 'utf8'));
+  assert.ok(E.isRight(refs));
+  assert.deepEqual(refs.right, unseen.right.groups.slice(0, 3).map((g) => [...g.references]));
+  assert.notDeepEqual(refs.right, every.right.groups.slice(0, 3).map((g) => [...g.references]));
+  const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { webnlg_categories: string };
+  assert.equal(m.webnlg_categories, 'unseen');
+  assert.match(r.stdout, /webnlg test \(unseen categories\)/);
 });
 
 test('eval: usage errors exit 2 with one line', { skip }, () => {
@@ -58,6 +99,10 @@ test('eval: usage errors exit 2 with one line', { skip }, () => {
     [['--task', 'e2e', '--split', 'validation'], /unknown split 'validation'/],
     [['--task', 'e2e', '--metrics', 'bleu,wer'], /unknown metric 'wer'/],
     [['--task', 'imdb'], /unknown task 'imdb'/],
+    [['--task', 'e2e', '--pick', 'random'], /--pick random needs --max-examples N/],
+    [['--task', 'e2e', '--pick', 'last', '--max-examples', '3'], /--pick must be first or random, got 'last'/],
+    [['--task', 'e2e', '--webnlg-categories', 'seen'], /--webnlg-categories applies to --task webnlg only/],
+    [['--task', 'webnlg', '--webnlg-categories', 'rare'], /--webnlg-categories must be all, seen or unseen, got 'rare'/],
   ];
   for (const [extra, re] of cases) {
     const r = cli(['eval', '--model', model, '--adapter', join(work, 'run', 'adapter'), '--out', join(work, 'x'), ...extra]);

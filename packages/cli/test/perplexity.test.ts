@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +41,12 @@ test('perplexity: zero embeddings give uniform predictions: perplexity = vocabul
   writeFileSync(join(dir, 'docs.txt.gz'), gzipSync(docs.map((d, i) => `<doc id="${i}">\n${d}\n</doc>\n`).join('')));
   const r = cli('perplexity', '--model', join(dir, 'm'), '--text', join(dir, 'docs.txt.gz'), '--seq-len', '10', '--batch-size', '3');
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { perplexity: number; nll: number; tokens: number; windows: number; documents: number };
+  const out = JSON.parse(r.stdout) as { perplexity: number; nll: number; tokens: number; windows: number; documents: number; bits_per_byte: number; bytes: number };
   assert.equal(out.documents, 2);
+  // bits per byte: log2(280) bits for each predicted token over the predicted share of the bytes
+  const bytes = docs.reduce((s, d) => s + Buffer.byteLength(d), 0);
+  assert.equal(out.bytes, bytes);
+  assert.ok(Math.abs(out.bits_per_byte - (n * Math.log2(280)) / bytes) < 1e-3, `bits per byte ${out.bits_per_byte}`);
   assert.equal(out.windows, windows);
   assert.equal(out.tokens, predicted);
   assert.ok(Math.abs(out.perplexity - 280) < 1e-2, `perplexity ${out.perplexity}`);
@@ -56,4 +60,33 @@ test('perplexity: zero embeddings give uniform predictions: perplexity = vocabul
   const long = cli('perplexity', '--model', join(dir, 'm'), '--text', join(dir, 'plain.txt'), '--seq-len', '33');
   assert.equal(long.status, 2);
   assert.match(long.stderr, /--seq-len must be an integer in \[2, 32\]/);
+});
+
+// transformers' loss on the same data (fixtures/fidelity/perplexity, tools/make_fidelity_fixtures.py)
+const fid = join(root, 'fixtures', 'fidelity', 'perplexity');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const oracle = JSON.parse(readFileSync(join(fid, 'expected.json'), 'utf8')) as any;
+
+test('perplexity of a Llama on a text equals transformers\' loss over the same windows', { timeout: 120_000 }, () => {
+  const r = cli('perplexity', '--model', join(fid, 'llama-sp-tiny'), '--text', join(fid, 'text.txt'), '--seq-len', String(oracle.causal.seq_len), '--backend', 'reference');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { nll: number; tokens: number; documents: number };
+  assert.equal(out.documents, oracle.causal.documents.length);
+  assert.equal(out.tokens, oracle.causal.tokens);
+  assert.ok(Math.abs(out.nll - oracle.causal.nll) < 1e-4, `${out.nll} vs ${oracle.causal.nll}`);
+});
+
+test('BART conditional perplexity of JSONL (source, target) pairs equals transformers\' loss; wrong input kinds are usage errors', { timeout: 120_000 }, () => {
+  const s = oracle.seq2seq_text;
+  const r = cli('perplexity', '--model', join(fid, 'bart-sp-tiny'), '--jsonl', join(fid, 'pairs.jsonl'), '--batch-size', '2', '--backend', 'reference');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { nll: number; tokens: number; pairs: number };
+  assert.deepEqual([out.pairs, out.tokens], [s.pairs.length, s.tokens]);
+  assert.ok(Math.abs(out.nll - s.nll) < 1e-4, `${out.nll} vs ${s.nll}`);
+  const text = cli('perplexity', '--model', join(fid, 'bart-sp-tiny'), '--text', join(fid, 'text.txt'));
+  assert.equal(text.status, 2);
+  assert.match(text.stderr, /encoder-decoder model \(bart\): give --jsonl/);
+  const both = cli('perplexity', '--model', join(fid, 'llama-sp-tiny'), '--text', join(fid, 'text.txt'), '--jsonl', join(fid, 'pairs.jsonl'));
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /exactly one of --text/);
 });

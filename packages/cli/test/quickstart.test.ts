@@ -30,13 +30,28 @@ test('quickstart: embedded model, E2E subset: trains, prints examples and both m
     assert.ok(existsSync(join(out, f)), `${f} missing`);
   const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { inputs: number; untuned: Record<string, number>; prefix_tuned: Record<string, number> };
   assert.equal(m.inputs, 4);
+  assert.match(r.stdout, /\| CIDEr \| SER % \(lower is better\) \|/);
+  const ser = (m as unknown as { slot_error: Record<string, { rate: number; slots: number }> }).slot_error;
+  for (const k of ['untuned', 'prefix_tuned']) assert.ok(ser[k]!.rate >= 0 && ser[k]!.rate <= 1 && ser[k]!.slots >= 4 * 3, `${k}: ${JSON.stringify(ser[k])}`);
   for (const k of ['bleu', 'nist', 'meteor', 'rouge_l', 'cider']) {
     assert.ok(Number.isFinite(m.untuned[k]) && Number.isFinite(m.prefix_tuned[k]), k);
   }
   assert.equal(readFileSync(join(out, 'hypotheses.txt'), 'utf8').trimEnd().split('\n').length, 4);
-  // a second run replaces the first one's files instead of refusing to resume
-  const again = cli('quickstart', '--max-train', '20', '--max-test', '2', '--epochs', '1', '--show', '0', '--max-new-tokens', '4', '--out', out, '--offline', '-q');
+  // a second run replaces the first one's files instead of refusing to resume; --finetune adds
+  // a fully fine-tuned model beside the prefix, on the same examples
+  const again = cli('quickstart', '--max-train', '20', '--max-test', '2', '--epochs', '1', '--show', '1', '--max-new-tokens', '4', '--out', out, '--offline', '--finetune');
   assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /fine-tuning every weight/);
+  assert.match(again.stdout, /fine-tuned: {3}/);
+  assert.match(again.stdout, /\| fine-tuned \(every weight\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+  // not on a terminal, generation progress is plain lines
+  assert.match(again.stderr, /^generating \(fine-tuned\) 2\/2$/m);
+  const m2 = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { fine_tuned: Record<string, number>; slot_error: Record<string, unknown> };
+  assert.ok(Number.isFinite(m2.fine_tuned['bleu']) && m2.slot_error['fine_tuned'] !== undefined);
+  assert.ok(existsSync(join(out, 'finetune', 'adapter', 'adapter_config.json')));
+  // the adapters differ: the fine-tuned one holds every weight, the prefix a few
+  const size = (f: string) => readFileSync(f).length;
+  assert.ok(size(join(out, 'finetune', 'adapter', 'adapter_model.safetensors')) > 10 * size(join(out, 'adapter', 'adapter_model.safetensors')));
 });
 
 test('quickstart: offline without the data: one clear message saying where to put it, exit 2', () => {

@@ -155,3 +155,12 @@ test('--resume keeps every saved run-control value unless its option is given, a
   assert.equal(checkResumeOptions({ out: 'o' }, old).run.onNonFinite, undefined);
   assert.throws(() => resolveRun({ ...base, 'on-nonfinite': 'ignore' }), /--on-nonfinite must be stop or skip/);
 });
+
+test('the tiny-e2e recipe holds the sweep\'s best setting for the embedded model (experiments/e2e-sweep-prefix)', () => {
+  const v = RECIPES['tiny-e2e'].values;
+  assert.deepEqual([v.epochs, v.batchSize, v.lr, v.prefixLength, v.mlpHidden, v.loss], [3, 10, 5e-3, 20, 512, 'mean']);
+  const r = resolveRun({ ...base, recipe: 'tiny-e2e', lr: 1e-3 });
+  assert.equal(r.lr, 1e-3); // an explicit option still wins
+  assert.equal(r.epochs, 3);
+  assert.match(recipesMarkdown(), /\| tiny-e2e \| 3 \| 10 \| 0\.005 \|/);
+});

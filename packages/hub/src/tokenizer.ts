@@ -1,6 +1,7 @@
 /**
  * Text tokenizers from a model directory's `tokenizer.json` (+ `tokenizer_config.json` for the
- * special tokens), run by `@huggingface/tokenizers` (a pure JS port of the Rust library).
+ * special tokens), run by `@huggingface/tokenizers` (a pure JS port of the Rust library), with
+ * the Rust library's byte-fallback decoding (`byteFallbackChain`).
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -42,6 +43,50 @@ export type TokenizerConfig = t.TypeOf<typeof TokenizerConfig>;
 
 const TokenizerJson = t.type({ model: t.type({ type: t.string }) });
 
+/** A `<0xNN>` byte token's value as the Rust decoder reads it (`u8::from_str_radix` of the two middle characters). */
+const byteOfToken = (token: string): number | undefined =>
+  /^<0x(\+[0-9a-fA-F]|[0-9a-fA-F]{2})>$/.test(token) ? parseInt(token.slice(3, 5), 16) : undefined;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The `ByteFallback` decoder step of the Rust tokenizers library (what transformers runs): each
+ * run of consecutive `<0xNN>` tokens becomes its UTF-8 text when the whole run is valid UTF-8,
+ * and otherwise one U+FFFD per byte token of the run (not per invalid sequence, as a lenient
+ * UTF-8 decoder would); other tokens pass through.
+ */
+export const byteFallbackChain = (tokens: readonly string[]): string[] => {
+  const out: string[] = [];
+  let run: number[] = [];
+  const flush = (): void => {
+    if (run.length === 0) return;
+    try {
+      out.push(strictUtf8.decode(Uint8Array.from(run)));
+    } catch {
+      for (let i = 0; i < run.length; i++) out.push('\uFFFD');
+    }
+    run = [];
+  };
+  for (const tok of tokens) {
+    const b = byteOfToken(tok);
+    if (b !== undefined) run.push(b);
+    else {
+      flush();
+      out.push(tok);
+    }
+  }
+  flush();
+  return out;
+};
+
+/** Replaces the JS port's lenient ByteFallback steps (a WHATWG decoder) by `byteFallbackChain`, in place. */
+type DecoderStep = { config?: { type?: string }; decoders?: DecoderStep[]; decode_chain: (tokens: string[]) => string[] };
+const useRustByteFallback = (d: DecoderStep | null): void => {
+  if (d === null) return;
+  if (d.config?.type === 'ByteFallback') d.decode_chain = byteFallbackChain;
+  else if (d.config?.type === 'Sequence') d.decoders?.forEach(useRustByteFallback);
+};
+
 const content = (x: t.TypeOf<typeof SpecialToken> | undefined): string | undefined =>
   x === undefined || x === null ? undefined : typeof x === 'string' ? x : x.content;
 
@@ -59,6 +104,7 @@ export const makeTokenizer = (tokenizerJson: unknown, config: unknown = {}): E.E
   } catch (e) {
     return E.left(`tokenizer.json: cannot be loaded (${(e as Error).message})`);
   }
+  useRustByteFallback(tok.decoder as unknown as DecoderStep | null);
   const vocab = tok.get_vocab(true);
   let maxId = -1;
   for (const id of vocab.values()) if (id > maxId) maxId = id;

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, MetricName, SplitName, TaskName, formatReferences, score, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, MetricName, makeRng, sampleIndices, SplitName, TaskName, formatReferences, score, slotErrorRateOfSources, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit, modelDirOrExit } from '../run/model.ts';
@@ -60,7 +60,10 @@ export const evalCommand: Command = {
     { name: 'data-dir', type: 'string', description: 'read the task from this directory' },
     { name: 'download', type: 'boolean', description: 'download the task\'s data into the cache when it is not on disk (default: off)' },
     { name: 'split', type: 'string', description: 'train | dev | test (default: test)' },
-    { name: 'max-examples', type: 'number', description: 'evaluate the first N inputs of the split' },
+    { name: 'max-examples', type: 'number', description: 'evaluate N inputs of the split (the first N; with --pick random, N drawn by --pick-seed)' },
+    { name: 'pick', type: 'string', description: 'with --max-examples N: first (the first N inputs) | random (a seeded sample of N, kept in split order)', default: 'first' },
+    { name: 'pick-seed', type: 'number', description: 'seed of --pick random', default: 1 },
+    { name: 'webnlg-categories', type: 'string', description: 'webnlg: all | seen | unseen (the 10 training categories or the 5 test-only ones; the paper\'s A / S / U)', default: 'all' },
     { name: 'metrics', type: 'list', description: `comma-separated (default: ${E2E_METRICS.join(',')}; summarization tasks: ${SUMMARIZATION_METRICS.join(',')})` },
     { name: 'out', short: 'o', type: 'string', description: 'output directory (hypotheses.txt, references.txt, metrics.json, results.md)', required: true },
     ...decodingOptions(DEFAULTS),
@@ -75,13 +78,26 @@ export const evalCommand: Command = {
     for (const n of names) if (!MetricName.is(n)) throw new UsageError(`unknown metric '${n}' (known: ${Object.keys(MetricName.keys).join(', ')})`);
     const max = opts['max-examples'];
     if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) throw new UsageError(`--max-examples must be a positive integer, got ${String(max)}`);
+    const pick = String(opts['pick'] ?? 'first');
+    if (pick !== 'first' && pick !== 'random') throw new UsageError(`--pick must be first or random, got '${pick}'`);
+    if (pick === 'random' && max === undefined) throw new UsageError('--pick random needs --max-examples N (the sample size)');
+    const pickSeed = Number(opts['pick-seed'] ?? 1);
+    if (!Number.isInteger(pickSeed)) throw new UsageError(`--pick-seed must be an integer, got ${String(opts['pick-seed'])}`);
+    const cats = String(opts['webnlg-categories'] ?? 'all');
+    if (cats !== 'all' && cats !== 'seen' && cats !== 'unseen') throw new UsageError(`--webnlg-categories must be all, seen or unseen, got '${cats}'`);
+    if (cats !== 'all' && task !== 'webnlg') throw new UsageError(`--webnlg-categories applies to --task webnlg only (the task is ${task})`);
     // the decoding options over the model's generation_config.json: usage errors before the weights load
-    const dec = parseDecoding(opts, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
+    // one hypothesis per input is scored: the call's num_return_sequences is 1 (over a model's own)
+    if (opts['num-return-sequences'] !== undefined && Number(opts['num-return-sequences']) !== 1) throw new UsageError('--num-return-sequences does not apply to eval (one hypothesis per input is scored)');
+    const dec = parseDecoding({ ...opts, 'num-return-sequences': 1 }, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
     const adapter = await readAdapterDir(String(opts['adapter']), model.config);
-    const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null }, split, opts['download'] === true);
-    const groups = data!.groups.slice(0, (max as number | undefined) ?? data!.groups.length);
+    const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null, ...(cats !== 'all' ? { webnlg: cats } : {}) }, split, opts['download'] === true);
+    const all = data!.groups;
+    const groups = max === undefined || (max as number) >= all.length ? all
+      : pick === 'random' ? sampleIndices(all.length, max as number, makeRng(pickSeed, max as number)).sort((a, b) => a - b).map((i) => all[i]!)
+      : all.slice(0, max as number);
     const gen = await makeGenerator(backend, model, adapter);
     const t0 = performance.now();
     let outs;
@@ -101,13 +117,16 @@ export const evalCommand: Command = {
       console.error(`prefix-tune eval: ${r.left}`);
       return 1;
     }
+    // E2E: the share of input slot values the outputs leave out or contradict
+    const slotError = task === 'e2e' ? slotErrorRateOfSources(groups.map((g) => g.source), hyps) : undefined;
     const out = String(opts['out']);
-    const label = `${task} ${split} (${groups.length} inputs, ${dec.numBeams! > 1 ? `beam ${dec.numBeams}` : dec.doSample ? 'sampling' : 'greedy'})`;
-    const table = resultsTable(label, names as MetricName[], r.right);
+    const label = `${task} ${split}${cats !== 'all' ? ` (${cats} categories)` : ''} (${groups.length}${pick === 'random' ? ' sampled' : ''} inputs, ${dec.numBeams! > 1 ? `beam ${dec.numBeams}` : dec.doSample ? 'sampling' : 'greedy'})`;
+    const table = resultsTable(label, names as MetricName[], r.right) +
+      (slotError !== undefined ? `\n\nslot error rate: ${(slotError.rate * 100).toFixed(1)}% (${slotError.missing} missing + ${slotError.contradicted} contradicted of ${slotError.slots} slot values)` : '');
     const files: [string, string][] = [
       ['hypotheses.txt', hyps.join('\n') + '\n'],
       ['references.txt', formatReferences(refs)],
-      ['metrics.json', `${JSON.stringify({ task, split, inputs: groups.length, decoding: dec, metrics: r.right }, null, 2)}\n`],
+      ['metrics.json', `${JSON.stringify({ task, split, ...(cats !== 'all' ? { webnlg_categories: cats } : {}), inputs: groups.length, ...(pick === 'random' ? { pick: 'random', pick_seed: pickSeed } : {}), decoding: dec, metrics: r.right, ...(slotError !== undefined ? { slot_error: slotError } : {}) }, null, 2)}\n`],
       ['results.md', `${table}\n`],
     ];
     for (const [f, text] of files) {

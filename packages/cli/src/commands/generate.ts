@@ -65,8 +65,8 @@ export const generateCommand: Command = {
     const gen = await makeGenerator(backend, model, adapter);
     try {
       const outs = await gen.run(texts, dec);
-      outs.forEach((o, i) => {
-        if (opts['json'] === true) console.log(JSON.stringify({ prompt: texts[i], prompt_ids: o.prompt, ids: o.ids, text: o.text, score: o.score }));
+      outs.forEach((o) => {
+        if (opts['json'] === true) console.log(JSON.stringify({ prompt: texts[o.index], prompt_ids: o.prompt, ids: o.ids, text: o.text, score: o.score }));
         else console.log(o.text);
       });
     } finally {

@@ -8,6 +8,8 @@ import { trainBpeCommand } from './train-bpe.ts';
 import { pretrainCommand } from './pretrain.ts';
 import { perplexityCommand } from './perplexity.ts';
 import { quickstartCommand } from './quickstart.ts';
+import { experimentCommand } from './experiment.ts';
+import { serveCommand } from './serve.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand, trainBpeCommand, pretrainCommand, perplexityCommand, quickstartCommand];
+export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand, serveCommand, trainBpeCommand, pretrainCommand, perplexityCommand, quickstartCommand, experimentCommand];

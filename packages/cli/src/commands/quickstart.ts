@@ -5,8 +5,10 @@
  *      ($PREFIX_TUNING_SHARED/data/e2e or ../shared/data/e2e, else the download cache);
  *   2. prefix-tunes it (`prefix-tune train`: the paper's prefix with its MLP, scaled down) on a
  *      sample of the training set, showing progress;
- *   3. generates for a sample of test inputs with the untuned model (the table text continued)
- *      and with the prefix, prints a few, and scores both (BLEU, NIST, METEOR, ROUGE-L, CIDEr).
+ *   3. with --finetune, fine-tunes every weight on the same examples too, for contrast;
+ *   4. generates for a sample of test inputs with the untuned model (the table text continued),
+ *      the prefix (and the fine-tuned model), prints a few, and scores each (BLEU, NIST, METEOR,
+ *      ROUGE-L, CIDEr, and the slot error rate).
  * Writes into `--out` (default runs/quickstart, replaced on each run): the training run
  * (adapter/, loss-curve.svg, train-log.jsonl, checkpoint/) and results.md / metrics.json /
  * hypotheses.txt.
@@ -15,7 +17,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, score, sharedDir, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, score, sharedDir, slotErrorRateOfSources, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit } from '../run/model.ts';
@@ -32,10 +34,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 export const EMBEDDED_MODEL = join(repoRoot, 'models', 'tiny-gpt2-en');
 
 /** Files of a previous quickstart run that a new one replaces (nothing else in --out is touched). */
-const OUTPUTS = ['checkpoint', 'adapter', 'run.json', 'train-log.jsonl', 'loss-curve.svg', 'results.md', 'metrics.json', 'hypotheses.txt'];
+const OUTPUTS = ['checkpoint', 'adapter', 'finetune', 'run.json', 'train-log.jsonl', 'loss-curve.svg', 'results.md', 'metrics.json', 'hypotheses.txt'];
 
-const SCALE: Readonly<Record<string, number>> = { bleu: 100, meteor: 100, rouge_l: 100, nist: 1, cider: 1 };
-const TITLE: Readonly<Record<string, string>> = { bleu: 'BLEU', nist: 'NIST', meteor: 'METEOR', rouge_l: 'ROUGE-L', cider: 'CIDEr' };
+const SCALE: Readonly<Record<string, number>> = { bleu: 100, meteor: 100, rouge_l: 100, nist: 1, cider: 1, slot_error: 100 };
+const TITLE: Readonly<Record<string, string>> = { bleu: 'BLEU', nist: 'NIST', meteor: 'METEOR', rouge_l: 'ROUGE-L', cider: 'CIDEr', slot_error: 'SER % (lower is better)' };
 const num = (v: MetricValue): number => (typeof v === 'number' ? v : v['fmeasure'] ?? Object.values(v)[0]!);
 const cell = (name: string, v: MetricValue): string => {
   const s = SCALE[name] ?? 1;
@@ -70,6 +72,8 @@ export const quickstartCommand: Command = {
     { name: 'beams', type: 'number', description: 'beam search width (1: greedy)', default: 1 },
     { name: 'no-repeat-ngram', type: 'number', description: 'never repeat an n-gram of this size in an output (0: off; both systems)', default: 3 },
     { name: 'seed', type: 'number', description: 'seed of sampling and initialisation', default: 42 },
+    { name: 'finetune', type: 'boolean', description: 'also fine-tune every weight on the same examples (into OUT/finetune), for contrast; about as long again' },
+    { name: 'finetune-lr', type: 'number', description: 'peak learning rate of --finetune', default: 5e-4 },
     { name: 'offline', type: 'boolean', description: 'never download the data' },
     { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
     deviceOption,
@@ -118,12 +122,20 @@ export const quickstartCommand: Command = {
     };
     const code = await trainCommand.run(trainOpts, []);
     if (code !== 0) return code;
+    const finetune = opts['finetune'] === true;
+    if (finetune) {
+      say(`\nquickstart: fine-tuning every weight of ${modelDir} on the same examples, for contrast (learning rate ${String(opts['finetune-lr'])})`);
+      const { 'prefix-length': _l, 'mlp-hidden': _h, ...rest } = trainOpts;
+      const ft = await trainCommand.run({ ...rest, variant: 'finetune', lr: opts['finetune-lr'], out: join(out, 'finetune') }, []);
+      if (ft !== 0) return ft;
+    }
     const tTrained = performance.now();
 
     // 3. untuned vs prefix-tuned on the test inputs
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(modelDir);
     const adapter = await readAdapterDir(join(out, 'adapter'), model.config);
+    const ftAdapter = finetune ? await readAdapterDir(join(out, 'finetune', 'adapter'), model.config) : undefined;
     const beams = Number(opts['beams']);
     const noRepeat = Number(opts['no-repeat-ngram']);
     const dec = parseDecoding({
@@ -132,11 +144,19 @@ export const quickstartCommand: Command = {
     }, { beams: 1, maxNewTokens: 60 });
     const decoding = `${beams > 1 ? `beam ${beams}` : 'greedy'}${noRepeat > 0 ? `, no repeated ${noRepeat}-grams` : ''}`;
     const sources = groups.map((g) => g.source);
-    const gen = async (withAdapter: boolean): Promise<string[]> => {
-      const g = await makeGenerator(backend, model, withAdapter ? adapter : undefined);
+    const gen = async (name: string, a: typeof adapter | undefined): Promise<string[]> => {
+      const g = await makeGenerator(backend, model, a);
+      const tty = process.stderr.isTTY === true;
+      let shown = 0;
       try {
         const outs = await g.run(sources, dec, (done) => {
-          if (!quiet && process.stderr.isTTY) process.stderr.write(`\rgenerating (${withAdapter ? 'prefix-tuned' : 'untuned'}) ${done}/${sources.length}\x1b[K`);
+          if (quiet) return;
+          if (tty) process.stderr.write(`\rgenerating (${name}) ${done}/${sources.length}\x1b[K`);
+          // in a log: a line at every quarter
+          else if (done === sources.length || done - shown >= Math.ceil(sources.length / 4)) {
+            shown = done;
+            process.stderr.write(`generating (${name}) ${done}/${sources.length}\n`);
+          }
         });
         return outs.map((o) => o.text.replace(/\s*\n\s*/g, ' ').trim());
       } finally {
@@ -144,31 +164,44 @@ export const quickstartCommand: Command = {
         if (!quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       }
     };
-    say(`\ngenerating for ${groups.length} test inputs (${decoding}, at most ${dec.maxNewTokens} tokens): untuned, then prefix-tuned`);
+    say(`\ngenerating for ${groups.length} test inputs (${decoding}, at most ${dec.maxNewTokens} tokens): untuned, then prefix-tuned${finetune ? ', then fine-tuned' : ''}`);
     // the untuned model has no task format: it continues the table's text
-    const untuned = await gen(false);
-    const tuned = await gen(true);
+    const untuned = await gen('untuned', undefined);
+    const tuned = await gen('prefix-tuned', adapter);
+    const finetuned = ftAdapter !== undefined ? await gen('fine-tuned', ftAdapter) : undefined;
     const refs = groups.map((g) => g.references);
     const names = E2E_METRICS as readonly MetricName[];
-    const su = score(refs, untuned, names);
-    const st = score(refs, tuned, names);
-    if (E.isLeft(su) || E.isLeft(st)) {
-      console.error(`prefix-tune quickstart: scoring failed: ${E.isLeft(su) ? su.left : (st as E.Left<string>).left}`);
+    const scored = [untuned, tuned, ...(finetuned !== undefined ? [finetuned] : [])].map((h) => score(refs, h, names));
+    const bad = scored.find(E.isLeft);
+    if (bad !== undefined) {
+      console.error(`prefix-tune quickstart: scoring failed: ${bad.left}`);
       return 1;
     }
+    const [su, st, sf] = scored.map((r) => (r as E.Right<Record<string, MetricValue>>).right) as [Record<string, MetricValue>, Record<string, MetricValue>, Record<string, MetricValue> | undefined];
 
     for (const [i, g] of groups.slice(0, show).entries()) {
       say(`\ninput:        ${g.source}`);
       say(`prefix-tuned: ${tuned[i]}`);
+      if (finetuned !== undefined) say(`fine-tuned:   ${finetuned[i]}`);
       say(`untuned:      ${untuned[i]}`);
       say(`reference:    ${g.references[0]}`);
     }
-    const table = metricsTable(names, [['untuned (table text continued)', su.right], [`prefix-tuned (prefix ${String(opts['prefix-length'])})`, st.right]]);
+    // the share of the inputs' slot values that the outputs leave out or contradict
+    const serU = slotErrorRateOfSources(sources, untuned), serT = slotErrorRateOfSources(sources, tuned);
+    const serF = finetuned !== undefined ? slotErrorRateOfSources(sources, finetuned) : undefined;
+    const table = metricsTable([...names, 'slot_error'], [
+      ['untuned (table text continued)', { ...su, slot_error: serU.rate }],
+      [`prefix-tuned (prefix ${String(opts['prefix-length'])})`, { ...st, slot_error: serT.rate }],
+      ...(sf !== undefined && serF !== undefined ? [['fine-tuned (every weight)', { ...sf, slot_error: serF.rate }] as const] : []),
+    ]);
     console.log(`\nE2E test, first ${groups.length} inputs (${refs.reduce((s, r) => s + r.length, 0)} references), ${decoding}:\n`);
     console.log(table);
     const files: [string, string][] = [
       ['results.md', `${table}\n`],
-      ['metrics.json', `${JSON.stringify({ inputs: groups.length, untuned: su.right, prefix_tuned: st.right, decoding: dec }, null, 2)}\n`],
+      ['metrics.json', `${JSON.stringify({
+        inputs: groups.length, untuned: su, prefix_tuned: st, ...(sf !== undefined ? { fine_tuned: sf } : {}),
+        slot_error: { untuned: serU, prefix_tuned: serT, ...(serF !== undefined ? { fine_tuned: serF } : {}) }, decoding: dec,
+      }, null, 2)}\n`],
       ['hypotheses.txt', tuned.join('\n') + '\n'],
     ];
     for (const [f, text] of files) {

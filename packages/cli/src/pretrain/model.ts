@@ -1,13 +1,13 @@
 /**
  * Full-model pieces of pretraining: GPT-2 presets and initialisation, the Hugging Face export
- * (the layout `loadModel` reads, as transformers writes it) and perplexity over a token stream.
+ * (the layout `loadModel` reads, as transformers writes it); perplexity is core's.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  causalLmGraph, checkpointPrefix, graph, modelParamShapes, serializeSafetensors, Sampler,
-  type Backend, type Executable, type HostTensor, type Gpt2Config, type TensorToWrite,
+  checkpointPrefix, modelParamShapes, serializeSafetensors, Sampler,
+  type HostTensor, type Gpt2Config, type TensorToWrite,
 } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 
@@ -99,40 +99,5 @@ export const exportModel = async (
   return bytes.length;
 };
 
-/** The forward graph with the summed loss; parameters are state so that new values can be written without recompiling. */
-export const compileLossSum = async (backend: Backend, cfg: Gpt2Config, params: Readonly<Record<string, HostTensor>>): Promise<Executable> => {
-  const g = graph({ loss: causalLmGraph(cfg, { loss: 'sum' }).outputs['loss']! });
-  return backend.compile(g, { params: {}, state: Object.fromEntries(Object.entries(params).map(([n, t]) => [n, { init: t }])) });
-};
-
-/** Windows of a token stream for evaluation: non-overlapping, `len` long (the last may be shorter; windows under 2 tokens dropped). */
-export const windows = (tokens: readonly number[], len: number): number[][] => {
-  const out: number[][] = [];
-  for (let i = 0; i < tokens.length; i += len) {
-    const w = tokens.slice(i, i + len);
-    if (w.length >= 2) out.push(w as number[]);
-  }
-  return out;
-};
-
-/**
- * Summed negative log-likelihood and predicted-token count of `wins` (each window's first token
- * is context only: `len − 1` predictions per window), batched `batch` windows of equal length.
- */
-export const nllOfWindows = async (exe: Executable, wins: readonly (readonly number[])[], batch: number): Promise<{ nll: number; tokens: number }> => {
-  let nll = 0;
-  let tokens = 0;
-  const byLen = new Map<number, (readonly number[])[]>();
-  for (const w of wins) byLen.set(w.length, [...(byLen.get(w.length) ?? []), w]);
-  for (const [len, ws] of byLen)
-    for (let i = 0; i < ws.length; i += batch) {
-      const part = ws.slice(i, i + batch);
-      const ids = new Int32Array(part.length * len);
-      part.forEach((w, r) => ids.set(w, r * len));
-      const x: HostTensor = { dtype: 'int32', shape: [part.length, len], data: ids };
-      const out = await exe.run({ input_ids: x, labels: x }, ['loss']);
-      nll += Number(out['loss']!.data[0]);
-      tokens += part.length * (len - 1);
-    }
-  return { nll, tokens };
-};
+/** Perplexity helpers live in core (`loop/perplexity.ts`); re-exported for the pretraining command. */
+export { compileLossSum, nllOfWindows, windows } from '@prefix-tuning/core';

@@ -14,7 +14,7 @@ import { requireFile } from './model.ts';
 
 /** Where the examples come from (recorded in the run config). */
 export type DataSpec =
-  | { readonly kind: 'task'; readonly task: TaskName; readonly dataDir: string | null }
+  | { readonly kind: 'task'; readonly task: TaskName; readonly dataDir: string | null; readonly webnlg?: 'all' | 'seen' | 'unseen' }
   | { readonly kind: 'jsonl'; readonly train: string; readonly dev: string | null };
 
 const dataFail = (what: string, reason: string): never => {
@@ -24,9 +24,12 @@ const dataFail = (what: string, reason: string): never => {
 /** The pairs and reference groups of one split; `null` when a JSONL run has no file for it. */
 export const loadSplit = async (spec: DataSpec, split: SplitName, download = false): Promise<{ pairs: readonly Pair[]; groups: readonly RefGroup[] } | null> => {
   if (spec.kind === 'task') {
-    const r = await loadTaskSplit(spec.task, split, spec.dataDir !== null ? { dir: spec.dataDir, offline: !download } : { offline: !download })();
-    if (E.isLeft(r)) return dataFail(`task ${spec.task} (${split})`, formatDataError(r.left));
-    if (r.right.pairs.length === 0) return dataFail(`task ${spec.task} (${split})`, 'the split holds no examples');
+    const r = await loadTaskSplit(spec.task, split, {
+      ...(spec.dataDir !== null ? { dir: spec.dataDir } : {}), offline: !download, ...(spec.webnlg !== undefined ? { webnlg: spec.webnlg } : {}),
+    })();
+    const what = `task ${spec.task} (${split}${spec.webnlg !== undefined && spec.webnlg !== 'all' ? `, ${spec.webnlg} categories` : ''})`;
+    if (E.isLeft(r)) return dataFail(what, formatDataError(r.left));
+    if (r.right.pairs.length === 0 && r.right.groups.length === 0) return dataFail(what, 'the split holds no examples');
     return { pairs: r.right.pairs, groups: r.right.groups };
   }
   const file = split === 'train' ? spec.train : split === 'dev' ? spec.dev : null;

@@ -12,9 +12,11 @@ export const ticks = (lo: number, hi: number, n = 5): number[] => {
   const raw = (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
+  // by index, not by accumulation: a step below the values' precision must not loop forever
+  const start = Math.ceil(lo / step) * step;
+  const count = Math.min(1000, Math.floor((hi + step * 1e-9 - start) / step) + 1);
+  const out = [...new Set(Array.from({ length: Math.max(0, count) }, (_, i) => Number((start + i * step).toPrecision(12))))];
+  return Number.isFinite(start) && out.length > 0 ? out : [lo];
 };
 
 const fmt = (v: number): string => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(3))));

@@ -25,7 +25,7 @@ import { type Graph, graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import { input, scalar } from '../ops/leaves.ts';
 import { slice, concat } from '../ops/layout.ts';
-import { add } from '../ops/binary.ts';
+import { add, minimum } from '../ops/binary.ts';
 import { argMax, reduceMax } from '../ops/reduce.ts';
 import { logSoftmax } from '../nn/softmax.ts';
 import { type Dim, dimAdd, sym } from '../types/dim.ts';
@@ -119,6 +119,9 @@ export const greedyStepsGraph = (cfg: CausalLmConfig, n: number): Graph => {
     logprobs.push(reduceMax(logSoftmax(logits, 1), 1, true)); // the chosen token's log-probability
     ids = next;
     pos = add(pos, scalar(1, 'int32'));
+    // a row that finished earlier runs on past its limit (its tokens are dropped): keep its
+    // positions inside the learned table
+    if (cfg.model_type === 'gpt2') pos = minimum(pos, scalar(cfg.n_positions - 1, 'int32'));
   }
   const outputs: Record<string, Node> = { logits: logits! };
   if (n > 1) Object.assign(outputs, { tokens: concat(tokens, 1), token_logprobs: concat(logprobs, 1) });

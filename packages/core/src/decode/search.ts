@@ -5,7 +5,7 @@
  * length_penalty`, the same early-stopping heuristic). The session owns the model and its
  * KV cache; these functions only choose tokens, so they run on any backend.
  */
-import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type WarperOptions } from './processors.ts';
+import { hasLogitsProcessors, processRow, warpRow, logSoftmaxOf, softmaxOf, type ProcessorOptions, type RowContext, type WarperOptions } from './processors.ts';
 import { Sampler } from '../random.ts';
 
 /**
@@ -26,8 +26,17 @@ export interface DecodeSession {
 }
 
 export interface GenerateOptions extends ProcessorOptions, WarperOptions {
-  /** Tokens to generate at most (excluding the prompt). */
-  readonly maxNewTokens: number;
+  /**
+   * Tokens to generate at most (excluding the prompt): one number for every row, or one per
+   * prompt (each row's room is its own: a long prompt does not cut the others').
+   */
+  readonly maxNewTokens: number | readonly number[];
+  /**
+   * The encoder's input of each prompt (encoder-decoder models), for the encoder repetition
+   * penalty and n-gram rule; default: the prompts themselves, as transformers does for
+   * decoder-only models.
+   */
+  readonly encoderInputIds?: readonly (readonly number[])[];
   readonly numBeams?: number;
   /**
    * Greedy decoding without logits processors (no n-gram, bad-word, minimum-length or forced
@@ -40,6 +49,11 @@ export interface GenerateOptions extends ProcessorOptions, WarperOptions {
   readonly earlyStopping?: boolean | 'never';
   readonly doSample?: boolean;
   readonly seed?: number;
+  /**
+   * Sampling: one seed per row, each row drawing from its own stream (a row then samples the
+   * same tokens in any batch); default: one stream from `seed` shared by the rows in order.
+   */
+  readonly rowSeeds?: readonly number[];
   /** Sequences returned per batch item (<= numBeams). */
   readonly numReturnSequences?: number;
   /** Filler after EOS (default: the first EOS id). */
@@ -54,6 +68,75 @@ export interface Generated {
 }
 
 /**
+ * The seed of sampled row `n` of a run drawn from `seed` (`rowSeeds`): a row samples alike
+ * whatever batch it is decoded in (the CLI's batches, the server's continuous batch).
+ */
+export const rowSeed = (seed: number, n: number): number => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
+
+/** The new-token limit of each of `n` prompts. */
+export const rowLimits = (o: Pick<GenerateOptions, 'maxNewTokens'>, n: number): number[] => {
+  const m = o.maxNewTokens;
+  if (typeof m !== 'number' && m.length !== n) throw new Error(`maxNewTokens: ${m.length} limits for ${n} prompts`);
+  const out = typeof m === 'number' ? new Array<number>(n).fill(m) : [...m];
+  out.forEach((x, i) => {
+    if (!Number.isInteger(x) || x < 1) throw new Error(`maxNewTokens of prompt ${i} must be an integer >= 1, got ${x}`);
+  });
+  return out;
+};
+
+/**
+ * The next token of one row of greedy decoding or sampling: the processors applied to the
+ * row's logits, then the argmax (first maximum on ties) or a draw from `sampler` after the
+ * warpers; `logprob()` is the token's log-probability under the raw logits (what scores add up),
+ * `logprobs()` the row's log-probabilities (both computed on demand, while `logits` is unchanged).
+ * Plain greedy decoding (no processors) reads the logits in place: no copy of the vocabulary
+ * per row and token. Every decoding loop (this module's, the continuous batch's) chooses its
+ * tokens here.
+ */
+export const chooseToken = (
+  logits: ArrayLike<number>,
+  row: RowContext,
+  o: ProcessorOptions & WarperOptions & { readonly doSample?: boolean },
+  sampler: Sampler,
+): { readonly token: number; logprob(): number; logprobs(): Float64Array } => {
+  const V = logits.length;
+  // log-softmax's normaliser, computed when asked for as logSoftmaxOf computes it (the same values)
+  let lse: number | undefined;
+  const normaliser = (): number => {
+    if (lse !== undefined) return lse;
+    let m = -Infinity;
+    for (let i = 0; i < V; i++) m = Math.max(m, logits[i]!);
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[i]! - m);
+    return (lse = m + Math.log(sum));
+  };
+  let tok: number;
+  if (!o.doSample && !hasLogitsProcessors(o)) {
+    tok = 0;
+    for (let i = 1; i < V; i++) if (logits[i]! > logits[tok]!) tok = i;
+  } else {
+    const scores = Float64Array.from(logits);
+    processRow(scores, row, o);
+    if (o.doSample) {
+      warpRow(scores, o);
+      const p = softmaxOf(scores);
+      let u = sampler.uniform();
+      tok = p.length - 1;
+      for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
+    } else {
+      tok = 0;
+      for (let i = 1; i < V; i++) if (scores[i]! > scores[tok]!) tok = i;
+    }
+  }
+  const chosen = tok;
+  return {
+    token: chosen,
+    logprob: () => logits[chosen]! - normaliser(),
+    logprobs: () => { const z = normaliser(); return Float64Array.from({ length: V }, (_, i) => logits[i]! - z); },
+  };
+};
+
+/**
  * Greedy decoding or sampling (one row per prompt). `prompts` are the token sequences the
  * session was prefilled with (used by the processors: n-grams, min length).
  */
@@ -66,39 +149,34 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
   const out: number[][] = prompts.map(() => []);
   const scores = new Array<number>(B).fill(0);
   const done = new Array<boolean>(B).fill(false);
-  const sampler = new Sampler(o.seed ?? 0);
+  if (o.rowSeeds !== undefined && o.rowSeeds.length !== B) throw new Error(`rowSeeds: ${o.rowSeeds.length} seeds for ${B} rows`);
+  const shared = new Sampler(o.seed ?? 0);
+  const samplers = o.rowSeeds ? o.rowSeeds.map((x) => new Sampler(x)) : undefined;
   const identity = Int32Array.from({ length: B }, (_, i) => i);
   const perRun = o.tokensPerRun ?? 1;
   if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`tokensPerRun must be a positive integer, got ${perRun}`);
   const chunked = perRun > 1 && s.advanceGreedy !== undefined && !o.doSample && !hasLogitsProcessors(o); // the argmax of the raw logits
-  for (let produced = 0; produced < o.maxNewTokens; ) {
+  const limit = rowLimits(o, B);
+  // a row stops at EOS or at its own limit; the others go on
+  const finish = (b: number, tok: number): void => {
+    if (eos.includes(tok) || out[b]!.length >= limit[b]!) done[b] = true;
+  };
+  for (;;) {
     const logits = await s.logits();
     const next = new Int32Array(B);
     for (let b = 0; b < B; b++) {
       if (done[b]) { next[b] = pad; continue; }
-      const row = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
-      const lp = logSoftmaxOf(row);
-      processRow(row, { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + o.maxNewTokens }, o);
-      let tok: number;
-      if (o.doSample) {
-        warpRow(row, o);
-        const p = softmaxOf(row);
-        let u = sampler.uniform();
-        tok = p.length - 1;
-        for (let i = 0; i < p.length; i++) { u -= p[i]!; if (u < 0) { tok = i; break; } }
-      } else {
-        tok = 0;
-        for (let i = 1; i < V; i++) if (row[i]! > row[tok]!) tok = i;
-      }
+      const encoderTokens = o.encoderInputIds?.[b];
+      const { token: tok, logprob } = chooseToken(logits.subarray(b * V, (b + 1) * V), { tokens: seqs[b]!, promptLength: prompts[b]!.length, maxLength: prompts[b]!.length + limit[b]!, ...(encoderTokens ? { encoderTokens } : {}) }, o, samplers ? samplers[b]! : shared);
       next[b] = tok;
-      scores[b]! += lp[tok]!;
+      scores[b]! += logprob();
       seqs[b]!.push(tok);
       out[b]!.push(tok);
-      if (eos.includes(tok)) done[b] = true;
+      finish(b, tok);
     }
-    produced++;
-    if (done.every(Boolean) || produced === o.maxNewTokens) break;
-    const n = chunked ? Math.min(perRun, o.maxNewTokens - produced) : 1;
+    if (done.every(Boolean)) break;
+    const left = Math.max(...out.map((t, b) => (done[b] ? 0 : limit[b]! - t.length)));
+    const n = chunked ? Math.min(perRun, left) : 1;
     if (n === 1) {
       await s.advance(identity, next);
       continue;
@@ -111,10 +189,9 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
         scores[b]! += r.logprobs[b * (n - 1) + j]!;
         seqs[b]!.push(tok);
         out[b]!.push(tok);
-        if (eos.includes(tok)) done[b] = true;
+        finish(b, tok);
       }
     }
-    produced += n - 1;
     if (done.every(Boolean)) break;
   }
   return { tokens: out, scores };
@@ -145,7 +222,8 @@ export const beamSearch = async (s: DecodeSession, prompts: readonly (readonly n
   if (nRet > K) throw new Error(`numReturnSequences (${nRet}) must be <= numBeams (${K})`);
   const keep = Math.max(2, 1 + eos.length) * K;
   const promptLen = prompts.map((p) => p.length);
-  const maxLen = promptLen.map((l) => l + o.maxNewTokens);
+  const limit = rowLimits(o, B);
+  const maxLen = promptLen.map((l, b) => l + limit[b]!);
   // running beams per batch item
   let running: { tokens: number[]; score: number }[][] = prompts.map((p) =>
     Array.from({ length: K }, (_, k) => ({ tokens: [...p], score: k === 0 ? 0 : -1e9 })));
@@ -164,7 +242,8 @@ export const beamSearch = async (s: DecodeSession, prompts: readonly (readonly n
       for (let k = 0; k < K; k++) {
         const r = b * K + k;
         const row = logSoftmaxOf(logits.subarray(r * V, (r + 1) * V));
-        processRow(row, { tokens: running[b]![k]!.tokens, promptLength: promptLen[b]!, maxLength: maxLen[b]! }, o);
+        const encoderTokens = o.encoderInputIds?.[b];
+        processRow(row, { tokens: running[b]![k]!.tokens, promptLength: promptLen[b]!, maxLength: maxLen[b]!, ...(encoderTokens ? { encoderTokens } : {}) }, o);
         const base = running[b]![k]!.score;
         for (let v = 0; v < V; v++) acc[k * V + v] = row[v]! + base;
       }

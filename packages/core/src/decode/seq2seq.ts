@@ -27,9 +27,11 @@ export interface Seq2SeqDecoder {
   /**
    * Starts a session for `sources` (encoder input ids, e.g. `<s> … </s>`), each repeated
    * `beams` times (rows b·beams … b·beams+beams-1). `padId` pads the sources (default: the
-   * config's `pad_token_id`); a prefix bank takes one user id per source.
+   * config's `pad_token_id`); a prefix bank takes one user id per source. `decoderStartTokenId`
+   * replaces the config's (a generation config's `decoder_start_token_id`): the search's prompt
+   * is then `[decoderStartTokenId]`.
    */
-  start(sources: readonly (readonly number[])[], opts?: { beams?: number; userIds?: readonly number[]; padId?: number }): Promise<DecodeSession>;
+  start(sources: readonly (readonly number[])[], opts?: { beams?: number; userIds?: readonly number[]; padId?: number; decoderStartTokenId?: number }): Promise<DecodeSession>;
   dispose(): Promise<void>;
 }
 
@@ -78,6 +80,8 @@ export const seq2seqDecoder = async (backend: Backend, cfg: BartConfig, params: 
     decoderPrompt: [start],
     async start(sources, opts = {}) {
       const K = opts.beams ?? 1;
+      const first = opts.decoderStartTokenId ?? start;
+      if (!Number.isInteger(first) || first < 0 || first >= V) throw new Error(`seq2seqDecoder: decoder start token ${first} is not in the vocabulary (${V})`);
       const Bn = sources.length;
       const R = Bn * K;
       if (Bn === 0) throw new Error('seq2seqDecoder: no sources');
@@ -108,7 +112,7 @@ export const seq2seqDecoder = async (backend: Backend, cfg: BartConfig, params: 
       // each source repeated for its beams (as transformers expands the encoder outputs)
       const expand = Int32Array.from({ length: R }, (_, r) => Math.floor(r / K));
       const preOut = await pre.run({
-        decoder_input_ids: i32([R, 1], new Array<number>(R).fill(start)),
+        decoder_input_ids: i32([R, 1], new Array<number>(R).fill(first)),
         encoder_hidden_states: takeRows(hidden, expand),
         encoder_attention_mask: takeRows(i32([Bn, Sh], hMask), expand),
         ...(preUsers ? { user_ids: takeRows(users!, expand) } : {}),

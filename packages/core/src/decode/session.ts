@@ -65,6 +65,10 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
   const infixAt = inj ? kvLengths(inj, 'infix') : new Map<number, number>();
   const I = inj ? infixLength(inj) : 0;
   const V = cfg.vocab_size;
+  // rows stop at their own limits while the batch goes on: a finished row's filler steps may pass
+  // the learned positions' end, so its (discarded) positions stay at the last row of the table
+  const lastLearned = cfg.model_type === 'gpt2' ? cfg.n_positions - 1 : Number.MAX_SAFE_INTEGER;
+  const posFeed = (p: Int32Array): HostTensor => i32([p.length, 1], p.map((x) => Math.min(x, lastLearned)));
   return {
     async start(prompts, opts = {}) {
       const K = opts.beams ?? 1;
@@ -135,7 +139,7 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
             lastPos.set(Int32Array.from(parents, (p) => lastPos[p]!));
           }
           for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + 1;
-          const o = await step.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos), ...cache.feeds() });
+          const o = await step.run({ input_ids: i32([R, 1], tokens), position_ids: posFeed(lastPos), ...cache.feeds() });
           logits = o['logits']!.data as Float32Array;
           cache.append(o);
         },
@@ -144,7 +148,7 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
           if (tokens.length !== R) throw new Error(`advanceGreedy: expected ${R} tokens, got ${tokens.length}`);
           const exe = await greedyFor(n);
           // the graph reads `tokens` at the next position and advances from there
-          const o = await exe.run({ input_ids: i32([R, 1], tokens), position_ids: i32([R, 1], lastPos.map((p) => p + 1)), ...cache.feeds() });
+          const o = await exe.run({ input_ids: i32([R, 1], tokens), position_ids: posFeed(lastPos.map((p) => p + 1)), ...cache.feeds() });
           for (let r = 0; r < R; r++) lastPos[r] = lastPos[r]! + n;
           logits = o['logits']!.data as Float32Array;
           cache.append(o);

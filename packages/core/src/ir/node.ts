@@ -41,7 +41,17 @@ export interface OpSignature<K extends OpName> {
   readonly infer: (inputs: readonly TypeInfo[], attrs: AttrsOf<K>) => TypeInfo | string;
 }
 
-const intern = new Map<string, Node>();
+/**
+ * The hash-consing table holds its nodes weakly: a node no graph, builder or cache refers to any
+ * more is collected, and its entry with it, so a long-running process that builds graphs for
+ * many requests does not grow without bound. Identity is unaffected: a live node is always found
+ * (its users hold it strongly, and every node holds its inputs), and a collected one had no user
+ * left that could compare against its rebuilt twin.
+ */
+const intern = new Map<string, WeakRef<Node>>();
+const released = new FinalizationRegistry<string>((key) => {
+  if (intern.get(key)?.deref() === undefined) intern.delete(key);
+});
 let nextId = 0;
 const pathStack: string[] = [];
 
@@ -103,7 +113,7 @@ export const apply = <K extends OpName>(def: OpSignature<K>, inputs: readonly No
     throw new GraphError(def.name, currentPath(), `expected ${lo === hi ? lo : `${lo}..${hi}`} inputs, got ${inputs.length}`);
   const attrKey = encodeAttrs(def.name, attrs);
   const key = `${def.name}${attrKey}(${inputs.map((n) => n.id).join(',')})`;
-  const found = intern.get(key);
+  const found = intern.get(key)?.deref();
   if (found) return found as Node<K>;
   const ty = def.infer(inputs, attrs);
   if (typeof ty === 'string') throw new GraphError(def.name, currentPath(), `${ty} (operands: ${describe(inputs)})`);
@@ -117,8 +127,19 @@ export const apply = <K extends OpName>(def: OpSignature<K>, inputs: readonly No
     path: currentPath(),
     key,
   });
-  intern.set(key, node);
+  intern.set(key, new WeakRef(node));
+  released.register(node, key);
   return node;
+};
+
+/**
+ * Entries of the hash-consing table: `live` nodes still reachable, `entries` including those
+ * collected but not yet swept by the finalizer (for tests and diagnostics of memory growth).
+ */
+export const internStats = (): { readonly live: number; readonly entries: number } => {
+  let live = 0;
+  for (const r of intern.values()) if (r.deref() !== undefined) live += 1;
+  return { live, entries: intern.size };
 };
 
 /** Narrowing helper for exhaustive matches over ops. */

@@ -103,11 +103,31 @@ export type Gpt2Config = t.TypeOf<typeof Gpt2Config>;
 // Llama (LlamaForCausalLM)
 
 /**
- * RoPE parameters: transformers 5 writes `rope_parameters: {rope_type, rope_theta}`;
- * transformers 4 wrote `rope_theta` beside `rope_scaling` (null for plain RoPE). Only the
- * unscaled (`default`) RoPE is supported.
+ * RoPE parameters as config.json spells them: transformers 5 writes `rope_parameters:
+ * {rope_type, rope_theta, ...}`; transformers 4 wrote `rope_theta` beside `rope_scaling` (null
+ * for plain RoPE, `type` for `rope_type` in older files). The scaling keys are read by
+ * `resolveRope`.
  */
-const RopeParams = t.partial({ rope_type: t.string, type: t.string, rope_theta: PositiveNumber });
+const RopeParams = t.partial({
+  rope_type: t.string, type: t.string, rope_theta: PositiveNumber, factor: t.number,
+  low_freq_factor: t.number, high_freq_factor: t.number, original_max_position_embeddings: t.number, partial_rotary_factor: t.number,
+});
+
+/**
+ * A resolved RoPE scaling (transformers' `ROPE_INIT_FUNCTIONS`): `linear` divides every inverse
+ * frequency by `factor`; `dynamic` (NTK) raises the base when the sequence is longer than
+ * `max_position_embeddings`; `llama3` (Llama 3.1) divides the low frequencies by `factor` and
+ * interpolates the middle band. Absent: unscaled RoPE.
+ */
+export const RopeScaling = t.union([
+  t.readonly(t.exact(t.type({ rope_type: t.literal('linear'), factor: PositiveNumber }))),
+  t.readonly(t.exact(t.type({ rope_type: t.literal('dynamic'), factor: PositiveNumber }))),
+  t.readonly(t.exact(t.type({
+    rope_type: t.literal('llama3'), factor: PositiveNumber, low_freq_factor: PositiveNumber, high_freq_factor: PositiveNumber,
+    original_max_position_embeddings: PositiveInt,
+  }))),
+], 'RopeScaling');
+export type RopeScaling = t.TypeOf<typeof RopeScaling>;
 
 /** Llama config.json as transformers writes it. */
 export const LlamaConfigJson = t.intersection([
@@ -128,6 +148,7 @@ export const LlamaConfigJson = t.intersection([
     rope_theta: PositiveNumber,
     rope_scaling: t.union([RopeParams, t.null]),
     rope_parameters: t.union([RopeParams, t.null]),
+    original_max_position_embeddings: PositiveInt,
     attention_bias: t.boolean,
     mlp_bias: t.boolean,
     tie_word_embeddings: t.boolean,
@@ -138,7 +159,7 @@ export const LlamaConfigJson = t.intersection([
 ], 'LlamaConfigJson');
 
 /** A resolved Llama config. */
-export const LlamaConfig = t.readonly(t.exact(t.type({
+export const LlamaConfig = t.readonly(t.exact(t.intersection([t.type({
   model_type: t.literal('llama'),
   vocab_size: PositiveInt,
   hidden_size: PositiveInt,
@@ -159,7 +180,10 @@ export const LlamaConfig = t.readonly(t.exact(t.type({
   bos_token_id: TokenId,
   eos_token_id: TokenIds,
   pad_token_id: TokenId,
-})), 'LlamaConfig');
+}), t.partial({
+  /** RoPE scaling; absent for plain RoPE (`rope_type` 'default'). */
+  rope_scaling: RopeScaling,
+})])), 'LlamaConfig');
 export type LlamaConfig = t.TypeOf<typeof LlamaConfig>;
 
 // ---------------------------------------------------------------------------------------------
@@ -283,33 +307,73 @@ const resolveGpt2 = (j: t.TypeOf<typeof Gpt2ConfigJson>): E.Either<string, Gpt2C
   }, 'gpt2 config');
 };
 
-const ropeTheta = (j: t.TypeOf<typeof LlamaConfigJson>): E.Either<string, number> => {
-  const params = j.rope_parameters ?? j.rope_scaling ?? undefined;
-  const key = j.rope_parameters != null ? 'rope_parameters' : 'rope_scaling';
+/**
+ * `rope_theta` and the scaling of a Llama config as transformers 5 resolves them
+ * (`convert_rope_params_to_dict`, `standardize_rope_params`, `_validate_*_rope_parameters`): a
+ * non-empty `rope_scaling` wins over `rope_parameters`; `rope_type` falls back to the legacy
+ * `type`; `rope_theta` inside the dict wins over the top-level key (default 10000); `llama3`'s
+ * `original_max_position_embeddings` is the top-level key when present, else the dict's, else
+ * `max_position_embeddings`. Other RoPE types (yarn, longrope, ...) and a partial rotary factor
+ * are refused.
+ */
+const resolveRope = (j: t.TypeOf<typeof LlamaConfigJson>, headDim: number): E.Either<string, { theta: number; scaling?: RopeScaling }> => {
+  const legacy = j.rope_scaling != null && Object.keys(j.rope_scaling).length > 0;
+  const params = legacy ? j.rope_scaling! : j.rope_parameters ?? undefined;
+  const key = legacy ? 'rope_scaling' : 'rope_parameters';
   const type = params?.rope_type ?? params?.type ?? 'default';
-  if (type !== 'default')
-    return E.left(`llama config: ${key}: RoPE type '${type}' is not supported (only unscaled RoPE: ${key} null or rope_type 'default')`);
-  return E.right(params?.rope_theta ?? j.rope_theta ?? 10000);
+  const theta = params?.rope_theta ?? j.rope_theta ?? 10000;
+  if (params?.partial_rotary_factor !== undefined && params.partial_rotary_factor !== 1)
+    return E.left(`llama config: ${key}.partial_rotary_factor: ${params.partial_rotary_factor} is not supported (Llama rotates the whole head)`);
+  const need = (k: 'factor' | 'low_freq_factor' | 'high_freq_factor'): E.Either<string, number> => {
+    const v = params?.[k];
+    return v === undefined ? E.left(`llama config: ${key}.${k}: missing (required by rope_type '${type}')`)
+      : !(Number.isFinite(v) && v > 0) ? E.left(`llama config: ${key}.${k}: expected a positive number, got ${JSON.stringify(v)}`) : E.right(v);
+  };
+  switch (type) {
+    case 'default':
+      return E.right({ theta });
+    case 'linear':
+    case 'dynamic':
+      if (type === 'dynamic' && headDim <= 2) return E.left(`llama config: ${key}: rope_type 'dynamic' needs head_dim > 2, got ${headDim}`);
+      return pipe(need('factor'), E.map((factor) => ({ theta, scaling: { rope_type: type, factor } as RopeScaling })));
+    case 'llama3': {
+      const original = j.original_max_position_embeddings ?? params?.original_max_position_embeddings ?? j.max_position_embeddings;
+      if (!Number.isInteger(original) || original < 1) return E.left(`llama config: ${key}.original_max_position_embeddings: expected a positive integer, got ${JSON.stringify(original)}`);
+      return pipe(
+        E.Do,
+        E.apS('factor', need('factor')),
+        E.apS('low', need('low_freq_factor')),
+        E.apS('high', need('high_freq_factor')),
+        E.chain(({ factor, low, high }) => high <= low
+          ? E.left(`llama config: ${key}: high_freq_factor (${high}) must be greater than low_freq_factor (${low})`)
+          : E.right({ theta, scaling: { rope_type: 'llama3', factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: original } as RopeScaling })),
+      );
+    }
+    default:
+      return E.left(`llama config: ${key}: RoPE type '${type}' is not supported (supported: default, linear, dynamic, llama3)`);
+  }
 };
 
-const resolveLlama = (j: t.TypeOf<typeof LlamaConfigJson>): E.Either<string, LlamaConfig> =>
-  pipe(
-    ropeTheta(j),
-    E.chain((theta) => {
-      const heads = j.num_attention_heads;
-      const kvHeads = j.num_key_value_heads ?? heads;
-      if (heads % kvHeads !== 0) return E.left(`llama config: num_attention_heads (${heads}) is not a multiple of num_key_value_heads (${kvHeads})`);
-      if (j.head_dim == null && j.hidden_size % heads !== 0)
-        return E.left(`llama config: hidden_size (${j.hidden_size}) is not a multiple of num_attention_heads (${heads})`);
-      const headDim = j.head_dim ?? j.hidden_size / heads;
-      if (headDim % 2 !== 0) return E.left(`llama config: head_dim (${headDim}) must be even for RoPE`);
+const resolveLlama = (j: t.TypeOf<typeof LlamaConfigJson>): E.Either<string, LlamaConfig> => {
+  const heads = j.num_attention_heads;
+  const kvHeads = j.num_key_value_heads ?? heads;
+  if (heads % kvHeads !== 0) return E.left(`llama config: num_attention_heads (${heads}) is not a multiple of num_key_value_heads (${kvHeads})`);
+  if (j.head_dim == null && j.hidden_size % heads !== 0)
+    return E.left(`llama config: hidden_size (${j.hidden_size}) is not a multiple of num_attention_heads (${heads})`);
+  const headDim = j.head_dim ?? j.hidden_size / heads;
+  if (headDim % 2 !== 0) return E.left(`llama config: head_dim (${headDim}) must be even for RoPE`);
+  return pipe(
+    resolveRope(j, headDim),
+    E.chain(({ theta, scaling }) => {
+      const { rope_scaling: _s, rope_parameters: _p, original_max_position_embeddings: _o, ...rest } = j;
       return decodeWith(LlamaConfig, {
-        ...j,
+        ...rest,
         num_key_value_heads: kvHeads,
         head_dim: headDim,
         hidden_act: j.hidden_act ?? 'silu',
         rms_norm_eps: j.rms_norm_eps ?? 1e-6,
         rope_theta: theta,
+        ...(scaling ? { rope_scaling: scaling } : {}),
         attention_bias: j.attention_bias ?? false,
         mlp_bias: j.mlp_bias ?? false,
         tie_word_embeddings: j.tie_word_embeddings ?? false,
@@ -319,6 +383,7 @@ const resolveLlama = (j: t.TypeOf<typeof LlamaConfigJson>): E.Either<string, Lla
       }, 'llama config');
     }),
   );
+};
 
 const resolveBart = (j: t.TypeOf<typeof BartConfigJson>): E.Either<string, BartConfig> => {
   if (j.d_model % j.encoder_attention_heads !== 0)

@@ -1,6 +1,6 @@
 /**
  * Llama (transformers' LlamaForCausalLM) as a graph: RMSNorm, rotary position embeddings
- * (rotate_half convention, base `rope_theta`), SwiGLU MLP, grouped-query attention (core
+ * (rotate_half convention, base `rope_theta`, `rope_scaling` linear, dynamic or llama3), SwiGLU MLP, grouped-query attention (core
  * `attention` repeats the key/value heads). Parameter names are the checkpoint's keys without
  * the `model.` prefix (`layers.3.self_attn.q_proj.weight`); `nn.Linear` weights are stored
  * [out, in] and used as `x @ Wᵀ`. The head is `lm_head.weight` or, when tied, `embed_tokens`.
@@ -8,8 +8,9 @@
 import type { Node } from '../ir/node.ts';
 import { withPath } from '../ir/node.ts';
 import { param, constant } from '../ops/leaves.ts';
-import { add, mul } from '../ops/binary.ts';
-import { cast, cos, sin, neg } from '../ops/unary.ts';
+import { add, div, maximum, mul, sub } from '../ops/binary.ts';
+import { cast, cos, exp, log, sin, neg } from '../ops/unary.ts';
+import { reduceMax } from '../ops/reduce.ts';
 import { matmul, mT } from '../ops/matmul.ts';
 import { gather } from '../ops/gather.ts';
 import { concat, reshape, slice } from '../ops/layout.ts';
@@ -37,14 +38,59 @@ export const llamaTokenEmbeddings = (cfg: LlamaConfig, ids: Node): Node =>
 export const ropeInvFreq = (theta: number, headDim: number): number[] =>
   Array.from({ length: headDim / 2 }, (_, j) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * j) / headDim))));
 
+const f = Math.fround;
+
+/**
+ * The inverse frequencies of a static RoPE scaling, in float32 step by step as transformers'
+ * `_compute_linear_scaling_rope_parameters` and `_compute_llama3_parameters` compute them
+ * (python scalars meet float32 tensors, so each operation rounds to float32). `dynamic` is
+ * not static: its frequencies depend on the sequence length (see `ropeCosSin`); this returns
+ * its short-sequence frequencies (the unscaled ones).
+ */
+export const scaledInvFreq = (cfg: LlamaConfig): number[] => {
+  const inv = ropeInvFreq(cfg.rope_theta, cfg.head_dim);
+  const s = cfg.rope_scaling;
+  if (s === undefined || s.rope_type === 'dynamic') return inv;
+  if (s.rope_type === 'linear') return inv.map((x) => f(x / f(s.factor)));
+  const old = s.original_max_position_embeddings;
+  const [lowWl, highWl] = [f(old / s.low_freq_factor), f(old / s.high_freq_factor)];
+  return inv.map((x) => {
+    const wavelen = f(f(1 / x) * f(2 * Math.PI)); // python `scalar / tensor` is reciprocal(tensor) * scalar
+    const llama = wavelen > lowWl ? f(x / f(s.factor)) : x;
+    if (wavelen < highWl || wavelen > lowWl) return llama;
+    const sm = f(f(f(f(1 / wavelen) * old) - f(s.low_freq_factor)) / f(s.high_freq_factor - s.low_freq_factor));
+    return f(f(f(f(1 - sm) * llama) / f(s.factor)) + f(sm * llama));
+  });
+};
+
+/**
+ * `dynamic` (NTK) RoPE as a graph of the positions: transformers recomputes the frequencies for
+ * seq_len = max(position_ids) + 1 when it exceeds `max_position_embeddings`, with base
+ * theta·(factor·L/M − (factor − 1))^(Dh/(Dh−2)), L = max(seq_len, M). Each frequency is the
+ * unscaled one times s^(−2j/(Dh−2)), s = factor·L/M − (factor − 1) (= 1 up to M positions).
+ * The graph computes L from the positions it is given, so one forward over T tokens, or a
+ * cached step at position p (L = p + 1), uses the frequencies transformers uses when the length
+ * only grows (a fresh model, `generate`); transformers' module also keeps the longest frequencies
+ * seen until a call shorter than M resets them, state a pure graph does not have.
+ */
+const dynamicInvFreq = (cfg: LlamaConfig, factor: number, pos: Node): Node => {
+  const Dh = cfg.head_dim;
+  const M = cfg.max_position_embeddings;
+  const L = maximum(add(reduceMax(pos), 1), M); // []
+  const s = sub(div(mul(L, factor), M), factor - 1); // []
+  const exponent = constant(Array.from({ length: Dh / 2 }, (_, j) => (-2 * j) / (Dh - 2)), [Dh / 2]);
+  return mul(constant(ropeInvFreq(cfg.rope_theta, Dh), [Dh / 2]), exp(mul(log(s), exponent))); // [Dh/2]
+};
+
 /**
  * cos and sin of the rotary angles for positions [T] or [B, T]: each [T, Dh] or [B, 1, T, Dh]
- * (broadcasting against [B, H, T, Dh]); the frequencies are repeated (cat(freqs, freqs)).
+ * (broadcasting against [B, H, T, Dh]); the frequencies are repeated (cat(freqs, freqs)), and
+ * scaled as the config's `rope_scaling` says (`attention_factor` is 1 for the supported types).
  */
 export const ropeCosSin = (cfg: LlamaConfig, positions: Node): { cos: Node; sin: Node } => {
   const Dh = cfg.head_dim;
-  const inv = constant(ropeInvFreq(cfg.rope_theta, Dh), [Dh / 2]);
   const pos = cast(positions, 'float32');
+  const inv = cfg.rope_scaling?.rope_type === 'dynamic' ? dynamicInvFreq(cfg, cfg.rope_scaling.factor, pos) : constant(scaledInvFreq(cfg), [Dh / 2]);
   const freqs = mul(reshape(pos, [...pos.shape, 1]), inv); // [..., T, Dh/2]
   let emb = concat([freqs, freqs], -1); // [..., T, Dh]
   if (emb.shape.length === 3) emb = reshape(emb, [emb.shape[0]!, 1, emb.shape[1]!, Dh]); // [B, 1, T, Dh]

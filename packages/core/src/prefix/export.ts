@@ -8,10 +8,11 @@
  * which is exactly the parameter of the same variant injected with `mode: 'stored'`.
  * Fine-tuned model weights (finetune variants) are stored as they are, under their graph names.
  *
- * Files: when PEFT can express the variant (one prefix at every self-attention layer of a
- * decoder-only model, no bank), the adapter is a plain PEFT PREFIX_TUNING adapter
- * (`adapter_config.json` + `adapter_model.safetensors` holding `prompt_embeddings`), which
- * `PeftModel.from_pretrained` loads. Otherwise the same two files are written with
+ * Files: when PEFT can express the variant (one prefix at every self-attention layer, no bank:
+ * for BART, at every decoder self-attention layer, as PEFT's `SEQ_2_SEQ_LM` prefix tuning
+ * places it), the adapter is a plain PEFT PREFIX_TUNING adapter (`adapter_config.json` +
+ * `adapter_model.safetensors` holding `prompt_embeddings`), which `PeftModel.from_pretrained`
+ * loads. Otherwise the same two files are written with
  * `peft_type: "PREFIX_TUNING_TS"` (so PEFT refuses them instead of misreading them) and our
  * own field `prefix_tuning_ts` recording the variant, the bank size, the model geometry and
  * which tensor is which.
@@ -99,14 +100,39 @@ export const storedParams = (
   return out;
 };
 
-/** Whether PEFT's PREFIX_TUNING expresses this injection exactly (see the module comment). */
+/**
+ * Whether PEFT's PREFIX_TUNING expresses this injection exactly: one prefix group at every
+ * self-attention layer (BART: decoder self-attention; PEFT's `peft` layout, or the `paper`
+ * layout with `sites: ['self']`), not shared, no bank.
+ */
 export const peftExpressible = (cfg: ModelConfig, inj: Injection): boolean => {
-  if (cfg.model_type === 'bart' || inj.users > 0) return false;
+  if (inj.users > 0) return false;
   const parts = flattenVariant(inj.variant);
   if (parts.length !== 1 || parts[0]!.kind !== 'prefix' || inj.groups.length !== 1) return false;
   const g = inj.groups[0]!;
   const self = modelSites(cfg).sites.self!;
   return g.site === 'self' && g.shared !== true && g.length > 0 && g.layers!.length === self.layers && g.layers!.every((l, i) => l === i);
+};
+
+/**
+ * A BART self-attention prefix in PEFT's `SEQ_2_SEQ_LM` layout: `[P, 2·Lp·td]` with PEFT's
+ * `num_layers` Lp, decoder layer l reading rows 4l, 4l+1 (mod 2Lp). A `peft`-layout group is
+ * that already; a `paper`-layout one ([P, 2·L·td], layer l at rows 2l, 2l+1) is laid out with
+ * Lp = 2L (rows 4l, 4l+1 never wrap) and zeros in the rows PEFT hands to the cross-attention,
+ * whose cache PEFT resets.
+ */
+const peftSeq2seqPrefix = (g: ActivationGroup, x: HostTensor): { numLayers: number; data: Float32Array; shape: [number, number] } => {
+  const td = tokenDim(g.geometry!);
+  if (g.rows !== undefined) return { numLayers: g.width / (2 * td), data: f32Data(x), shape: [g.length, g.width] };
+  const L = g.layers!.length;
+  const Lp = 2 * L;
+  const W = 2 * Lp * td;
+  const src = f32Data(x);
+  const out = new Float32Array(g.length * W);
+  for (let p = 0; p < g.length; p++)
+    for (let l = 0; l < L; l++)
+      for (const kv of [0, 1]) out.set(src.subarray(p * g.width + (2 * l + kv) * td, p * g.width + (2 * l + kv + 1) * td), p * W + (4 * l + kv) * td);
+  return { numLayers: Lp, data: out, shape: [g.length, W] };
 };
 
 /** Adapter files as bytes. */
@@ -135,13 +161,14 @@ export const serializeAdapter = (
   if (peftExpressible(cfg, inj)) {
     const g = inj.groups[0]!;
     const x = stored[storedName(g)]!;
+    const p = cfg.model_type === 'bart' ? peftSeq2seqPrefix(g, x) : { numLayers: self.layers, data: f32Data(x), shape: x.shape };
     const config = makePrefixTuningConfig({
-      numVirtualTokens: g.length, numLayers: self.layers, tokenDim: tokenDim(self), numAttentionHeads: self.kvHeads,
+      numVirtualTokens: g.length, numLayers: p.numLayers, tokenDim: tokenDim(self), numAttentionHeads: self.kvHeads,
       taskType: task, baseModelNameOrPath: opts.baseModel ?? null,
     });
     return {
       config: serializeAdapterConfig(config),
-      weights: serializeSafetensors({ [PREFIX_EMBEDDINGS_KEY]: { dtype: 'F32', shape: x.shape, data: f32Data(x) } }, { format: 'pt' }),
+      weights: serializeSafetensors({ [PREFIX_EMBEDDINGS_KEY]: { dtype: 'F32', shape: p.shape, data: p.data } }, { format: 'pt' }),
       peft: true,
     };
   }
@@ -193,17 +220,27 @@ export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uin
     const c = parseAdapterConfig(configJson);
     if (E.isLeft(c)) return c;
     const pc = c.right;
-    if (cfg.model_type === 'bart' || pc.task_type === 'SEQ_2_SEQ_LM')
-      return E.left('adapter_config.json: PEFT prefix adapters for encoder-decoder models are not supported (their key/value layout differs); train with prefix-tune to get one');
+    const seq2seq = cfg.model_type === 'bart';
+    if (seq2seq !== (pc.task_type === 'SEQ_2_SEQ_LM'))
+      return E.left(seq2seq
+        ? `adapter_config.json: task_type is ${JSON.stringify(pc.task_type ?? null)}, but the model is an encoder-decoder (bart), whose PEFT prefix adapters are SEQ_2_SEQ_LM`
+        : `adapter_config.json: task_type is SEQ_2_SEQ_LM (an encoder-decoder adapter), but the model is a ${cfg.model_type}`);
+    const S = pc.num_transformer_submodules ?? (seq2seq ? 2 : 1);
+    if (S !== (seq2seq ? 2 : 1))
+      return E.left(`adapter_config.json: num_transformer_submodules is ${S}; PEFT ${seq2seq ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM'} prefix adapters have ${seq2seq ? 2 : 1}`);
     const self = sites.sites.self!;
-    const want = { num_layers: self.layers, token_dim: tokenDim(self), num_attention_heads: self.kvHeads };
+    // PEFT seq2seq: num_layers is the config's num_hidden_layers (BART: encoder layers) or what the user set;
+    // decoder layer l reads prompt rows 4l, 4l+1 (mod 2·num_layers), so it must cover every decoder layer
+    const want = { ...(seq2seq ? {} : { num_layers: self.layers }), token_dim: tokenDim(self), num_attention_heads: self.kvHeads };
     for (const [k, v] of Object.entries(want))
       if ((pc as Record<string, unknown>)[k] !== v)
         return E.left(`adapter_config.json: ${k} is ${String((pc as Record<string, unknown>)[k])}, but the model has ${v} (the adapter was trained for another model)`);
+    if (seq2seq && pc.num_layers < self.layers)
+      return E.left(`adapter_config.json: num_layers is ${pc.num_layers}, fewer than the model's ${self.layers} decoder layers (PEFT cannot run this adapter on this model either)`);
     const w = parseAdapterWeights(pc)(weights);
     if (E.isLeft(w)) return w;
     const variant: Variant = { kind: 'prefix', length: pc.num_virtual_tokens };
-    const injection = storedInjection(sites, variant);
+    const injection = seq2seq ? inject(sites, variant, { mode: 'stored', layout: 'peft', peftRows: pc.num_layers }) : storedInjection(sites, variant);
     return E.right({ variant, injection, params: { [storedName(injection.groups[0]!)]: f32Tensor(w.right.shape, w.right.data) }, peft: true });
   }
   const ex = AdapterExtrasC.decode((configJson as Record<string, unknown>)[ADAPTER_EXTRAS_KEY]);

@@ -117,3 +117,43 @@ test('sampling is reproducible for a seed and differs across seeds', async () =>
   for (let s = 0; s < 5; s++) outs.add(JSON.stringify((await run(s)).tokens));
   assert.ok(outs.size > 1);
 });
+
+test('property: per-prompt limits and row seeds: every row of a batch equals that prompt decoded alone (greedy, beams, sampling)', async () => {
+  const V = 7;
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.tuple(fc.array(fc.integer({ min: 1, max: V - 1 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 6 })), { minLength: 1, maxLength: 4 }),
+    fc.integer({ min: 0, max: 50 }), fc.constantFrom(1, 3), fc.boolean(),
+    async (items, seed, K, sample) => {
+      const prompts = items.map(([p]) => p);
+      const limits = items.map(([, n]) => n);
+      const o = { eosTokenIds: [0], repetitionPenalty: 1.3, noRepeatNgramSize: 2 };
+      const run = (ps: number[][], ls: number[], seeds: number[]) => K > 1 && !sample
+        ? beamSearch(toySession(seed, V, ps, K), ps, { ...o, maxNewTokens: ls, numBeams: K })
+        : greedyOrSample(toySession(seed, V, ps), ps, { ...o, maxNewTokens: ls, doSample: sample, rowSeeds: seeds });
+      const all = await run(prompts, limits, prompts.map((_, i) => 100 + i));
+      for (let i = 0; i < prompts.length; i++) {
+        const one = await run([prompts[i]!], [limits[i]!], [100 + i]);
+        assert.deepEqual(all.tokens[i], one.tokens[0]);
+        assert.ok(all.tokens[i]!.length <= limits[i]!);
+        assert.equal(all.scores[i], one.scores[0]);
+      }
+    }), { numRuns: 80 });
+});
+
+test('processors: repetition penalties, encoder n-grams, suppressed tokens as transformers defines them', () => {
+  const row = Float64Array.from([2, -2, 1, 0.5, 3]);
+  processRow(row, { tokens: [9, 0, 1], promptLength: 2, maxLength: 10 }, { repetitionPenalty: 2 });
+  assert.deepEqual([...row], [1, -4, 1, 0.5, 3]); // positive divided, negative multiplied; tokens outside the vocabulary ignored
+  const enc = Float64Array.from([2, -2, 1, 0.5, 3]);
+  processRow(enc, { tokens: [0], promptLength: 1, maxLength: 10, encoderTokens: [4, 1] }, { encoderRepetitionPenalty: 2 });
+  assert.deepEqual([...enc], [2, -1, 1, 0.5, 6]); // the source's tokens favoured (1 / penalty)
+  const ng = new Float64Array(5);
+  processRow(ng, { tokens: [0, 3], promptLength: 1, maxLength: 10, encoderTokens: [3, 4, 3, 2] }, { encoderNoRepeatNgramSize: 2 });
+  assert.deepEqual([...ng], [0, 0, -Infinity, 0, -Infinity]); // 3 then 4 or 2 would repeat a bigram of the source
+  const sup = new Float64Array(5);
+  processRow(sup, { tokens: [2, 0], promptLength: 1, maxLength: 10 }, { forcedBosTokenId: 0, suppressTokens: [1], beginSuppressTokens: [3] });
+  assert.deepEqual([...sup], [0, -Infinity, 0, -Infinity, 0]); // after the forced BOS of a one-token decoder prompt
+  const bad = new Float64Array(3);
+  processRow(bad, { tokens: [1], promptLength: 1, maxLength: 10 }, { badWordsIds: [[2], [0]], eosTokenIds: [2] });
+  assert.deepEqual([...bad], [-Infinity, 0, 0]); // a bad word that is one EOS id is dropped, as transformers does
+});

@@ -48,8 +48,9 @@ describe('decodeModelConfig', () => {
     assert.equal(theta({ ...base, rope_theta: 1e6, rope_scaling: null }), 1e6);
     assert.equal(theta({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 500000 } }), 500000);
     assert.equal(theta({ ...base, rope_theta: 123, rope_parameters: { rope_type: 'default' } }), 123);
-    assert.match(left({ ...base, rope_scaling: { type: 'linear', factor: 2 } }), /rope_scaling.*'linear'.*not supported/);
-    assert.match(left({ ...base, rope_parameters: { rope_type: 'llama3', rope_theta: 5e5, factor: 8 } }), /rope_parameters.*'llama3'.*not supported/);
+    // linear, dynamic and llama3 are supported (test/models/rope-scaling.test.ts); other types are refused by name
+    assert.match(left({ ...base, rope_scaling: { type: 'yarn', factor: 2 } }), /rope_scaling.*'yarn'.*not supported/);
+    assert.match(left({ ...base, rope_parameters: { rope_type: 'longrope', rope_theta: 5e5, factor: 8 } }), /rope_parameters.*'longrope'.*not supported/);
   });
 
   it('applies transformers defaults to absent optional keys', () => {

@@ -130,3 +130,4 @@ export const score = (
   }
   return E.right(out);
 };
+export { slotErrorRate, slotErrorRateOfSources, slotVerdicts, type SlotErrorReport, type SlotOutcome, type SlotVerdict } from './slot-error.ts';
