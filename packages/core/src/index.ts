@@ -38,6 +38,7 @@ export * from './decode/search.ts';
 export * from './decode/options.ts';
 export { type Rng, rng, nextU32, split, Sampler } from './random.ts';
 export * from './loop/trainer.ts';
+export * from './loop/finite.ts';
 export * from './loop/perplexity.ts';
 export { causalDecoder, type CausalDecoder } from './decode/session.ts';
 export { appendStepGraph } from './decode/cache.ts';

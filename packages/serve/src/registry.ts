@@ -11,7 +11,7 @@ import { join, sep } from 'node:path';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  parseAdapter, storedInjection, storedName, modelSites, hasInfix, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE,
+  parseFiniteAdapter, storedInjection, storedName, modelSites, hasInfix, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE,
   type ContinuousDecoder, type PrefixBank, type ModelConfig, type Injection, type Variant,
 } from '@prefix-tuning/core';
 import { readBytes, readJson } from '@prefix-tuning/hub';
@@ -87,7 +87,7 @@ export const makeRegistry = (opts: {
     if (E.isLeft(json)) return E.left(refused(id, json.left.replace(dir.right, id)));
     const bytes = await readBytes(join(dir.right, ADAPTER_WEIGHTS_FILE));
     if (E.isLeft(bytes)) return E.left(refused(id, bytes.left.replace(dir.right, id)));
-    const a = parseAdapter(opts.config, json.right, bytes.right);
+    const a = parseFiniteAdapter(opts.config, json.right, bytes.right);
     if (E.isLeft(a)) return E.left(refused(id, a.left));
     const inj = a.right.injection;
     if (inj === undefined) return E.left(refused(id, 'it holds fine-tuned model weights, not a prefix (one frozen model serves every adapter)'));

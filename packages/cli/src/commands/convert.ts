@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { convertLlama2c } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
+import { requireOutDir } from '../run/outpath.ts';
 
 export const convert: Command = {
   name: 'convert',
@@ -15,6 +16,7 @@ export const convert: Command = {
     { name: 'overwrite', type: 'boolean', description: 'replace a model already in the output directory', default: false },
   ],
   run: async (opts, positionals) => {
+    requireOutDir(String(opts['out']));
     if (opts['from'] !== 'llama2c') throw new UsageError(`unknown source format '${String(opts['from'])}' (supported: llama2c)`);
     if (positionals.length !== 2) throw new UsageError(`expected MODEL.bin and TOKENIZER.bin, got ${positionals.length} argument(s)`);
     const [model, tokenizer] = positionals as [string, string];

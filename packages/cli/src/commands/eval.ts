@@ -9,6 +9,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { E2E_METRICS, MetricName, makeRng, sampleIndices, SplitName, TaskName, formatReferences, score, slotErrorRateOfSources, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
+import { requireOutDir } from '../run/outpath.ts';
 import { loadModelOrExit, modelDirOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
 import { backendFromOptions } from '../run/backend.ts';
@@ -69,6 +70,7 @@ export const evalCommand: Command = {
     ...decodingOptions(DEFAULTS),
   ],
   run: async (opts) => {
+    requireOutDir(String(opts['out'])); // before anything is generated
     const task = String(opts['task']);
     if (!TaskName.is(task)) throw new UsageError(`unknown task '${task}' (one of ${Object.keys(TaskName.keys).join(', ')})`);
     const split = String(opts['split'] ?? 'test');

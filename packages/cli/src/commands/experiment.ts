@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import { UsageError, parseOptions, type Command } from '../cli.ts';
+import { requireOutDir } from '../run/outpath.ts';
 import { decodePlan, expandPlan, isFinished, runEvals, runPlan, type Plan } from '../run/experiment.ts';
 import { writeReport } from '../run/experiment-report.ts';
 import { EMBEDDED_MODEL } from './quickstart.ts';
@@ -82,6 +83,7 @@ export const experimentCommand: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument(s): ${positionals.join(' ')}`);
     const plan = readPlan(String(opts['plan']));
     const out = resolve(String(opts['out'] ?? join('runs', 'experiments', plan.name)));
+    requireOutDir(out); // each run below it is locked by train
     const report = resolve(String(opts['report'] ?? out));
     const model = opts['model'] !== undefined ? String(opts['model']) : plan.model ?? EMBEDDED_MODEL;
     const only = opts['only'] !== undefined ? String(opts['only']) : undefined;

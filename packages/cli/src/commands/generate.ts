@@ -10,6 +10,7 @@ import { type Command } from '../cli.ts';
 import { UsageError } from '../cli.ts';
 import { loadModelOrExit, modelDirOrExit, requireFile } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
+import { printable } from '../run/printable.ts';
 import { backendFromOptions } from '../run/backend.ts';
 import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 
@@ -67,7 +68,7 @@ export const generateCommand: Command = {
       const outs = await gen.run(texts, dec);
       outs.forEach((o) => {
         if (opts['json'] === true) console.log(JSON.stringify({ prompt: texts[o.index], prompt_ids: o.prompt, ids: o.ids, text: o.text, score: o.score }));
-        else console.log(o.text);
+        else console.log(printable(o.text));
       });
     } finally {
       await gen.dispose();

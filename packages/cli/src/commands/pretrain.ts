@@ -24,6 +24,7 @@ import {
 import { trainStepGraph, trainState, trainInternalOutputs, trainNames, type AdamWConfig } from '../../../core/src/train/index.ts';
 import { loadModel, loadTokenizer, writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
+import { claimRunDir } from '../run/lock.ts';
 import { backendChoice, deviceOption, selectBackend } from '../run/backend.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
 import { appendLog, readLog, type LogRecord } from '../run/log.ts';
@@ -131,6 +132,7 @@ export const pretrainCommand: Command = {
 
     // 1. the run: created or continued (a bad --backend, --device or --threads before anything is written)
     const backendReq = backendChoice(opts);
+    claimRunDir(out, 'pretrain', (l) => console.error(l)); // --out checked, then one writer (released at exit)
     let run: PretrainRun;
     let cfgJson: Record<string, unknown>;
     let initParams: Record<string, HostTensor> | undefined;

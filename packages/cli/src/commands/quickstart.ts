@@ -20,6 +20,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { E2E_METRICS, score, sharedDir, slotErrorRateOfSources, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
+import { claimRunDir } from '../run/lock.ts';
 import { loadModelOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
 import { backendChoice, backendFromOptions, deviceOption } from '../run/backend.ts';
@@ -88,6 +89,7 @@ export const quickstartCommand: Command = {
       throw new UsageError(`no model in ${modelDir} (the embedded model is models/tiny-gpt2-en in the repository; see models/README.md)`);
     backendChoice(opts); // a bad --backend or --device before anything is removed or trained
     const out = resolve(process.cwd(), String(opts['out']));
+    claimRunDir(out, 'quickstart', (l) => console.error(l)); // --out checked, then one quickstart per directory (released at exit)
     const dataDir = opts['data-dir'] !== undefined ? resolve(String(opts['data-dir'])) : null;
     const maxTest = Number(opts['max-test']);
     const show = Number(opts['show']);

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type ModelConfig } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 // export.ts is not re-exported by core's prefix index yet (a one-line change there, requested)
-import { parseAdapter, type AdapterBytes, type LoadedAdapter } from '@prefix-tuning/core';
+import { parseFiniteAdapter, type AdapterBytes, type LoadedAdapter } from '@prefix-tuning/core';
 import { UsageError } from '../cli.ts';
 
 /** Writes an adapter directory (weights first, then the config, each atomically). */
@@ -34,7 +34,7 @@ export const readAdapterDir = async (dir: string, cfg: ModelConfig): Promise<Loa
   } catch (e) {
     throw new UsageError(`${wpath}: cannot read (${(e as Error).message})`);
   }
-  const r = parseAdapter(cfg, config, weights);
+  const r = parseFiniteAdapter(cfg, config, weights);
   if (E.isLeft(r)) throw new UsageError(`adapter ${dir}: ${r.left}`);
   return r.right;
 };

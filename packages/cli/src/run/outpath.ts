@@ -7,6 +7,7 @@
 import { accessSync, constants, realpathSync, statSync, statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
+import { UsageError } from '../cli.ts';
 
 /** statfs magic numbers of Linux pseudo-filesystems (linux/magic.h). */
 const PSEUDO_FS: Readonly<Record<number, string>> = {
@@ -89,4 +90,10 @@ export const writeFailure = (e: unknown, intact: string): string | undefined => 
     : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code;
   const file = atomic?.[1] ?? err?.path ?? /'([^']+)'/.exec(text)?.[1] ?? '?';
   return `cannot write ${file}: ${why} (${code}); ${intact}`;
+};
+
+/** `checkOutDir` for a command's entry: throws the one-line UsageError (exit 2). */
+export const requireOutDir = (path: string, what = '--out'): void => {
+  const ok = checkOutDir(path, what);
+  if (E.isLeft(ok)) throw new UsageError(ok.left);
 };
