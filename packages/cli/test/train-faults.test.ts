@@ -151,3 +151,42 @@ test('an --out that cannot hold a run is refused before any work: one line, exit
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
   }
 });
+
+for (const code of ['ENOSPC', 'EACCES']) {
+  test(`${code} while writing a checkpoint: one line naming the file, the previous checkpoint intact; --resume then ends as an uninterrupted run`, { skip }, () => {
+    const out = join(work, `fault-${code}`);
+    // the checkpoint has several files: fail the writes after the first two checkpoints' worth
+    const inject = { NODE_OPTIONS: `--import ${join(repoRoot, 'packages', 'cli', 'test', 'fault-fs.mjs')}`, FAULT_FS_MATCH: `${out}/checkpoint/`, FAULT_FS_AFTER: '9', FAULT_FS_CODE: code };
+    const r = cli(args(out), inject);
+    assert.equal(r.code, 1, r.stderr);
+    const line = r.stderr.trim();
+    assert.equal(line.split('\n').length, 1, r.stderr);
+    assert.match(line, new RegExp(`^prefix-tune train: cannot write ${out}/checkpoint/\\S+: ${code === 'ENOSPC' ? 'no space left on the device' : 'permission denied'} \\(${code}\\); the previous checkpoint \\(step \\d+\\) in ${out}/checkpoint is intact$`));
+    const ok = cli(['train', '--out', out, '--resume', '-q']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const x = adapterOf(reference), y = adapterOf(out);
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+    assert.ok(worst <= 1e-6, `max |resumed - uninterrupted| = ${worst}`);
+  });
+}
+
+for (const [sig, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  test(`${sig} saves a checkpoint and exits with ${code}, like Ctrl-C; --resume keeps --checkpoint-every and ends as an uninterrupted run`, { skip }, async () => {
+    const out = join(work, `signal-${sig}`);
+    const { p, ended } = run(args(out));
+    for (let i = 0; i < 2000 && !existsSync(join(out, 'checkpoint', 'checkpoint.json')); i++) await sleep(10);
+    p.kill(sig);
+    const e = await ended;
+    assert.equal(e.code, code, e.stderr);
+    assert.match(e.stderr, new RegExp(`interrupted by ${sig}: checkpoint saved in ${out}/checkpoint \\(step \\d+\\)`));
+    const r = cli(['train', '--out', out, '--resume']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /resume: --checkpoint-every/, 'nothing changed, nothing listed');
+    assert.equal((JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { checkpointEvery: number }).checkpointEvery, 1, 'the saved interval stands');
+    const x = adapterOf(reference), y = adapterOf(out);
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+    assert.ok(worst <= 1e-6, `max |resumed - uninterrupted| = ${worst}`);
+  });
+}
