@@ -108,7 +108,10 @@ export const trainCommand: Command = {
     '(adapter_config.json + adapter_model.safetensors: the computed prefix, PEFT PREFIX_TUNING when PEFT can express the variant).',
     'Ctrl-C, SIGTERM and SIGHUP save a checkpoint and exit with 128 + the signal (130, 143, 129); --resume continues it exactly,',
     'keeping the run\'s settings (run-control options given again, e.g. --checkpoint-every, replace the saved value and are listed).',
-    'One process at a time writes into --out (a lock file, .lock, names it); a run whose loss or gradient becomes NaN/Inf stops (exit 1).',
+    'One process at a time writes into --out (.lock names it: a second run is refused, exit 2; a dead owner\'s lock is taken over).',
+    'A NaN/Inf loss or gradient stops the run (exit 1, the last good checkpoint kept, no adapter); --on-nonfinite skip skips that batch.',
+    '--out is checked before any work (a file, under a file, not writable, /proc or /sys: exit 2); a failed write during the run',
+    '(disk full, permissions) is one line naming the file; the previous checkpoint is intact and --resume continues from it.',
   ].join('\n'),
   options,
   run: async (opts) => {
@@ -145,6 +148,8 @@ export const trainCommand: Command = {
     // options outside the run's settings: usage errors now, before anything loads or is written
     const backendReq = backendChoice(opts, run.backend);
     const stepsPerRun = stepsPerRunOf(opts);
+    if (run.onNonFinite === 'skip' && (stepsPerRun > 1 || run.gradAccum > 1))
+      throw new UsageError(`--on-nonfinite skip needs --grad-accum 1 and --steps-per-run 1 (got ${run.gradAccum} and ${stepsPerRun}): a skipped batch must be one whole update`);
 
     if (run.data.kind === 'jsonl') {
       requireFile(run.data.train, '--jsonl');
