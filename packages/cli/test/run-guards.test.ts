@@ -26,12 +26,15 @@ test('a run directory is locked by one process; a second is refused naming the o
     const owner = JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) as { pid: number; host: string };
     assert.equal(owner.pid, process.pid);
     assert.equal(owner.host, hostname());
-    const b = lockRunDir(dir, 'train');
-    assert.ok(E.isLeft(b));
-    assert.match(b.left, new RegExp(`in use by train \\(pid ${process.pid} on ${hostname()}`));
-    assert.ok(!b.left.includes('\n'));
     a.right.release();
     assert.ok(!existsSync(join(dir, LOCK_FILE)));
+    // another live process (the test runner's parent) holds it: refused, naming it
+    writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid: process.ppid, host: hostname(), started: 'then', command: 'train' })}\n`);
+    const b = lockRunDir(dir, 'train');
+    assert.ok(E.isLeft(b));
+    assert.match(b.left, new RegExp(`in use by train \\(pid ${process.ppid} on ${hostname()}`));
+    assert.ok(!b.left.includes('\n'));
+    rmrf(join(dir, LOCK_FILE));
     const c = lockRunDir(dir, 'train');
     assert.ok(E.isRight(c) && c.right.note === undefined);
     c.right.release();
@@ -113,4 +116,23 @@ test('a write failure during a run is one line naming the file and what is intac
   assert.equal(writeFailure(new Error("/x/run.json: cannot write (EACCES: permission denied, open '/x/.run.json.1.tmp')"), 'nothing else was written'),
     'cannot write /x/run.json: permission denied (EACCES); nothing else was written');
   assert.equal(writeFailure(new Error('a bug'), '-'), undefined);
+});
+
+test('the lock is re-entrant within one process (quickstart runs train in-process on its --out): released when the last holder releases', async () => {
+  const { lockRunDir } = await import('../src/run/lock.ts');
+  const { mkdtempSync, existsSync: has, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join: j } = await import('node:path');
+  const dir = mkdtempSync(j(tmpdir(), 'pt-lock-nest-'));
+  try {
+    const outer = lockRunDir(dir, 'quickstart');
+    const inner = lockRunDir(dir, 'train');
+    assert.ok(outer._tag === 'Right' && inner._tag === 'Right');
+    inner.right.release();
+    assert.ok(has(j(dir, '.lock')), 'the outer holder still holds it');
+    outer.right.release();
+    assert.ok(!has(j(dir, '.lock')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

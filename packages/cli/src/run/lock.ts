@@ -8,7 +8,7 @@
  */
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as E from 'fp-ts/lib/Either.js';
 import { UsageError } from '../cli.ts';
@@ -58,6 +58,9 @@ const createExclusive = (path: string, text: string): boolean => {
 
 const stale = (o: LockOwner | undefined): boolean => o !== undefined && o.host === hostname() && o.pid !== process.pid && pidDead(o.pid);
 
+/** Locks this process holds, by path, with the number of holders. */
+const heldHere = new Map<string, { count: number; release: () => void }>();
+
 export const describeOwner = (o: LockOwner): string => `pid ${o.pid} on ${o.host}, since ${o.started}`;
 
 /**
@@ -65,7 +68,14 @@ export const describeOwner = (o: LockOwner): string => `pid ${o.pid} on ${o.host
  * naming the owner when another live process holds it.
  */
 export const lockRunDir = (dir: string, command: string): E.Either<string, RunLock> => {
-  const path = join(dir, LOCK_FILE);
+  const path = join(resolve(dir), LOCK_FILE);
+  // re-entrant within one process (quickstart and experiment run train in-process on their --out)
+  const held = heldHere.get(path);
+  if (held !== undefined) {
+    held.count++;
+    let released = false;
+    return E.right({ path, release: () => { if (!released) { released = true; held.count--; if (held.count === 0) held.release(); } } });
+  }
   const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
   const text = `${JSON.stringify(me)}\n`;
   let note: string | undefined;
@@ -75,11 +85,14 @@ export const lockRunDir = (dir: string, command: string): E.Either<string, RunLo
       const release = () => {
         if (released) return;
         released = true;
+        heldHere.delete(path);
         process.off('exit', release);
         if (readOwner(path)?.pid === process.pid) unlinkSync(path);
       };
       process.on('exit', release);
-      return E.right({ path, release, ...(note ? { note } : {}) });
+      const entry = { count: 1, release };
+      heldHere.set(path, entry);
+      return E.right({ path, release: () => { entry.count--; if (entry.count === 0) release(); }, ...(note ? { note } : {}) });
     }
     const owner = readOwner(path);
     if (!stale(owner)) {
