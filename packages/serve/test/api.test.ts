@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { symlinkSync, mkdirSync } from 'node:fs';
+import { symlinkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelDir, rmrf, startServer, tempDir, writeAdapters, writeForeignAdapter } from './fixture.ts';
 import type { Server } from '../src/index.ts';
@@ -28,6 +28,13 @@ before(async () => {
   writeForeignAdapter(root, 'foreign');
   writeAdapters(outside, 1);
   symlinkSync(join(outside, 'a00'), join(root, 'escape'));
+  // a diverged run's adapter: a00's shapes, NaN values
+  writeAdapters(outside, 1, 7);
+  mkdirSync(join(root, 'nan'));
+  writeFileSync(join(root, 'nan', 'adapter_config.json'), readFileSync(join(outside, 'a00', 'adapter_config.json')));
+  const w = readFileSync(join(outside, 'a00', 'adapter_model.safetensors'));
+  for (let at = 8 + Number(w.readBigUInt64LE(0)); at + 4 <= w.length; at += 4) w.writeFloatLE(NaN, at);
+  writeFileSync(join(root, 'nan', 'adapter_model.safetensors'), w);
   ({ server, url } = await startServer(dir, root, { adminKey: ADMIN, maxResidentAdapters: 2, maxRunning: 4 }));
 });
 after(async () => {
@@ -90,6 +97,10 @@ test('registry: LRU of --max-resident-adapters, admin load/unload, foreign and e
   assert.equal(f.status, 400);
   isError(f.json);
   assert.match(f.json.error.message, /adapter 'foreign' cannot be served: .*(token_dim|num_layers|layers|heads)/);
+  // an adapter holding NaN values: refused at load, naming the tensor
+  const nan = await call('POST', '/v1/completions', { model: 'nan', prompt: 't1' });
+  assert.equal(nan.status, 400);
+  assert.match(nan.json.error.message, /adapter 'nan' cannot be served: adapter_model\.safetensors: \S+ holds \d+ non-finite values \(NaN\)/);
   // a symbolic link out of the folder, and ids with .. / NUL
   const e = await call('POST', '/v1/completions', { model: 'escape', prompt: 't1' });
   assert.equal(e.status, 400);
