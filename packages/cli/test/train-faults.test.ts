@@ -46,6 +46,13 @@ const run = (a: readonly string[]): { p: ChildProcess; ended: Promise<Ended> } =
   p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   return { p, ended: new Promise((r) => p.on('exit', (code, signal) => r({ code, signal, stderr }))) };
 };
+const manifestStep = (out: string): number | undefined => {
+  try {
+    return (JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8')) as { counters: { step: number } }).counters.step;
+  } catch {
+    return undefined;
+  }
+};
 const adapterOf = (out: string) => readSafetensors(join(out, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!.data;
 const stepLog = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
   .map(({ elapsed: _e, tokens_per_s: _t, ...rest }) => rest);
@@ -54,25 +61,35 @@ test('two trainers on one --out killed at random moments (SIGKILL, SIGTERM), the
   const seed = Number(process.env['FAULT_SEED'] ?? 18);
   const rand = prng(seed);
   const out = join(work, 'contested');
+  const referenceB = join(work, 'reference-lr-1e-3');
   const refusals: string[] = [];
   let killed = 0;
   for (let round = 0; round < 3; round++) {
     const started = existsSync(join(out, 'checkpoint', 'checkpoint.json'));
+    // two different runs (--lr), as in the issue: whichever owns --out must end as itself alone
     const a = started ? ['train', '--out', out, '--resume', '-q'] : args(out);
+    const b = started ? a : [...args(out), '--lr', '1e-3'];
     const first = run(a);
     await sleep(Math.floor(rand() * 1200));
-    const procs = [first, run(a)];
+    const procs = [first, run(b)];
+    const stepBefore = manifestStep(out) ?? 0;
     await Promise.all(procs.map(async ({ p, ended }) => {
-      const delay = 300 + Math.floor(rand() * 2500);
+      // a kill at a random moment after this round's first new checkpoint (or, for one in three, before any)
+      const delay = Math.floor(rand() * 400);
       const sig: NodeJS.Signals = rand() < 0.5 ? 'SIGKILL' : 'SIGTERM';
-      const timer = setTimeout(() => p.kill(sig), delay);
-      const e = await ended;
-      clearTimeout(timer);
-      const ctx = `seed ${seed}, round ${round}, ${sig} after ${delay} ms: ${JSON.stringify(e)}`;
+      const early = rand() < 0.33;
+      let done = false;
+      const e0 = ended.then((e) => { done = true; return e; });
+      for (let i = 0; i < 3000 && !done && !early && (manifestStep(out) ?? 0) <= stepBefore; i++) await sleep(10);
+      await sleep(delay);
+      p.kill(sig);
+      const e = await e0;
+      const ctx = `seed ${seed}, round ${round}, ${sig} ${delay} ms after ${early ? 'the start' : 'a checkpoint'}: ${JSON.stringify(e)}`;
       // refused (the other one holds --out), stopped by the signal (143: with a checkpoint), killed, or finished
       assert.ok(e.code === 2 || e.code === 143 || e.code === 0 || e.signal === 'SIGKILL' || e.signal === 'SIGTERM', ctx);
       if (e.code === 2) {
-        assert.match(e.stderr.trim(), /^prefix-tune train: .* is in use by train \(pid \d+ on .+\)/, ctx);
+        // the other holds --out, or (a fresh start after the other's checkpoint) the directory already holds a run
+        assert.match(e.stderr.trim(), /^prefix-tune train: .* (is in use by train \(pid \d+ on .+\)|already holds a training run .*pass --resume)/, ctx);
         assert.equal(e.stderr.trim().split('\n').length, 1, ctx);
         refusals.push(ctx);
       }
@@ -88,12 +105,18 @@ test('two trainers on one --out killed at random moments (SIGKILL, SIGTERM), the
     const r = cli(started ? ['train', '--out', out, '--resume', '-q'] : args(out));
     assert.equal(r.code, 0, r.stderr);
   }
-  const x = adapterOf(reference), y = adapterOf(out);
+  const lr = (JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { lr: number }).lr;
+  const ref = lr === 1e-3 ? referenceB : reference;
+  if (lr === 1e-3) {
+    const r = cli([...args(referenceB), '--lr', '1e-3']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const x = adapterOf(ref), y = adapterOf(out);
   assert.equal(x.length, y.length);
   let worst = 0;
   for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
-  assert.ok(worst <= 1e-6, `max |resumed - uninterrupted| = ${worst} (seed ${seed})`);
-  assert.deepEqual(stepLog(out), stepLog(reference), 'train-log.jsonl is the log of one run (timings aside)');
+  assert.ok(worst <= 1e-6, `max |resumed - uninterrupted (lr ${lr})| = ${worst} (seed ${seed})`);
+  assert.deepEqual(stepLog(out), stepLog(ref), 'train-log.jsonl is the log of one run (timings aside)');
   // a finished run releases its lock; one left by a process killed with SIGKILL names a dead pid (taken over by the next run)
   if (existsSync(join(out, '.lock'))) {
     const owner = JSON.parse(readFileSync(join(out, '.lock'), 'utf8')) as { pid: number };
