@@ -90,5 +90,21 @@ const main = (): void => {
   console.error(`wrote ${out}`);
 };
 
-if (process.argv.includes('--child')) await child(arg('child')!);
+/** The usage, printed by --help (nothing runs). */
+const USAGE = [
+  'usage: pnpm -s bench [--only NAME|PREFIX,...] [--out FILE] [--threads N] [--steps N] [--torch PYTHON] [--ep cpu|cuda]',
+  '',
+  '  --only     cases to run: names, or prefixes selecting the cases under them (default: all but the named-only ones)',
+  '  --out      results file (default bench/results/latest.json)',
+  '  --threads  intra-op threads (default: the available cores)',
+  '  --steps    timed steps per case (default: each case\'s own)',
+  '  --torch    an interpreter with torch, transformers and peft: each ONNX case is followed by its PyTorch mirror',
+  '  --ep       cpu | cuda: execution provider of the ONNX cases (default cpu)',
+  '',
+  `cases: ${Object.keys(cases).join(', ')}`,
+  `named only (run with --only NAME): ${[...NAMED_ONLY].join(', ')}`,
+].join('\n');
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) console.log(USAGE);
+else if (process.argv.includes('--child')) await child(arg('child')!);
 else main();

@@ -21,6 +21,7 @@ test('prefix-tune convert --from llama2c writes a HF directory', { skip: !exists
   const again = cli('convert', '--from', 'llama2c', model, tok, '--out', out);
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already holds a model/);
+  assert.match(again.stderr, /pass --overwrite to replace it/);
   assert.equal(cli('convert', '--from', 'llama2c', model, tok, '--out', out, '--overwrite').status, 0);
 });
 

@@ -126,6 +126,11 @@ test('pretrain end to end: validation never trained on; split run = one run; exp
   const bad = cli('pretrain', '--out', two, '--preset', 'micro', '--tokens', '128');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /already holds a run: --preset cannot change it/);
+  // the micro preset (64 positions) works without --seq-len: the default fits the architecture
+  const own = join(work, 'own-seq-len');
+  const micro = cli('pretrain', '--out', own, '--preset', 'micro', '--tokenizer', tokDir, '--tokens', '256', '--batch-size', '2', '--warmup', '1', '--val-tokens', '128', '--corpus', corpus, '-q');
+  assert.equal(micro.status, 0, micro.stderr);
+  assert.equal((JSON.parse(readFileSync(join(own, 'run.json'), 'utf8')) as { seqLen: number }).seqLen, 64);
   const b2 = cli('pretrain', '--out', two, '--tokens', String(3 * 128), '-q', '--export', join(work, 'two-model'), '--export-dtype', 'F32');
   assert.equal(b2.status, 0, b2.stderr);
   assert.match(b2.stdout, /step 8, 1,024 tokens in all \(384 in this run\)/);

@@ -1,5 +1,6 @@
 /** `prefix-tune convert`: checkpoints from other formats into a Hugging Face model directory. */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { convertLlama2c } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
@@ -22,6 +23,11 @@ export const convert: Command = {
     const [model, tokenizer] = positionals as [string, string];
     for (const f of [model, tokenizer]) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
     const out = String(opts['out']);
+    // the library's refusal names its `overwrite` field; the CLI's names the option
+    if (opts['overwrite'] !== true && existsSync(join(out, 'config.json'))) {
+      console.error(`prefix-tune convert: ${out} already holds a model (config.json); pass --overwrite to replace it`);
+      return 1;
+    }
     const r = await convertLlama2c({ model, tokenizer, out, overwrite: opts['overwrite'] === true });
     if (E.isLeft(r)) {
       console.error(`prefix-tune convert: ${r.left}`);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, MetricName, makeRng, sampleIndices, SplitName, TaskName, formatReferences, score, slotErrorRateOfSources, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, MetricName, makeRng, meteorNote, sampleIndices, SplitName, TaskName, formatReferences, score, slotErrorRateOfSources, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { requireOutDir } from '../run/outpath.ts';
@@ -15,7 +15,7 @@ import { readAdapterDir } from '../run/adapter.ts';
 import { backendFromOptions } from '../run/backend.ts';
 import { decodingOptions, generationDefaults, makeGenerator, parseDecoding } from '../run/generation.ts';
 import { loadSplit } from '../run/data.ts';
-import { formatDuration } from '../run/progress.ts';
+import { countProgress, formatDuration } from '../run/progress.ts';
 
 /** The paper's decoding for table-to-text: beam search with 5 beams. */
 const DEFAULTS = { beams: 5, maxNewTokens: 100 };
@@ -102,14 +102,14 @@ export const evalCommand: Command = {
       : all.slice(0, max as number);
     const gen = await makeGenerator(backend, model, adapter);
     const t0 = performance.now();
+    // in place on a terminal, plain lines at each tenth otherwise (a log shows the run moving)
+    const progress = countProgress(process.stderr, groups.length, 'generating');
     let outs;
     try {
-      outs = await gen.run(groups.map((g) => g.source), dec, (done) => {
-        if (process.stderr.isTTY) process.stderr.write(`\rgenerating ${done}/${groups.length}\x1b[K`);
-      });
+      outs = await gen.run(groups.map((g) => g.source), dec, (done) => progress.update(done));
     } finally {
       await gen.dispose();
-      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      progress.end();
     }
     const genSeconds = (performance.now() - t0) / 1000;
     const hyps = outs.map((o) => o.text.replace(/\s*\n\s*/g, ' '));
@@ -123,12 +123,17 @@ export const evalCommand: Command = {
     const slotError = task === 'e2e' ? slotErrorRateOfSources(groups.map((g) => g.source), hyps) : undefined;
     const out = String(opts['out']);
     const label = `${task} ${split}${cats !== 'all' ? ` (${cats} categories)` : ''} (${groups.length}${pick === 'random' ? ' sampled' : ''} inputs, ${dec.numBeams! > 1 ? `beam ${dec.numBeams}` : dec.doSample ? 'sampling' : 'greedy'})`;
+    // the scale, stated: `prefix-tune score` and metrics.json keep each official scorer's 0..1
+    const meteorNoteText = names.includes('meteor') ? meteorNote() : null;
+    const pct = (names as MetricName[]).filter((n) => column(n).scale === 100).map((n) => column(n).title);
     const table = resultsTable(label, names as MetricName[], r.right) +
+      (pct.length > 0 ? `\n\n${pct.join(', ')} ×100 (prefix-tune score and metrics.json: 0..1)` : '') +
+      (meteorNoteText !== null ? `\nMETEOR (${meteorNoteText})` : '') +
       (slotError !== undefined ? `\n\nslot error rate: ${(slotError.rate * 100).toFixed(1)}% (${slotError.missing} missing + ${slotError.contradicted} contradicted of ${slotError.slots} slot values)` : '');
     const files: [string, string][] = [
       ['hypotheses.txt', hyps.join('\n') + '\n'],
       ['references.txt', formatReferences(refs)],
-      ['metrics.json', `${JSON.stringify({ task, split, ...(cats !== 'all' ? { webnlg_categories: cats } : {}), inputs: groups.length, ...(pick === 'random' ? { pick: 'random', pick_seed: pickSeed } : {}), decoding: dec, metrics: r.right, ...(slotError !== undefined ? { slot_error: slotError } : {}) }, null, 2)}\n`],
+      ['metrics.json', `${JSON.stringify({ task, split, ...(cats !== 'all' ? { webnlg_categories: cats } : {}), inputs: groups.length, ...(pick === 'random' ? { pick: 'random', pick_seed: pickSeed } : {}), decoding: dec, metrics: r.right, ...(meteorNoteText !== null ? { meteor_note: meteorNoteText } : {}), ...(slotError !== undefined ? { slot_error: slotError } : {}) }, null, 2)}\n`],
       ['results.md', `${table}\n`],
     ];
     for (const [f, text] of files) {

@@ -36,6 +36,9 @@ export const readPrompts = (path: string): string[] => {
   });
 };
 
+/** `text` on one line: backslash, CR and LF escaped as \\, \r, \n (so a reader can undo it). */
+export const oneLine = (text: string): string => text.replace(/[\\\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === '\r' ? '\\r' : '\\n'));
+
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text from a model, optionally with a trained adapter (greedy, beam search or sampling)',
@@ -45,6 +48,9 @@ export const generateCommand: Command = {
     'With --adapter, prompts are task sources (e.g. a linearised E2E table) encoded as in training;',
     'without it they are plain text, and --prompt "" generates from BOS alone.',
     'With an encoder-decoder model (BART) a prompt is the source the output is generated from.',
+    '',
+    'Plain output is exactly one line per prompt, in prompt order: a backslash, CR and LF inside an',
+    'output are written as \\\\, \\r and \\n (--json gives the text unchanged).',
   ].join('\n'),
   options: [
     { name: 'model', short: 'm', type: 'string', description: 'model directory or hub id', required: true },
@@ -68,7 +74,7 @@ export const generateCommand: Command = {
       const outs = await gen.run(texts, dec);
       outs.forEach((o) => {
         if (opts['json'] === true) console.log(JSON.stringify({ prompt: texts[o.index], prompt_ids: o.prompt, ids: o.ids, text: o.text, score: o.score }));
-        else console.log(printable(o.text));
+        else console.log(printable(oneLine(o.text)));
       });
     } finally {
       await gen.dispose();

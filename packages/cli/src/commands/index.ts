@@ -1,6 +1,7 @@
 import type { Command } from '../cli.ts';
 import { convert } from './convert.ts';
 import { scoreCommand } from './score.ts';
+import { fetchMeteorCommand } from './fetch-meteor.ts';
 import { trainCommand } from './train.ts';
 import { generateCommand } from './generate.ts';
 import { evalCommand } from './eval.ts';
@@ -12,4 +13,4 @@ import { experimentCommand } from './experiment.ts';
 import { serveCommand } from './serve.ts';
 
 /** All sub-commands, in the order `--help` lists them. Each lives in its own file. */
-export const commands: readonly Command[] = [convert, scoreCommand, trainCommand, generateCommand, evalCommand, serveCommand, trainBpeCommand, pretrainCommand, perplexityCommand, quickstartCommand, experimentCommand];
+export const commands: readonly Command[] = [convert, scoreCommand, fetchMeteorCommand, trainCommand, generateCommand, evalCommand, serveCommand, trainBpeCommand, pretrainCommand, perplexityCommand, quickstartCommand, experimentCommand];

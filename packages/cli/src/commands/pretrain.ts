@@ -92,7 +92,7 @@ export const pretrainCommand: Command = {
     { name: 'corpus', type: 'string', description: 'corpus directory (default: $PREFIX_TUNING_SHARED/data/corpus, else ../shared/data/corpus)' },
     { name: 'tokens', type: 'number', description: 'train this many more tokens in this run' },
     { name: 'minutes', type: 'number', description: 'train for at most this many minutes in this run' },
-    { name: 'seq-len', type: 'number', description: 'tokens per training row', default: 128 },
+    { name: 'seq-len', type: 'number', description: "tokens per training row (default: 128, or the architecture's positions when it has fewer)" },
     { name: 'batch-size', type: 'number', description: 'rows per update', default: 16 },
     { name: 'lr', type: 'number', description: 'peak learning rate', default: 1e-3 },
     { name: 'min-lr', type: 'number', description: 'final learning rate of the cosine schedule', default: 1e-4 },
@@ -180,7 +180,7 @@ export const pretrainCommand: Command = {
         cfgJson = gpt2ConfigJson({ ...arch, vocab_size: tok.right.vocabSize, eos: tok.right.eosId });
       }
       run = {
-        seqLen: Number(opts['seq-len']), batchSize: Number(opts['batch-size']), lr: Number(opts['lr']), minLr: Number(opts['min-lr']),
+        seqLen: opts['seq-len'] !== undefined ? Number(opts['seq-len']) : Math.min(128, Number(cfgJson['n_positions'] ?? 128)), batchSize: Number(opts['batch-size']), lr: Number(opts['lr']), minLr: Number(opts['min-lr']),
         warmupSteps: Number(opts['warmup']), scheduleTokens: Number(opts['schedule-tokens']), weightDecay: Number(opts['weight-decay']),
         maxGradNorm: Number(opts['max-grad-norm']), seed: Number(opts['seed']), valTokens: Number(opts['val-tokens']),
         checkpointEvery: Number(opts['checkpoint-every']), corpus: String(opts['corpus'] ?? defaultCorpusDir()),

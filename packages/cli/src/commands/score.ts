@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  E2E_METRICS, MetricName, metricDescriptions, parseHypotheses, parseReferences, score, type MetricValue,
+  E2E_METRICS, MetricName, meteorNote, metricDescriptions, parseHypotheses, parseReferences, score, type MetricValue,
 } from '@prefix-tuning/tasks';
 import { UsageError, type Command } from '../cli.ts';
 
@@ -26,6 +26,9 @@ export const scoreCommand: Command = {
   summary: 'score hypotheses against references (BLEU, NIST, METEOR, ROUGE, CIDEr, chrF, TER)',
   usage: [
     'prefix-tune score --refs REFS --hyp HYP [--metrics bleu,nist,...] [--json]',
+    '',
+    'METEOR is METEOR 1.5 exactly with its own data (prefix-tune fetch-meteor, or PREFIX_TUNING_METEOR_DATA);',
+    'without it the figure is approximate and marked so.',
     '',
     'Metrics (each on the scale of its official scorer):',
     ...Object.entries(metricDescriptions).map(([k, v]) => `  ${k.padEnd(10)} ${v}`),
@@ -58,10 +61,14 @@ export const scoreCommand: Command = {
       console.error(`prefix-tune score: ${r.left}`);
       return 1;
     }
-    if (opts['json'] === true) console.log(JSON.stringify(r.right));
-    else {
+    // METEOR without METEOR 1.5's own data is an approximation: said beside the figure (--json: on stderr)
+    const note = names.includes('meteor') ? meteorNote() : null;
+    if (opts['json'] === true) {
+      console.log(JSON.stringify(r.right));
+      if (note !== null) console.error(`note: METEOR (${note})`);
+    } else {
       console.log(`${hyps.length} examples, ${refs.right.reduce((a, g) => a + g.length, 0)} references`);
-      for (const n of names) console.log(format(n, r.right[n as MetricName]!));
+      for (const n of names) console.log(`${format(n, r.right[n as MetricName]!)}${n === 'meteor' && note !== null ? ` (${note})` : ''}`);
     }
     return 0;
   },

@@ -63,3 +63,28 @@ export const progressReporter = (stream: NodeJS.WriteStream, opts: { readonly ev
     },
   };
 };
+
+/**
+ * Progress over `total` items (e.g. eval's inputs): in place on a TTY, else a plain line
+ * `LABEL done/total (elapsed, eta)` each time another tenth is done (and at the end), so a log
+ * shows a long run moving.
+ */
+export const countProgress = (stream: NodeJS.WriteStream, total: number, label: string) => {
+  const tty = stream.isTTY === true;
+  const t0 = performance.now();
+  let shown = 0;
+  return {
+    update(done: number): void {
+      if (tty) { stream.write(`\r${label} ${done}/${total}\x1b[K`); return; }
+      const tenth = Math.floor((10 * done) / Math.max(1, total));
+      if (tenth <= shown && done < total) return;
+      if (done === total && shown === 10) return;
+      shown = done === total ? 10 : tenth;
+      const s = (performance.now() - t0) / 1000;
+      stream.write(`${label} ${done}/${total} (${formatDuration(s)}${done < total && done > 0 ? `, eta ${formatDuration((s * (total - done)) / done)}` : ''})\n`);
+    },
+    end(): void {
+      if (tty) stream.write('\r\x1b[K');
+    },
+  };
+};

