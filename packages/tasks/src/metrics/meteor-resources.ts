@@ -198,7 +198,7 @@ export const loadMeteorResources = (opts: MeteorResourceOptions = {}): E.Either<
 
 /** The note every report of METEOR carries when it is not METEOR 1.5's own configuration. */
 export const METEOR_APPROXIMATE_NOTE =
-  'no paraphrase data: approximate, about 0.003-0.005 below METEOR 1.5; run prefix-tune fetch-meteor';
+  'no paraphrase data: approximate, up to 0.01 below METEOR 1.5; run prefix-tune fetch-meteor';
 
 /**
  * Whether `res` are METEOR 1.5's own resources (its jar and paraphrase table), so scores equal
