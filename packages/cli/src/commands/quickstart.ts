@@ -61,17 +61,19 @@ export const quickstartCommand: Command = {
     { name: 'model', short: 'm', type: 'string', description: 'base model directory (default: the embedded models/tiny-gpt2-en)' },
     { name: 'data-dir', type: 'string', description: 'E2E csv directory (default: $PREFIX_TUNING_SHARED/data/e2e, ../shared/data/e2e, then the download cache)' },
     { name: 'out', short: 'o', type: 'string', description: 'output directory (its previous quickstart files are replaced)', default: 'runs/quickstart' },
-    { name: 'max-train', type: 'number', description: 'training examples (sampled)', default: 2000 },
+    { name: 'max-train', type: 'number', description: 'training examples (sampled)', default: 8000 },
     { name: 'max-test', type: 'number', description: 'test inputs generated and scored (the first N of the test set)', default: 50 },
     { name: 'show', type: 'number', description: 'test inputs printed with their outputs', default: 5 },
     { name: 'epochs', type: 'number', description: 'epochs', default: 3 },
     { name: 'batch-size', type: 'number', description: 'examples per update', default: 10 },
     { name: 'lr', type: 'number', description: 'peak learning rate (linear decay; high because the run is short)', default: 5e-3 },
-    { name: 'prefix-length', type: 'number', description: 'virtual tokens', default: 10 },
-    { name: 'mlp-hidden', type: 'number', description: 'hidden width of the prefix MLP', default: 256 },
+    { name: 'prefix-length', type: 'number', description: 'virtual tokens', default: 20 },
+    { name: 'mlp-hidden', type: 'number', description: 'hidden width of the prefix MLP', default: 512 },
     { name: 'max-new-tokens', type: 'number', description: 'generated tokens at most', default: 60 },
     { name: 'beams', type: 'number', description: 'beam search width (1: greedy)', default: 1 },
     { name: 'no-repeat-ngram', type: 'number', description: 'never repeat an n-gram of this size in an output (0: off; both systems)', default: 3 },
+    { name: 'encoder-repetition-penalty', type: 'number', description: "favour the input's tokens by this factor (transformers' encoder_repetition_penalty; 1: off; both systems)", default: 1.5 },
+    { name: 'min-new-tokens', type: 'number', description: 'no end of text before this many new tokens (E2E references average 19 words; 0: off; both systems)', default: 20 },
     { name: 'seed', type: 'number', description: 'seed of sampling and initialisation', default: 42 },
     { name: 'finetune', type: 'boolean', description: 'also fine-tune every weight on the same examples (into OUT/finetune), for contrast; about as long again' },
     { name: 'finetune-lr', type: 'number', description: 'peak learning rate of --finetune', default: 5e-4 },
@@ -140,11 +142,20 @@ export const quickstartCommand: Command = {
     const ftAdapter = finetune ? await readAdapterDir(join(out, 'finetune', 'adapter'), model.config) : undefined;
     const beams = Number(opts['beams']);
     const noRepeat = Number(opts['no-repeat-ngram']);
+    const erp = Number(opts['encoder-repetition-penalty']);
+    const minNew = Number(opts['min-new-tokens']);
     const dec = parseDecoding({
       ...(beams > 1 ? { beams } : { greedy: true }), 'max-new-tokens': opts['max-new-tokens'], 'batch-size': 10,
       ...(noRepeat > 0 ? { 'no-repeat-ngram': noRepeat } : {}),
+      ...(erp !== 1 ? { 'encoder-repetition-penalty': erp } : {}),
+      ...(minNew > 0 ? { 'min-new-tokens': minNew } : {}),
     }, { beams: 1, maxNewTokens: 60 });
-    const decoding = `${beams > 1 ? `beam ${beams}` : 'greedy'}${noRepeat > 0 ? `, no repeated ${noRepeat}-grams` : ''}`;
+    const decoding = [
+      beams > 1 ? `beam ${beams}` : 'greedy',
+      ...(noRepeat > 0 ? [`no repeated ${noRepeat}-grams`] : []),
+      ...(erp !== 1 ? [`input tokens favoured ×${erp}`] : []),
+      ...(minNew > 0 ? [`at least ${minNew} tokens`] : []),
+    ].join(', ');
     const sources = groups.map((g) => g.source);
     const gen = async (name: string, a: typeof adapter | undefined): Promise<string[]> => {
       const g = await makeGenerator(backend, model, a);
