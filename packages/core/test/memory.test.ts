@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as E from 'fp-ts/lib/Either.js';
 import { internStats } from '../src/ir/node.ts';
-import { decomposition } from '../src/ops/decompose.ts';
+import { decomposition } from '../src/table/decompose.ts';
 import { build, causalLmGraph, decodeModelConfig, graphNodes, gradGraph, input, param, softmax, matmul, type Graph } from '../src/index.ts';
 
 setFlagsFromString('--expose-gc');

@@ -8,13 +8,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { opDef, opNames, opTable } from '../src/index.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compositeOps, opDef, opNames, opTable } from '../src/index.ts';
 import { attrCodecs } from '../src/ops/attrs.ts';
 import { cases } from './support/cases.ts';
 
 test('the op table has exactly the ops that have attribute codecs', () => {
   assert.deepEqual(Object.keys(opTable).sort(), Object.keys(attrCodecs).sort());
   for (const op of opNames) assert.equal(opDef(op).name, op, `${op}: the record is named ${opDef(op).name}`);
+});
+
+test('compositeOps (what the backends fuse or expand) is exactly the ops whose record is a composite', () => {
+  assert.deepEqual([...compositeOps].sort(), opNames.filter((n) => opDef(n).kind === 'composite').sort());
+});
+
+test('layers point one way: ops/ imports nothing from nn/ or table/, nn/ nothing from table/', () => {
+  const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+  const imports = (dir: string) =>
+    readdirSync(join(src, dir)).filter((f) => f.endsWith('.ts')).flatMap((f) =>
+      [...readFileSync(join(src, dir, f), 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gms)].map((m) => `${dir}/${f} -> ${m[1]}`));
+  const ops = imports('ops'), nn = imports('nn');
+  assert.ok(ops.length > 10 && nn.length > 10, 'the import scan found the files');
+  assert.deepEqual(ops.filter((l) => /'?\.\.\/(nn|table)\//.test(l.split(' -> ')[1]!)), []);
+  assert.deepEqual(nn.filter((l) => /\.\.\/table\//.test(l.split(' -> ')[1]!)), []);
 });
 
 for (const op of opNames) {

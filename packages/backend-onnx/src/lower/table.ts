@@ -11,7 +11,7 @@
  * broadcasts like NumPy); every other op materialises it with `Expand` first. So a causal
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
-import type { Node, OpName, Shape, Dim } from '@prefix-tuning/core';
+import type { Node, OpName, Shape, Dim, PrimitiveOp, CompositeOp } from '@prefix-tuning/core';
 import { broadcastShapes, broadcastTo, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, mul, reshape, slice } from '@prefix-tuning/core';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
@@ -57,9 +57,9 @@ export interface LowerContext {
   consumers(n: Node): readonly Node[];
 }
 
-export type PrimitiveOp = Exclude<OpName, CompositeOp>;
-export type CompositeOp = 'softmax' | 'logSoftmax' | 'layerNorm' | 'rmsNorm' | 'gelu' | 'silu' | 'attention' | 'crossEntropy';
-export const compositeOps: readonly CompositeOp[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'gelu', 'silu', 'attention', 'crossEntropy'];
+/** Primitives and composites as core's op table divides them (a new composite needs no change here). */
+export type { PrimitiveOp, CompositeOp } from '@prefix-tuning/core';
+export { compositeOps } from '@prefix-tuning/core';
 
 export type LoweringTable = { readonly [K in PrimitiveOp]: Lowering<K> } & { readonly [K in CompositeOp]?: Lowering<K> };
 

@@ -12,7 +12,7 @@
  */
 import { apply, atPath, type Node, type OpSignature } from './node.ts';
 import type { OpName } from '../ops/attrs.ts';
-import { opDef } from '../ops/table.ts';
+import { opDef } from '../table/ops.ts';
 import { type Dim, dimRename } from '../types/dim.ts';
 
 export interface Graph {

@@ -18,7 +18,7 @@ import { apply, atPath, encodeAttrs, type Node, type OpSignature } from './node.
 import { graph, graphNodes, type Graph } from './graph.ts';
 import { GraphError } from '../errors.ts';
 import { attrCodecs, opNames, type OpName } from '../ops/attrs.ts';
-import { opDef } from '../ops/table.ts';
+import { opDef } from '../table/ops.ts';
 import { dtypeFromShort, dtypeShort } from '../types/dtype.ts';
 import { parseShape, shapeEq, shapeToString } from '../types/shape.ts';
 

@@ -2,7 +2,7 @@
  * One record per op (JAX's shape rule + transpose rule kept together, micrograd's
  * `_backward` beside the forward): attribute codec, arity, shape/dtype rule, VJP, reference
  * kernel, and for composites their decomposition into primitives. The op table in
- * `ops/table.ts` is typed so that a missing field is a compile error.
+ * `table/ops.ts` is typed so that a missing field is a compile error.
  */
 import type { Node, OpSignature } from '../ir/node.ts';
 import type { OpName, AttrsOf } from './attrs.ts';

@@ -4,9 +4,9 @@
  */
 import { atPath, type Node } from '../ir/node.ts';
 import { GraphError } from '../errors.ts';
-import type { OpDef } from './def.ts';
-import type { OpName } from './attrs.ts';
-import { opDef } from './table.ts';
+import type { OpDef } from '../ops/def.ts';
+import type { OpName } from '../ops/attrs.ts';
+import { opDef } from './ops.ts';
 import { shapeEq, shapeToString } from '../types/shape.ts';
 
 /** Keyed by the node itself, weakly: a decomposition lives exactly as long as its composite. */
