@@ -190,3 +190,22 @@ test('resume refuses a checkpoint of another variant or another model, and chang
   assert.match(oneLine(cli(args())), /already holds a training run/);
   assert.match(oneLine(resumeIn(join(work, 'nothing'))), /nothing to resume/);
 });
+
+test('nothing to learn is refused, not trained on: --max-length that cuts every target away, empty pairs, layers beyond the model (one line, exit 2)', { skip }, () => {
+  const one = (r: ReturnType<typeof cli>) => {
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('prefix-tune'));
+    assert.equal(lines.length, 1, r.stderr);
+    return lines[0]!;
+  };
+  const base = ['train', '--model', model, '--epochs', '1', '--batch-size', '2', '--backend', 'reference'];
+  assert.match(one(cli([...base, '--task', 'e2e', '--max-examples', '4', '--max-dev-examples', '0', '--max-length', '2', '--out', join(work, 'ml2')])),
+    /--max-length 2 leaves no target token in 4 of 4 training examples \(the first is example 1\): raise --max-length/);
+  const jsonl = join(work, 'empty.jsonl');
+  writeFileSync(jsonl, '{"source":"name : Aromi","target":"Aromi is a pub."}\n{"source":" ","target":""}\n{"source":"a","target":"b"}\n');
+  assert.match(one(cli([...base, '--jsonl', jsonl, '--out', join(work, 'empty')])),
+    /1 of 3 training pairs have an empty source and an empty target \(the first is pair 2\): remove them from the data/);
+  const n = cfg().n_layer;
+  assert.match(one(cli([...base, '--task', 'e2e', '--max-examples', '4', '--max-dev-examples', '0', '--variant-json', '{"kind":"prefix","length":2,"layers":{"top":99}}', '--out', join(work, 'top99')])),
+    new RegExp(`layers \\{top: 99\\} selects more layers than the 'self' attention has \\(${n}\\)`));
+});

@@ -196,6 +196,12 @@ export const trainCommand: Command = {
     const bopts = { batchSize: run.batchSize, maxLength, prependSpace: prependSpace(cfg), seed: run.seed };
     const tb = makeBatches(cfg, inj, tok, pairs.train, { ...bopts, shuffle: true });
     const db = makeBatches(cfg, inj, tok, pairs.dev, { ...bopts, shuffle: false });
+    for (const [name, b, set] of [['training', tb, pairs.train], ['dev', db, pairs.dev]] as const) {
+      if (b.emptyPairs.length > 0)
+        throw new UsageError(`${b.emptyPairs.length} of ${set.length} ${name} pairs have an empty source and an empty target (the first is pair ${b.emptyPairs[0]! + 1}): remove them from the data`);
+      if (b.emptyTargets.length > 0)
+        throw new UsageError(`--max-length ${maxLength} leaves no target token in ${b.emptyTargets.length} of ${set.length} ${name} examples (the first is example ${b.emptyTargets[0]! + 1}): raise --max-length`);
+    }
     checkIds([tb.maxId, db.maxId], cfg, model.tokenizer, run.data.kind === 'task' ? `task ${run.data.task}` : run.data.train);
     const devBatches = db.batches.map((b) => ({ ...b, feeds: { ...b.feeds, ...dropoutFeeds(inj, rowsOf(b)) } }));
     const dataDigest = batchesDigest([...tb.batches, ...db.batches]);

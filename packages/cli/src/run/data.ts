@@ -93,16 +93,23 @@ export interface BatchingOptions {
   readonly shuffle: boolean;
 }
 
-/** Feeds of the injected training graph for `pairs`, in fixed batches; also counts truncated examples. */
+/**
+ * Feeds of the injected training graph for `pairs`, in fixed batches; also counts truncated
+ * examples, examples whose target was cut away entirely (decoder-only: `maxLength` leaves no
+ * target token of a non-empty target) and pairs whose source and target are both empty, so that
+ * the caller can refuse to train on nothing (the indices of the first of each are kept).
+ */
 export const makeBatches = (
   cfg: ModelConfig,
   inj: Injection,
   tok: TokenizerLike,
   pairs: readonly Pair[],
   o: BatchingOptions,
-): { batches: Batch[]; truncated: number; maxId: number } => {
+): { batches: Batch[]; truncated: number; maxId: number; emptyTargets: number[]; emptyPairs: number[] } => {
   let truncated = 0;
   let maxId = -1;
+  const emptyPairs = pairs.flatMap((p, i) => (p.source.trim() === '' && p.target.trim() === '' ? [i] : []));
+  const emptyTargets: number[] = [];
   const seen = (ids: readonly number[]) => {
     for (const i of ids) if (i > maxId) maxId = i;
   };
@@ -115,7 +122,7 @@ export const makeBatches = (
       const b = collateSeq2Seq(exs, tok.padId);
       return { feeds: { input_ids: i32(b.inputIds), attention_mask: i32(b.attentionMask), labels: i32(b.labels) }, tokens: countTokens(b.labels) };
     });
-    return { batches: out, truncated, maxId };
+    return { batches: out, truncated, maxId, emptyTargets, emptyPairs };
   }
   const infix = inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
   // infix batches pad sources and targets separately, so each side gets half the length
@@ -124,7 +131,12 @@ export const makeBatches = (
     ? { maxSourceLength: half, maxTargetLength: Math.max(1, o.maxLength - half - 2), prependSpace: o.prependSpace }
     : { maxLength: o.maxLength, prependSpace: o.prependSpace });
   const out = groups.map((g): Batch => {
-    const exs = g.map((i) => build(pairs[i]!));
+    const exs = g.map((i) => {
+      const e = build(pairs[i]!);
+      // labels = source (ignored), separator (ignored), target, EOS: no target token left
+      if (e.labels.length - e.sourceLength - 2 === 0 && pairs[i]!.target.trim() !== '') emptyTargets.push(i);
+      return e;
+    });
     exs.forEach((e) => { truncated += e.truncated ? 1 : 0; seen(e.inputIds); });
     if (!infix) {
       const b = collateDecoder(exs, tok.padId);
@@ -144,7 +156,7 @@ export const makeBatches = (
       tokens: countTokens(tgt.labels),
     };
   });
-  return { batches: out, truncated, maxId };
+  return { batches: out, truncated, maxId, emptyTargets: emptyTargets.sort((a, b) => a - b), emptyPairs };
 };
 
 /** A digest of batches (their order and every id): a checkpoint records the data it was trained on. */

@@ -126,6 +126,16 @@ export interface Injection {
 
 const scopeName = (kind: string, i: number): string => (i === 0 ? kind : `${kind}_${i}`);
 
+/** A layer selection resolved against `n` layers of `what`; more layers than there are is an error, not a silent clamp. */
+const checkedLayers = (layers: Parameters<typeof selectLayers>[0], n: number, what: string): number[] => {
+  if (layers !== undefined && layers !== 'all' && 'top' in layers && layers.top > n)
+    throw new Error(`inject: layers {top: ${layers.top}} selects more layers than ${what} has (${n})`);
+  const selected = selectLayers(layers, n);
+  const bad = selected.find((l) => l >= n);
+  if (bad !== undefined) throw new Error(`inject: layer ${bad} out of range (${what} has ${n} layers)`);
+  return selected;
+};
+
 /** Realises a variant against a model's sites: groups and trainable parameters. Throws on a bad selection. */
 export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions = {}): Injection => {
   const users = opts.users ?? 0;
@@ -135,7 +145,7 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
   const finetune = new Set<string>();
   for (const part of flattenVariant(variant)) {
     if (part.kind === 'finetune') {
-      const layers = new Set(selectLayers(part.layers, model.layers));
+      const layers = new Set(checkedLayers(part.layers, model.layers, 'the model'));
       const all = part.layers === 'all';
       for (const w of model.weights) if (all || layers.has(w.layer)) finetune.add(w.name);
       continue;
@@ -159,9 +169,7 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
     for (const site of sites) {
       const g = model.sites[site];
       if (!g) throw new Error(`inject: the model has no '${site}' attention (it has ${Object.keys(model.sites).join(', ')})`);
-      const layers = selectLayers(part.layers, g.layers);
-      const bad = layers.find((l) => l >= g.layers);
-      if (bad !== undefined) throw new Error(`inject: layer ${bad} out of range (the '${site}' attention has ${g.layers} layers)`);
+      const layers = checkedLayers(part.layers, g.layers, `the '${site}' attention`);
       const shared = part.kind === 'prefix' && part.shared === true;
       const base = part.kind === 'infix' ? 'infix' : site === 'self' ? 'prefix' : `prefix_${site}`;
       if (peft) {

@@ -101,6 +101,22 @@ test('finetune top-2 makes exactly the top two layers trainable', () => {
   assert.ok(names.some((n) => n.startsWith('h.2.')) && names.some((n) => n.startsWith('h.3.')));
 });
 
+test('a layer selection beyond the model is refused, not clamped: {top: k} with k > layers, or an index >= layers', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.constantFrom('prefix', 'infix', 'finetune'), (n, k, kind) => {
+    const cfg = decodeOk({ model_type: 'gpt2', vocab_size: 11, n_positions: 16, n_embd: 8, n_layer: n, n_head: 2 });
+    const part = (layers: { top: number } | number[]): Variant =>
+      kind === 'finetune' ? { kind, layers } : { kind, length: 2, layers };
+    const top = () => inject(modelSites(cfg), part({ top: k }));
+    const index = () => inject(modelSites(cfg), part([k - 1]));
+    if (k > n) {
+      assert.throws(top, new RegExp(`layers \\{top: ${k}\\} selects more layers than the .* has \\(${n}\\)`));
+      assert.throws(index, new RegExp(`layer ${k - 1} out of range \\(the .* has ${n} layers\\)`));
+    } else {
+      assert.ok(top().trainable.length > 0 && index().trainable.length > 0);
+    }
+  }), { numRuns: 60 });
+});
+
 test('a prefix bank batch equals running each user alone', () => {
   fc.assert(fc.property(causalCfg, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1e6 }), (cfg, P, seed) => {
     const users = 3;
