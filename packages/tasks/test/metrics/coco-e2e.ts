@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { meteorCacheDir } from '../../src/metrics/index.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
@@ -112,12 +113,16 @@ export const buildSet = (name: SetName, groups = devGroups()): { refs: string[][
 };
 
 /**
- * METEOR data for the equality tests: `$PREFIX_TUNING_METEOR_DATA`, else pycocoevalcap's `meteor/`
- * directory in the oracle's virtualenv (/work/venvs/coco) when this machine has it.
+ * METEOR data for the equality tests: `$PREFIX_TUNING_METEOR_DATA`, else what `prefix-tune
+ * fetch-meteor` installed in the cache, else pycocoevalcap's `meteor/` directory in the oracle's
+ * virtualenv (/work/venvs/coco) when this machine has it.
  */
 export const meteorDataDir = (): string | undefined => {
   const env = process.env.PREFIX_TUNING_METEOR_DATA;
   if (env !== undefined && env !== '') return existsSync(env) ? env : undefined;
+  // what `prefix-tune fetch-meteor` installed ($PREFIX_TUNING_CACHE/meteor-1.5)
+  const fetched = meteorCacheDir();
+  if (existsSync(join(fetched, 'meteor-1.5.jar'))) return fetched;
   const venvLib = '/work/venvs/coco/lib';
   if (!existsSync(venvLib)) return undefined;
   for (const py of readdirSync(venvLib)) {
