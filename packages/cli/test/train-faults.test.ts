@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
-import { cli, cliSpawn, e2eDir, repoRoot, readSafetensors, rmrf, tempDir, tinyModelDir } from './train-fixture.ts';
+import { cli, cliSpawn, e2eDir, repoRoot, readSafetensors, rmrf, tempDir, tinyModelDir, sleep, manifestStep, adapterOf, stepLog } from './train-fixture.ts';
 import { printable } from '../src/run/printable.ts';
 import { pidDead } from '../src/run/lock.ts';
 
@@ -31,7 +31,6 @@ before(() => {
 });
 after(() => { rmrf(model); rmrf(work); });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** mulberry32: the kill moments are reproducible from the seed printed on failure. */
 const prng = (seed: number) => () => {
   seed = (seed + 0x6d2b79f5) | 0;
@@ -46,16 +45,6 @@ const run = (a: readonly string[]): { p: ChildProcess; ended: Promise<Ended> } =
   p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   return { p, ended: new Promise((r) => p.on('exit', (code, signal) => r({ code, signal, stderr }))) };
 };
-const manifestStep = (out: string): number | undefined => {
-  try {
-    return (JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8')) as { counters: { step: number } }).counters.step;
-  } catch {
-    return undefined;
-  }
-};
-const adapterOf = (out: string) => readSafetensors(join(out, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!.data;
-const stepLog = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-  .map(({ elapsed: _e, tokens_per_s: _t, ...rest }) => rest);
 
 test('two trainers on one --out killed at random moments (SIGKILL, SIGTERM), then resumed: the adapter and log of one uninterrupted run', { skip, timeout: 120_000 }, async () => {
   const seed = Number(process.env['FAULT_SEED'] ?? 18);

@@ -113,3 +113,21 @@ export const xmlTags = (text: string): string[] => {
   if (/[<>]/.test(text.slice(last))) throw new Error('stray markup at the end');
   return tags;
 };
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The step of the run's last checkpoint in `out` (undefined while there is none, or mid-write). */
+export const manifestStep = (out: string): number | undefined => {
+  try {
+    return (JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8')) as { counters: { step: number } }).counters.step;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The prefix the run in `out` exported. */
+export const adapterOf = (out: string) => readSafetensors(join(out, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!.data;
+
+/** The run's train-log.jsonl without its timings (which differ between identical runs). */
+export const stepLog = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+  .map(({ elapsed: _e, tokens_per_s: _t, ...rest }) => rest);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { cli, cliSpawn, e2eDir, readSafetensors, rmrf, tempDir, tinyModelDir } from './train-fixture.ts';
+import { cli, cliSpawn, e2eDir, readSafetensors, rmrf, tempDir, tinyModelDir, sleep, manifestStep, adapterOf, stepLog } from './train-fixture.ts';
 
 const skip = !existsSync(join(e2eDir, 'trainset.csv')) && `${e2eDir} not found`;
 let model = '';
@@ -29,15 +29,7 @@ before(() => {
 });
 after(() => { rmrf(model); rmrf(work); });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (p: ChildProcess) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => p.on('exit', (code, signal) => r({ code, signal })));
-const manifestStep = (out: string): number | undefined => {
-  try {
-    return (JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8')) as { counters: { step: number } }).counters.step;
-  } catch {
-    return undefined;
-  }
-};
 
 /** Waits until the run in `out` has a checkpoint at a step > `after` (or the process ended). */
 const waitForCheckpoint = async (out: string, after: number, p: ChildProcess, done: () => boolean): Promise<number | undefined> => {
@@ -49,9 +41,6 @@ const waitForCheckpoint = async (out: string, after: number, p: ChildProcess, do
   return manifestStep(out);
 };
 
-const adapterOf = (out: string) => readSafetensors(join(out, 'adapter', 'adapter_model.safetensors')).get('prompt_embeddings')!.data;
-const stepLog = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-  .map(({ elapsed: _e, tokens_per_s: _t, ...rest }) => rest);
 
 const assertSameAsReference = (out: string) => {
   const a = adapterOf(reference), b = adapterOf(out);
