@@ -54,7 +54,9 @@ test('usage errors: one line on stderr, exit code 2', () => {
     'double.txt': 'a b\n\n\nc d\n',
     'two.txt': 'a b\n',
   });
+  writeFileSync(join(dir, 'latin1.txt'), Buffer.from('a\ncaf\xe9\n', 'latin1')); // not UTF-8: refused, not read as U+FFFD
   const cases: [string[], RegExp][] = [
+    [['--refs', join(dir, 'two.txt'), '--hyp', join(dir, 'latin1.txt')], /latin1\.txt:2: byte 0xe9 at byte offset 5 is not UTF-8/],
     [['--refs', join(dir, 'refs.txt'), '--hyp', join(dir, 'hyp.txt')], /refs\.txt has 2 reference group\(s\) but .*hyp\.txt has 3 line\(s\)/],
     [['--refs', join(dir, 'nope.txt'), '--hyp', join(dir, 'hyp.txt')], /no such file: .*nope\.txt \(references\)/],
     [['--refs', join(dir, 'refs.txt'), '--hyp', join(dir, 'nope.txt')], /no such file: .*nope\.txt \(hypotheses\)/],

@@ -145,6 +145,60 @@ test('generation with the adapter differs from generation without it', { skip },
   assert.notDeepEqual(a, b);
 });
 
+/** Rewrites a safetensors file's header (the data section is kept as it is). */
+const rewriteHeader = (path: string, edit: (h: Record<string, unknown>) => void): void => {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const h = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
+  edit(h);
+  let text = JSON.stringify(h);
+  text += ' '.repeat((8 - (text.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  writeFileSync(path, Buffer.concat([len, Buffer.from(text, 'utf8'), b.subarray(8 + n)]));
+};
+const headerOf = (path: string) => {
+  const b = readFileSync(path);
+  return JSON.parse(b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString('utf8')) as { __metadata__?: Record<string, string> };
+};
+
+test('an adapter is refused on other weights of the same shapes (digest), accepted on a copy of its base elsewhere; a PEFT adapter naming another base is a warning', { skip }, () => {
+  const meta = headerOf(join(out, 'adapter', 'adapter_model.safetensors')).__metadata__!;
+  assert.equal(meta['format'], 'pt');
+  assert.match(meta['base_model_digest'] ?? '', /^sha256:[0-9a-f]{64}$/);
+  const gen = (m: string, adapter: string) => cli(['generate', '--model', m, '--adapter', adapter, '--prompt', 'name : The Eagle', '--greedy', '--max-new-tokens', '3']);
+  // the same weights in another directory: same digest, applied without a word
+  const copy = join(work, 'base-copy');
+  cpSync(model, copy, { recursive: true });
+  const ok = gen(copy, join(out, 'adapter'));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.doesNotMatch(ok.stderr, /warning|base/);
+  // one weight changed in its last mantissa byte: same shapes, other weights -> refused in one line
+  const other = join(work, 'base-other');
+  cpSync(model, other, { recursive: true });
+  const wpath = join(other, 'model.safetensors');
+  const w = readFileSync(wpath);
+  w[w.length - 4] = w[w.length - 4]! ^ 1;
+  writeFileSync(wpath, w);
+  const refused = oneLine(gen(other, join(out, 'adapter')));
+  assert.match(refused, /trained on other base weights than .*base-other's \(base_model_digest sha256:/);
+  // PEFT's adapters carry no digest: a base named otherwise is a one-line warning, and the adapter is applied
+  const peft = join(work, 'peft-adapter');
+  cpSync(join(out, 'adapter'), peft, { recursive: true });
+  rewriteHeader(join(peft, 'adapter_model.safetensors'), (h) => { h['__metadata__'] = { format: 'pt' }; });
+  const c = JSON.parse(readFileSync(join(peft, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(peft, 'adapter_config.json'), JSON.stringify({ ...c, base_model_name_or_path: 'openai-community/gpt2-medium' }));
+  const warned = gen(other, peft);
+  assert.equal(warned.code, 0, warned.stderr);
+  assert.match(warned.stderr, /warning: the adapter names "openai-community\/gpt2-medium" as its base model, not .*base-other; it fits this model's shapes and is applied/);
+  assert.equal(warned.stderr.trimEnd().split('\n').filter((l) => /warning/.test(l)).length, 1);
+  // a PEFT adapter naming its base by another path of the same name: no warning
+  writeFileSync(join(peft, 'adapter_config.json'), JSON.stringify({ ...c, base_model_name_or_path: `/elsewhere/${model.split('/').pop()}` }));
+  const same = gen(model, peft);
+  assert.equal(same.code, 0, same.stderr);
+  assert.doesNotMatch(same.stderr, /warning/);
+});
+
 const copyRun = (name: string): string => {
   const d = join(work, name);
   cpSync(out, d, { recursive: true });

@@ -11,5 +11,6 @@ export { convertLlama2c, CONVERTED_FILES } from './llama2c.ts';
 export { resolveModel, cacheDirFor, cacheRoot, REQUIRED_FILES, OPTIONAL_FILES, type ResolveOptions } from './resolve.ts';
 export { downloadFile, resolveUrl, consoleReporter, type ProgressEvent, type DownloadContext, type DownloadFailure } from './download.ts';
 export { loadModel, type LoadedModel } from './model.ts';
+export { weightsDigest, checkAdapterBase } from './digest.ts';
 export { trainBpe, countWords, bpeTokenizerJson, bpeTokenizerConfig, byteToUnicode, GPT2_SPLIT, type BpeTrainOptions, type BpeVocabulary } from './bpe-train.ts';
 export { readGenerationConfig, modelGenerationConfig, GENERATION_ID_KEYS, specialIds, taskEos, taskTokenizer, prependSpace, maxPositions, type SpecialIds } from './generation.ts';

@@ -200,7 +200,8 @@ export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: s
   const pad = ids.pad ?? ids.eos[0] ?? 0;
   const tokE = taskTokenizer(model);
   const decoder = await continuousDecoder(backend, cfg, model.params, { maxRows: opts.maxRunning, padId: ids.pad ?? ids.eos[0] ?? 0 });
-  const registry = makeRegistry({ root: opts.adapters, config: cfg, decoder, maxResident: opts.maxResidentAdapters, virtualOf: (inj) => virtualPrefixLength(cfg, inj) });
+  const registry = makeRegistry({ root: opts.adapters, config: cfg, decoder, maxResident: opts.maxResidentAdapters, virtualOf: (inj) => virtualPrefixLength(cfg, inj),
+    base: { params: model.params, names: [model.dir] }, ...(opts.warn !== undefined ? { warn: opts.warn } : {}) });
   const positions = maxPositions(cfg);
   const decodeText = (xs: readonly number[]) => model.tokenizer.decode(xs, { skipSpecialTokens: true });
   const tokenText = (id: number) => model.tokenizer.decode([id], { skipSpecialTokens: false });

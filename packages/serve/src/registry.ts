@@ -12,9 +12,9 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   parseFiniteAdapter, storedInjection, storedName, modelSites, hasInfix, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE,
-  type ContinuousDecoder, type PrefixBank, type ModelConfig, type Injection, type Variant,
+  type ContinuousDecoder, type PrefixBank, type ModelConfig, type Injection, type Variant, type HostTensor,
 } from '@prefix-tuning/core';
-import { readBytes, readJson } from '@prefix-tuning/hub';
+import { checkAdapterBase, readBytes, readJson } from '@prefix-tuning/hub';
 import { badRequest, notFound, type ApiError } from './errors.ts';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -56,6 +56,9 @@ export const makeRegistry = (opts: {
   readonly decoder: ContinuousDecoder;
   readonly maxResident: number;
   readonly virtualOf: (inj: Injection) => number;
+  /** The served model's parameters and names: adapters trained on other weights are refused, a base named otherwise is warned about. */
+  readonly base?: { readonly params: Readonly<Record<string, HostTensor>>; readonly names: readonly string[] };
+  readonly warn?: (line: string) => void;
 }): Registry => {
   const sites = modelSites(opts.config);
   const entries = new Map<string, Entry>();
@@ -89,6 +92,11 @@ export const makeRegistry = (opts: {
     if (E.isLeft(bytes)) return E.left(refused(id, bytes.left.replace(dir.right, id)));
     const a = parseFiniteAdapter(opts.config, json.right, bytes.right);
     if (E.isLeft(a)) return E.left(refused(id, a.left));
+    if (opts.base !== undefined) {
+      const base = checkAdapterBase(a.right, opts.base);
+      if (E.isLeft(base)) return E.left(refused(id, base.left));
+      if (base.right !== undefined) opts.warn?.(`adapter '${id}': ${base.right}`);
+    }
     const inj = a.right.injection;
     if (inj === undefined) return E.left(refused(id, 'it holds fine-tuned model weights, not a prefix (one frozen model serves every adapter)'));
     if (hasInfix(inj)) return E.left(refused(id, 'infix variants are not served (their prompts are split around the infix)'));

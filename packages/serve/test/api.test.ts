@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { symlinkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelDir, rmrf, startServer, tempDir, writeAdapters, writeForeignAdapter } from './fixture.ts';
+import { parseSafetensors, serializeSafetensors } from '@prefix-tuning/core';
 import type { Server } from '../src/index.ts';
 
 const ADMIN = 'admin-key-0123456789';
@@ -35,6 +36,14 @@ before(async () => {
   const w = readFileSync(join(outside, 'a00', 'adapter_model.safetensors'));
   for (let at = 8 + Number(w.readBigUInt64LE(0)); at + 4 <= w.length; at += 4) w.writeFloatLE(NaN, at);
   writeFileSync(join(root, 'nan', 'adapter_model.safetensors'), w);
+  // a01's shapes and values, recorded as trained on other weights (another base_model_digest)
+  mkdirSync(join(root, 'otherbase'));
+  writeFileSync(join(root, 'otherbase', 'adapter_config.json'), readFileSync(join(root, 'a01', 'adapter_config.json')));
+  const a01 = parseSafetensors(new Uint8Array(readFileSync(join(root, 'a01', 'adapter_model.safetensors'))));
+  if (a01._tag === 'Left') throw new Error(a01.left);
+  const t = a01.right.tensors.get('prompt_embeddings')!;
+  writeFileSync(join(root, 'otherbase', 'adapter_model.safetensors'),
+    serializeSafetensors({ prompt_embeddings: { dtype: t.dtype, shape: t.shape, bytes: t.bytes } }, { format: 'pt', base_model_digest: `sha256:${'0'.repeat(64)}` }));
   ({ server, url } = await startServer(dir, root, { adminKey: ADMIN, maxResidentAdapters: 2, maxRunning: 4 }));
 });
 after(async () => {
@@ -97,6 +106,10 @@ test('registry: LRU of --max-resident-adapters, admin load/unload, foreign and e
   assert.equal(f.status, 400);
   isError(f.json);
   assert.match(f.json.error.message, /adapter 'foreign' cannot be served: .*(token_dim|num_layers|layers|heads)/);
+  // same shapes, trained on other weights (its base_model_digest): refused with the reason
+  const ob = await call('POST', '/v1/completions', { model: 'otherbase', prompt: 't1' });
+  assert.equal(ob.status, 400);
+  assert.match(ob.json.error.message, /adapter 'otherbase' cannot be served: it was trained on other base weights than \S+'s \(base_model_digest sha256:000000000000…/);
   // an adapter holding NaN values: refused at load, naming the tensor
   const nan = await call('POST', '/v1/completions', { model: 'nan', prompt: 't1' });
   assert.equal(nan.status, 400);

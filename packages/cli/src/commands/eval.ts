@@ -94,7 +94,7 @@ export const evalCommand: Command = {
     const dec = parseDecoding({ ...opts, 'num-return-sequences': 1 }, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
-    const adapter = await readAdapterDir(String(opts['adapter']), model.config);
+    const adapter = await readAdapterDir(String(opts['adapter']), model, String(opts['model']));
     const data = await loadSplit({ kind: 'task', task, dataDir: opts['data-dir'] !== undefined ? String(opts['data-dir']) : null, ...(cats !== 'all' ? { webnlg: cats } : {}) }, split, opts['download'] === true);
     const all = data!.groups;
     const groups = max === undefined || (max as number) >= all.length ? all

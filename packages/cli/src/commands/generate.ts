@@ -5,10 +5,9 @@
  * encoder-decoder model (BART) the prompt is the encoder's source and the decoder starts from
  * `decoder_start_token_id`.
  */
-import { readFileSync } from 'node:fs';
 import { type Command } from '../cli.ts';
 import { UsageError } from '../cli.ts';
-import { loadModelOrExit, modelDirOrExit, requireFile } from '../run/model.ts';
+import { loadModelOrExit, modelDirOrExit, requireFile, utf8Text } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
 import { printable } from '../run/printable.ts';
 import { backendFromOptions } from '../run/backend.ts';
@@ -19,7 +18,7 @@ const DEFAULTS = { beams: 1, maxNewTokens: 100 };
 /** Prompts of an input file: one per line (blank lines skipped), or `source`/`prompt` fields of a .jsonl file. */
 export const readPrompts = (path: string): string[] => {
   requireFile(path, '--input');
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+  const lines = utf8Text(path).split(/\r?\n/);
   if (!path.endsWith('.jsonl')) return lines.filter((l) => l.trim() !== '');
   return lines.flatMap((l, i) => {
     if (l.trim() === '') return [];
@@ -68,7 +67,7 @@ export const generateCommand: Command = {
     const dec = parseDecoding(opts, DEFAULTS, generationDefaults(await modelDirOrExit(String(opts['model']))));
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(String(opts['model']));
-    const adapter = opts['adapter'] !== undefined ? await readAdapterDir(String(opts['adapter']), model.config) : undefined;
+    const adapter = opts['adapter'] !== undefined ? await readAdapterDir(String(opts['adapter']), model, String(opts['model'])) : undefined;
     const gen = await makeGenerator(backend, model, adapter);
     try {
       const outs = await gen.run(texts, dec);

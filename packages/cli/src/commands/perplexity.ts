@@ -20,18 +20,20 @@ import { gunzipSync } from 'node:zlib';
 import { causalLmPerplexity, seq2seqPerplexity, type BartConfig, type CausalLmConfig } from '@prefix-tuning/core';
 import { buildSeq2SeqExample } from '@prefix-tuning/tasks';
 import { UsageError, type Command } from '../cli.ts';
-import { loadModelOrExit, maxPositions, prependSpace, requireFile, taskTokenizer } from '../run/model.ts';
+import { loadModelOrExit, maxPositions, prependSpace, requireFile, taskTokenizer, utf8Text } from '../run/model.ts';
 import { backendFromOptions, deviceOption } from '../run/backend.ts';
 import { loadSplit } from '../run/data.ts';
 import { docsOfText } from '../pretrain/corpus.ts';
 
 const readText = (file: string): string => {
   const raw = readFileSync(file);
+  let bytes: Uint8Array;
   try {
-    return (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+    bytes = file.endsWith('.gz') ? gunzipSync(raw) : raw;
   } catch (e) {
     throw new UsageError(`${file}: cannot read (${(e as Error).message})`);
   }
+  return utf8Text(file, bytes);
 };
 
 const report = (r: { nll: number; tokens: number }, extra: Record<string, unknown>): string => {

@@ -138,8 +138,8 @@ export const quickstartCommand: Command = {
     // 3. untuned vs prefix-tuned on the test inputs
     const backend = await backendFromOptions(opts);
     const model = await loadModelOrExit(modelDir);
-    const adapter = await readAdapterDir(join(out, 'adapter'), model.config);
-    const ftAdapter = finetune ? await readAdapterDir(join(out, 'finetune', 'adapter'), model.config) : undefined;
+    const adapter = await readAdapterDir(join(out, 'adapter'), model, modelDir);
+    const ftAdapter = finetune ? await readAdapterDir(join(out, 'finetune', 'adapter'), model, modelDir) : undefined;
     const beams = Number(opts['beams']);
     const noRepeat = Number(opts['no-repeat-ngram']);
     const erp = Number(opts['encoder-repetition-penalty']);

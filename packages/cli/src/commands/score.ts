@@ -3,17 +3,16 @@
  * E2E challenge's plain-text format (e2e-metrics' `measure_scores.py REFS HYP`), each metric on
  * the scale of its official scorer.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   E2E_METRICS, MetricName, meteorNote, metricDescriptions, parseHypotheses, parseReferences, score, type MetricValue,
 } from '@prefix-tuning/tasks';
 import { UsageError, type Command } from '../cli.ts';
+import { requireFile, utf8Text } from '../run/model.ts';
 
 const readText = (path: string, what: string): string => {
-  if (!existsSync(path)) throw new UsageError(`no such file: ${path} (${what})`);
-  if (!statSync(path).isFile()) throw new UsageError(`not a file: ${path} (${what})`);
-  return readFileSync(path, 'utf8');
+  requireFile(path, what);
+  return utf8Text(path);
 };
 
 const format = (name: string, v: MetricValue): string =>

@@ -14,7 +14,7 @@ import {
   flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, modelSites, train,
   type HostTensor, type Injection, type Node, type TrainState,
 } from '@prefix-tuning/core';
-import { writeFileAtomic } from '@prefix-tuning/hub';
+import { weightsDigest, writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command, type OptionSpec } from '../cli.ts';
 import {
   serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
@@ -206,6 +206,7 @@ export const trainCommand: Command = {
     const devBatches = db.batches.map((b) => ({ ...b, feeds: { ...b.feeds, ...dropoutFeeds(inj, rowsOf(b)) } }));
     const dataDigest = batchesDigest([...tb.batches, ...db.batches]);
     const mDigest = modelDigest(cfg, model.params);
+    const baseDigest = weightsDigest(model.params); // recorded in the adapter: generate/eval refuse it on other weights
     const trainableNames = new Set(inj.trainable.map((p) => p.name));
     const frozen = Object.fromEntries(Object.entries(model.params).filter(([n]) => !trainableNames.has(n)));
 
@@ -376,7 +377,7 @@ export const trainCommand: Command = {
       }
     }
     const stored = storedParams(inj, result.params, computed);
-    const bytes = serializeAdapter(cfg, inj, stored, { baseModel: run.model });
+    const bytes = serializeAdapter(cfg, inj, stored, { baseModel: run.model, baseModelDigest: baseDigest });
     const adapterDir = join(out, 'adapter');
     await writeAdapterDir(adapterDir, bytes);
     await writeSvg();

@@ -3,10 +3,8 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type ModelConfig } from '@prefix-tuning/core';
-import { writeFileAtomic } from '@prefix-tuning/hub';
-// export.ts is not re-exported by core's prefix index yet (a one-line change there, requested)
-import { parseFiniteAdapter, type AdapterBytes, type LoadedAdapter } from '@prefix-tuning/core';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, parseFiniteAdapter, type AdapterBytes, type LoadedAdapter } from '@prefix-tuning/core';
+import { checkAdapterBase, writeFileAtomic, type LoadedModel } from '@prefix-tuning/hub';
 import { UsageError } from '../cli.ts';
 
 /** Writes an adapter directory (weights first, then the config, each atomically). */
@@ -17,8 +15,12 @@ export const writeAdapterDir = async (dir: string, a: AdapterBytes): Promise<voi
   }
 };
 
-/** Reads an adapter directory for a model; a usage error says which file and why. */
-export const readAdapterDir = async (dir: string, cfg: ModelConfig): Promise<LoadedAdapter> => {
+/**
+ * Reads an adapter directory for a model (`name`: the --model argument); a usage error says
+ * which file and why, or that it was trained on other base weights. A base model name that
+ * differs (without a digest to decide) is a warning on stderr.
+ */
+export const readAdapterDir = async (dir: string, model: Pick<LoadedModel, 'config' | 'params' | 'dir'>, name: string): Promise<LoadedAdapter> => {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`no such adapter directory: ${dir}`);
   let config: unknown;
   const cpath = join(dir, ADAPTER_CONFIG_FILE);
@@ -34,7 +36,10 @@ export const readAdapterDir = async (dir: string, cfg: ModelConfig): Promise<Loa
   } catch (e) {
     throw new UsageError(`${wpath}: cannot read (${(e as Error).message})`);
   }
-  const r = parseFiniteAdapter(cfg, config, weights);
+  const r = parseFiniteAdapter(model.config, config, weights);
   if (E.isLeft(r)) throw new UsageError(`adapter ${dir}: ${r.left}`);
+  const base = checkAdapterBase(r.right, { params: model.params, names: [name, model.dir] });
+  if (E.isLeft(base)) throw new UsageError(`adapter ${dir}: ${base.left}`);
+  if (base.right !== undefined) console.error(`adapter ${dir}: ${base.right}`);
   return r.right;
 };

@@ -1,7 +1,8 @@
 /** Loading a model for the CLI: errors become one-line usage errors (exit 2). */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import type { ModelConfig } from '@prefix-tuning/core';
+import { decodeUtf8, InvalidUtf8 } from '@prefix-tuning/tasks';
 import * as hub from '@prefix-tuning/hub';
 import { loadModel, resolveModel, type LoadedModel, type SpecialIds, type TextTokenizer } from '@prefix-tuning/hub';
 import { UsageError } from '../cli.ts';
@@ -47,6 +48,16 @@ export { prependSpace, maxPositions } from '@prefix-tuning/hub';
 export const requireFile = (path: string, what: string): void => {
   if (!existsSync(path)) throw new UsageError(`no such file: ${path} (${what})`);
   if (!statSync(path).isFile()) throw new UsageError(`not a file: ${path} (${what})`);
+};
+
+/** The UTF-8 text of a file (bytes, e.g. gunzipped, when given); bytes that are not UTF-8 are a usage error naming the line and offset. */
+export const utf8Text = (path: string, bytes: Uint8Array = readFileSync(path)): string => {
+  try {
+    return decodeUtf8(bytes);
+  } catch (e) {
+    if (e instanceof InvalidUtf8) throw new UsageError(`${path}:${e.line}: ${e.reason}`);
+    throw e;
+  }
 };
 
 /** Checks that every id a tokenizer produced exists in the model's embedding table. */

@@ -36,6 +36,8 @@ import { modelSites } from './graphs.ts';
 
 /** The key of our own fields in `adapter_config.json`. */
 export const ADAPTER_EXTRAS_KEY = 'prefix_tuning_ts';
+/** The `adapter_model.safetensors` metadata key of the base model's weight digest. */
+export const BASE_DIGEST_KEY = 'base_model_digest';
 /** `peft_type` of adapters PEFT cannot express. */
 export const OWN_PEFT_TYPE = 'PREFIX_TUNING_TS';
 
@@ -147,14 +149,17 @@ const f32Data = (x: HostTensor): Float32Array => (x.data instanceof Float32Array
 
 /**
  * Serialises a stored adapter (`storedParams` of `inj`, a training or stored injection of
- * `cfg`). `baseModel` is recorded as `base_model_name_or_path`.
+ * `cfg`). `baseModel` is recorded as `base_model_name_or_path`, `baseModelDigest` (a digest of
+ * the frozen weights it was trained on) as `base_model_digest` in the weights file's metadata,
+ * where PEFT ignores it.
  */
 export const serializeAdapter = (
   cfg: ModelConfig,
   inj: Injection,
   stored: Readonly<Record<string, HostTensor>>,
-  opts: { readonly baseModel?: string | null } = {},
+  opts: { readonly baseModel?: string | null; readonly baseModelDigest?: string } = {},
 ): AdapterBytes => {
+  const meta = { format: 'pt', ...(opts.baseModelDigest !== undefined ? { [BASE_DIGEST_KEY]: opts.baseModelDigest } : {}) };
   const sites = modelSites(cfg);
   const self = sites.sites.self!;
   const task = cfg.model_type === 'bart' ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM';
@@ -168,7 +173,7 @@ export const serializeAdapter = (
     });
     return {
       config: serializeAdapterConfig(config),
-      weights: serializeSafetensors({ [PREFIX_EMBEDDINGS_KEY]: { dtype: 'F32', shape: p.shape, data: p.data } }, { format: 'pt' }),
+      weights: serializeSafetensors({ [PREFIX_EMBEDDINGS_KEY]: { dtype: 'F32', shape: p.shape, data: p.data } }, meta),
       peft: true,
     };
   }
@@ -195,7 +200,7 @@ export const serializeAdapter = (
     ...(inj.groups.length > 0 ? { num_virtual_tokens: inj.groups.reduce((s, g) => s + g.length, 0) } : {}),
     [ADAPTER_EXTRAS_KEY]: extras,
   };
-  return { config: JSON.stringify(config, null, 2), weights: serializeSafetensors(data, { format: 'pt' }), peft: false };
+  return { config: JSON.stringify(config, null, 2), weights: serializeSafetensors(data, meta), peft: false };
 };
 
 /** A loaded adapter: the injection that reads it (absent for pure fine-tuned weights) and its parameters. */
@@ -205,7 +210,16 @@ export interface LoadedAdapter {
   /** Stored activations by stored name, and fine-tuned weights by graph name (they replace the model's). */
   readonly params: Record<string, HostTensor>;
   readonly peft: boolean;
+  /** The base model it names (`base_model_name_or_path`) and the digest of its weights, where the writer recorded them. */
+  readonly base: { readonly nameOrPath: string | null; readonly digest: string | null };
 }
+
+const baseOf = (configJson: unknown, weights: Uint8Array): LoadedAdapter['base'] => {
+  const name = (configJson as Record<string, unknown>)['base_model_name_or_path'];
+  const file = parseSafetensors(weights);
+  const digest = E.isRight(file) ? file.right.metadata[BASE_DIGEST_KEY] : undefined;
+  return { nameOrPath: typeof name === 'string' ? name : null, digest: typeof digest === 'string' && digest !== '' ? digest : null };
+};
 
 const f32Tensor = (shape: readonly number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape: [...shape], data });
 
@@ -241,7 +255,7 @@ export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uin
     if (E.isLeft(w)) return w;
     const variant: Variant = { kind: 'prefix', length: pc.num_virtual_tokens };
     const injection = seq2seq ? inject(sites, variant, { mode: 'stored', layout: 'peft', peftRows: pc.num_layers }) : storedInjection(sites, variant);
-    return E.right({ variant, injection, params: { [storedName(injection.groups[0]!)]: f32Tensor(w.right.shape, w.right.data) }, peft: true });
+    return E.right({ variant, injection, params: { [storedName(injection.groups[0]!)]: f32Tensor(w.right.shape, w.right.data) }, peft: true, base: baseOf(configJson, weights) });
   }
   const ex = AdapterExtrasC.decode((configJson as Record<string, unknown>)[ADAPTER_EXTRAS_KEY]);
   if (E.isLeft(ex)) return E.left(`adapter_config.json: ${ADAPTER_EXTRAS_KEY}: ${PathReporter.report(ex).join('; ')}`);
@@ -274,5 +288,5 @@ export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uin
   }
   const missing = [...expected.keys()].filter((n) => !(n in params));
   if (missing.length > 0) return E.left(`adapter_model.safetensors: missing ${missing.join(', ')}`);
-  return E.right({ variant: x.variant, ...(injection.groups.length > 0 ? { injection } : {}), params, peft: false });
+  return E.right({ variant: x.variant, ...(injection.groups.length > 0 ? { injection } : {}), params, peft: false, base: baseOf(configJson, weights) });
 };

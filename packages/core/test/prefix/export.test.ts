@@ -120,6 +120,23 @@ test('PEFT can express exactly one full per-layer prefix of a decoder-only model
   assert.deepEqual(w.right.data, stored['prefix.embedding.weight']!.data);
 });
 
+test('the base model name and weight digest go into the adapter (PEFT and own format) and come back', () => {
+  const cfg = decodeOk({ model_type: 'gpt2', vocab_size: 11, n_positions: 16, n_embd: 6, n_layer: 2, n_head: 3 });
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  for (const v of [{ kind: 'prefix', length: 2 }, { kind: 'embedding', length: 2 }] as const) {
+    const inj = inject(modelSites(cfg), v);
+    const stored = storedParams(inj, initialValues(inj.trainable, 1, {}));
+    const withD = serializeAdapter(cfg, inj, stored, { baseModel: 'models/m', baseModelDigest: digest });
+    const r = parseAdapter(cfg, JSON.parse(withD.config), withD.weights);
+    assert.ok(E.isRight(r));
+    assert.deepEqual(r.right.base, { nameOrPath: 'models/m', digest });
+    const plain = serializeAdapter(cfg, inj, stored);
+    const p = parseAdapter(cfg, JSON.parse(plain.config), plain.weights);
+    assert.ok(E.isRight(p));
+    assert.deepEqual(p.right.base, { nameOrPath: null, digest: null });
+  }
+});
+
 test('adapters for another model are refused with the reason', () => {
   const cfg = decodeOk({ model_type: 'gpt2', vocab_size: 11, n_positions: 16, n_embd: 6, n_layer: 2, n_head: 3 });
   const other = decodeOk({ model_type: 'gpt2', vocab_size: 11, n_positions: 16, n_embd: 6, n_layer: 3, n_head: 3 });

@@ -1,5 +1,6 @@
 /** The data half of `@prefix-tuning/tasks`: datasets, linearisations, examples, batches, splits. */
 export { DataError, DataErrorKind, formatDataError } from './errors.ts';
+export { decodeUtf8, InvalidUtf8 } from './text.ts';
 export { LoadOptions, OnMalformed, concatLoaded, mapLoaded, type Loaded } from './loaded.ts';
 export {
   DartAnnotation,
