@@ -12,7 +12,8 @@ import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { referenceBackend } from '@prefix-tuning/core';
 import { loadModel, type LoadedModel } from '@prefix-tuning/hub';
-import { generationDefaults, makeGenerator, parseDecoding, cutPrompt } from '../src/run/generation.ts';
+import { generationDefaults, makeGenerator, parseDecoding } from '../src/run/generation.ts';
+import { cutPrompt } from '@prefix-tuning/hub';
 import { UsageError } from '../src/cli.ts';
 import { cli, e2eDir, repoRoot, rmrf, tempDir, tinyModelDir } from './train-fixture.ts';
 

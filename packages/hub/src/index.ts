@@ -14,3 +14,4 @@ export { loadModel, type LoadedModel } from './model.ts';
 export { weightsDigest, checkAdapterBase } from './digest.ts';
 export { trainBpe, countWords, bpeTokenizerJson, bpeTokenizerConfig, byteToUnicode, GPT2_SPLIT, type BpeTrainOptions, type BpeVocabulary } from './bpe-train.ts';
 export { readGenerationConfig, modelGenerationConfig, GENERATION_ID_KEYS, specialIds, taskEos, taskTokenizer, prependSpace, maxPositions, type SpecialIds } from './generation.ts';
+export { generator, cutPrompt, checkIds, textPieces, byteTokenIds, GenerationError, type Generator, type GeneratorOptions, type Decoding, type Output, type StreamEvent } from './generator.ts';

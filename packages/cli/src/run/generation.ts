@@ -1,37 +1,15 @@
 /**
- * Generation for the CLI: a model (+ an adapter) compiled once into a decoding session, prompts
- * in batches, the decoding options of `generate`/`eval` parsed from the command line.
- *
- * Prompt rule: with an adapter, a prompt is a task source and is encoded as in training
- * (`source ++ [EOS]`, the separator; `buildDecoderPrompt`); without one it is plain text,
- * encoded with the tokenizer's special tokens (Llama adds BOS itself); an empty prompt without
- * any token becomes [BOS] (or [EOS] when the model has no BOS: GPT-2's BOS and EOS are one).
- * An infix adapter's prompt is split as in training: the source goes before the infix, the
- * separator after it (the n-gram and length processors still see `source ++ [EOS]`).
- *
- * Encoder-decoder models (BART): the prompt is the encoder's source (with an adapter
- * `[BOS] source [EOS]` as in training, else the tokenizer's own special tokens); the decoder
- * starts from `decoder_start_token_id` and the forced first/last tokens of generation_config.json
- * (else config.json) apply, as in transformers' `generate`.
- *
- * Decoding options: the flags are parsed into a generation config (the call layer) and merged
- * over the model's (`generationDefaults`) by core's `mergeGenerationConfigs` and
- * `resolveGeneration` (transformers' precedence and rules; the README's table). Every row is
- * decoded as it would be alone: its own new-token limit, its own sampling stream; a prompt too
- * long for the model is cut as `--truncate` says and reported.
+ * The decoding options of `generate`/`eval`, parsed from the command line into hub's `Decoding`:
+ * the flags become a generation config (the call layer) merged over the model's
+ * (`generationDefaults`) by core's `mergeGenerationConfigs` and `resolveGeneration`
+ * (transformers' precedence and rules; the README's table). Generation itself (prompt rules per
+ * model family, per-row limits, truncation, streaming) is hub's `generator`.
  */
-import {
-  bartVirtualPositions, causalDecoder, generate, hasInfix, hasLogitsProcessors, infixLength, mergeGenerationConfigs, newTokensFor,
-  resolveGeneration, rowSeed, seq2seqDecoder, seq2seqGenerateOptions, virtualPrefixLength,
-  type Backend, type BartConfig, type CausalLmConfig, type DecodeSession, type GenerateOptions, type GenerationConfig, type HostTensor,
-} from '@prefix-tuning/core';
+import { hasLogitsProcessors, mergeGenerationConfigs, resolveGeneration, type Backend, type GenerationConfig, type LoadedAdapter } from '@prefix-tuning/core';
 import * as E from 'fp-ts/lib/Either.js';
-import { buildDecoderPrompt, buildSeq2SeqExample } from '@prefix-tuning/tasks';
 import * as hub from '@prefix-tuning/hub';
-import type { LoadedModel } from '@prefix-tuning/hub';
-import type { LoadedAdapter } from '@prefix-tuning/core';
+import { generator, GenerationError, type Decoding, type Generator, type LoadedModel } from '@prefix-tuning/hub';
 import { UsageError, type OptionSpec } from '../cli.ts';
-import { checkIds, maxPositions, prependSpace, readGenerationConfig, specialIds, taskTokenizer, type SpecialIds } from './model.ts';
 import { deviceOption } from './backend.ts';
 
 /** Options shared by `generate` and `eval`. */
@@ -132,17 +110,8 @@ export const generationDefaults = (dir: string): Record<string, unknown> => {
   return out;
 };
 
-/** What `parseDecoding` returns: the search options, the length rule, and the CLI's own settings. */
-export type Decoding = Omit<GenerateOptions, 'maxNewTokens'> & {
-  /** The new-token limit of every row (absent when `maxLength` is the rule). */
-  readonly maxNewTokens?: number;
-  /** transformers' `max_length`: counts the search's prompt of each row. */
-  readonly maxLength?: number;
-  readonly decoderStartTokenId?: number;
-  readonly truncate?: 'left' | 'right' | 'error';
-  readonly seed: number;
-  readonly batchSize: number;
-};
+/** What `parseDecoding` returns: hub's `Decoding` (the search options, the length rule, truncation, seed, batch size). */
+export type { Decoding } from '@prefix-tuning/hub';
 
 /** The user's options as a generation config (the call layer); an explicit mode sets both num_beams and do_sample. */
 const callLayer = (opts: Readonly<Record<string, unknown>>): GenerationConfig => {
@@ -249,235 +218,23 @@ export const parseDecoding = (
   return parsed;
 };
 
-/** One generated sequence (`num_return_sequences` of them per prompt, consecutive). */
-export interface Output {
-  /** The prompt's index in the texts given to `run`. */
-  readonly index: number;
-  readonly prompt: readonly number[];
-  readonly ids: number[];
-  readonly text: string;
-  readonly score: number;
-  /** Tokens cut from the prompt to fit the model, and from which side (absent when it fit). */
-  readonly truncated?: { readonly dropped: number; readonly side: 'left' | 'right' };
-}
-
-/** An encoded prompt, cut to fit when it must be. */
-interface Encoded {
-  readonly ids: number[];
-  readonly truncated?: { readonly dropped: number; readonly side: 'left' | 'right' };
-}
-
 /**
- * Cuts `p` to `room` tokens from `side`, keeping its first `head` and last `tail` tokens (BOS,
- * the separator or EOS the encoding added), as a tokenizer's truncation keeps special tokens.
+ * The library's generator (hub's `generator`: prompt encoding per model family, the adapter,
+ * whole or streamed results) with its notes on stderr, as `generate`, `eval` and `quickstart` print them.
  */
-export const cutPrompt = (p: readonly number[], room: number, side: 'left' | 'right' | 'error', head: number, tail: number, what: string): Encoded => {
-  if (p.length <= room) return { ids: [...p] };
-  const keep = room - head - tail;
-  if (side === 'error' || keep < 1)
-    throw new UsageError(`${what} has ${p.length} tokens and the model leaves room for ${room}${side === 'error' ? ' (--truncate left|right cuts it)' : ''}`);
-  const body = p.slice(head, p.length - tail);
-  const kept = side === 'left' ? body.slice(body.length - keep) : body.slice(0, keep);
-  return { ids: [...p.slice(0, head), ...kept, ...p.slice(p.length - tail)], truncated: { dropped: p.length - room, side } };
-};
-
-/**
- * A model family's part of generation: how a text becomes the ids the session starts from, how
- * many new tokens the model's positions leave a row, and the session itself (with the prompts
- * the search sees and the options the config implies).
- */
-interface Engine {
-  /** `index`: the prompt's, for messages; `side`: `--truncate` (default: the family's rule). */
-  encode(text: string, index: number, side: 'left' | 'right' | 'error' | undefined): Encoded;
-  /** The prompt the search sees for `prompt` (the decoder-only prompt itself; BART's decoder start). */
-  seen(prompt: readonly number[], decoderStart: number | undefined): readonly number[];
-  /** New tokens the learned positions leave after `prompt` (the adapter's share included). */
-  room(prompt: readonly number[]): number;
-  /** Why generation is limited, for the note. */
-  readonly limit: string;
-  /** `rows`: rows per prompt (beams or returned samples); `reserve`: tokens to be generated (the decoder-only cache is sized for them up front). */
-  start(prompts: readonly (readonly number[])[], rows: number, reserve: number, decoderStart: number | undefined): Promise<DecodeSession>;
-  /** Options the model's config implies (BART's forced first and last tokens). */
-  readonly options: Partial<GenerateOptions>;
-  /** The encoder's input of each prompt (BART's source; undefined: the prompt itself). */
-  readonly encoderInput: boolean;
-  dispose(): Promise<void>;
-}
-
-/** Whether the tokenizer adds `id` at the start (end) of every encoding (Llama's BOS; BART's <s> … </s>). */
-const adds = (model: LoadedModel, id: number | undefined, at: 'start' | 'end'): boolean => {
-  if (id === undefined) return false;
-  const e = model.tokenizer.encode('a');
-  return e.length > 0 && (at === 'start' ? e[0] === id : e[e.length - 1] === id);
-};
-
-/** Decoder-only models: the prompt is the start of the sequence (an infix adapter's source goes to the session apart). */
-const causalEngine = async (backend: Backend, cfg: CausalLmConfig, model: LoadedModel, ids: SpecialIds, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
-  const inj = adapter?.injection;
-  // an infix adapter reads [source; INFIX; separator …]: the source goes to the session apart
-  const infix = inj !== undefined && hasInfix(inj);
-  const virtual = inj ? virtualPrefixLength(cfg, inj) + infixLength(inj) : 0;
-  const positions = maxPositions(cfg);
-  const tok = adapter ? taskTokenizer(model) : undefined;
-  const decoder = await causalDecoder(backend, cfg, params, inj);
-  const addsBos = adds(model, ids.bos, 'start');
+export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined): Promise<Generator> => {
+  // a request the library cannot serve is the user's to fix: one line, exit 2
+  const usage = (e: unknown): never => { throw e instanceof GenerationError ? new UsageError(e.message) : e; };
+  const g = await generator({ backend, model, ...(adapter !== undefined ? { adapter } : {}), onNote: (line) => process.stderr.write(`note: ${line}\n`) }).catch(usage);
   return {
-    /** Token ids of a prompt (see the module comment), cut to leave at least one position for generation. */
-    encode(text, index, side) {
-      const room = positions - virtual - 1;
-      if (room < 1) throw new UsageError(`the model has ${positions} positions and the adapter takes ${virtual}: no room for a prompt`);
-      let e: Encoded;
-      // a task source is cut at its end, as in training (the separator kept); a plain prompt at its
-      // start, keeping the end where generation continues (and the BOS the tokenizer adds)
-      if (tok) e = cutPrompt(buildDecoderPrompt(tok, { prependSpace: prependSpace(cfg) })(text), room, side ?? 'right', 0, 1, `prompt ${index + 1}`);
-      else {
-        let p = model.tokenizer.encode(text);
-        if (p.length === 0) p = [ids.bos ?? ids.eos[0] ?? 0];
-        e = cutPrompt(p, room, side ?? 'left', addsBos && p[0] === ids.bos ? 1 : 0, 0, `prompt ${index + 1}`);
+    run: (texts, o, onBatch) => g.run(texts, o, onBatch).catch(usage),
+    async *stream(texts, o) {
+      try {
+        yield* g.stream(texts, o);
+      } catch (e) {
+        usage(e);
       }
-      checkIds(e.ids, cfg, model.tokenizer, 'prompt');
-      return e;
     },
-    seen: (p) => p,
-    room: (p) => positions - virtual - p.length,
-    limit: `the model's ${positions} positions${virtual > 0 ? ` (${virtual} taken by the adapter)` : ''}`,
-    async start(prompts, rows, reserve) {
-      const padId = ids.pad ?? ids.eos[0] ?? 0;
-      return decoder.start(
-        infix ? prompts.map((p) => p.slice(-1)) : prompts,
-        { beams: rows, padId, reserve, ...(infix ? { sources: prompts.map((p) => p.slice(0, -1)) } : {}) },
-      );
-    },
-    options: {},
-    encoderInput: false,
-    dispose: () => decoder.dispose(),
+    dispose: () => g.dispose(),
   };
-};
-
-/**
- * Encoder-decoder models (BART): the prompt is the encoder's source (with an adapter, encoded as
- * in training: `[BOS] source [EOS]`; `buildSeq2SeqExample`); the decoder starts from
- * `decoder_start_token_id`, and the config's forced first/last tokens apply, as transformers'
- * `generate` does.
- */
-const seq2seqEngine = async (backend: Backend, cfg: BartConfig, model: LoadedModel, ids: SpecialIds, adapter: LoadedAdapter | undefined, params: Record<string, HostTensor>): Promise<Engine> => {
-  const inj = adapter?.injection;
-  const virtual = inj ? bartVirtualPositions(inj) : { source: 0, target: 0 };
-  const positions = maxPositions(cfg);
-  const tok = adapter ? taskTokenizer(model) : undefined;
-  const decoder = await seq2seqDecoder(backend, cfg, params, inj);
-  const fromConfig = seq2seqGenerateOptions(cfg);
-  const [head, tail] = [adds(model, ids.bos, 'start') ? 1 : 0, adds(model, ids.eos[0], 'end') ? 1 : 0];
-  return {
-    /** Source ids, cut to the encoder's positions (by default the beginning kept, as in training). */
-    encode(text, index, side) {
-      const room = positions - virtual.source;
-      if (room < 2) throw new UsageError(`the model has ${positions} positions and the adapter takes ${virtual.source} of the encoder's: no room for a source`);
-      let e: Encoded;
-      if (tok) {
-        const p = buildSeq2SeqExample(tok, { prependSpace: prependSpace(cfg) })({ source: text, target: '' }).inputIds;
-        e = cutPrompt(p, room, side ?? 'right', tok.bosId !== undefined ? 1 : 0, 1, `source ${index + 1}`);
-      } else {
-        let p = model.tokenizer.encode(text);
-        if (p.length === 0) p = [...(ids.bos !== undefined ? [ids.bos] : []), ids.eos[0] ?? 0];
-        e = cutPrompt(p, room, side ?? 'right', head && p[0] === ids.bos ? 1 : 0, tail && ids.eos.includes(p[p.length - 1]!) ? 1 : 0, `source ${index + 1}`);
-      }
-      checkIds(e.ids, cfg, model.tokenizer, 'source');
-      return e;
-    },
-    seen: (_p, start) => (start !== undefined ? [start] : decoder.decoderPrompt),
-    room: () => positions - virtual.target,
-    limit: `the decoder's ${positions} positions${virtual.target > 0 ? ` (${virtual.target} taken by the adapter)` : ''}`,
-    start: (prompts, rows, _reserve, start) =>
-      decoder.start(prompts, { beams: rows, padId: ids.pad ?? cfg.pad_token_id ?? 1, ...(start !== undefined ? { decoderStartTokenId: start } : {}) }),
-    options: {
-      ...(ids.forcedBos !== undefined ? { forcedBosTokenId: ids.forcedBos } : fromConfig.forcedBosTokenId !== undefined ? { forcedBosTokenId: fromConfig.forcedBosTokenId } : {}),
-      ...(ids.forcedEos !== undefined ? { forcedEosTokenIds: ids.forcedEos } : fromConfig.forcedEosTokenIds !== undefined ? { forcedEosTokenIds: fromConfig.forcedEosTokenIds } : {}),
-    },
-    encoderInput: true,
-    dispose: () => decoder.dispose(),
-  };
-};
-
-/** The generation_config.json's `decoder_start_token_id` (transformers' first choice), when the file sets it. */
-const fileDecoderStart = (dir: string): number | undefined => {
-  const v = readGenerationConfig(dir)['decoder_start_token_id'];
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
-};
-
-
-/** At most this many notes of each kind per run (then one line says how many more). */
-const MAX_NOTES = 5;
-
-/**
- * A compiled model (+ adapter) that turns texts into generated texts. Every row is decoded as it
- * would be alone: its own new-token limit (the options' and its own room under the model's
- * positions), its own processors' context; so outputs do not depend on `batchSize`.
- */
-export const makeGenerator = async (backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined) => {
-  const params: Record<string, HostTensor> = { ...model.params, ...(adapter?.params ?? {}) };
-  const cfg = model.config;
-  const ids = specialIds(model);
-  const engine = cfg.model_type === 'bart' ? await seq2seqEngine(backend, cfg, model, ids, adapter, params) : await causalEngine(backend, cfg, model, ids, adapter, params);
-  const tok = adapter !== undefined;
-  const fileStart = fileDecoderStart(model.dir);
-
-  const run = async (texts: readonly string[], o: Decoding, onBatch?: (done: number) => void): Promise<Output[]> => {
-    const outs: Output[] = [];
-    const { batchSize: _b, maxNewTokens: _m, maxLength, decoderStartTokenId, truncate, ...g } = o;
-    // the user's ids (the call layer) over the model's (generation_config.json, config.json, the tokenizer)
-    const eos = g.eosTokenIds ?? ids.eos;
-    const pad = g.padTokenId ?? ids.pad;
-    const start = decoderStartTokenId ?? fileStart;
-    const nRet = g.numReturnSequences ?? 1;
-    const beams = g.numBeams ?? 1;
-    const rows = beams > 1 ? beams : nRet; // sampling: each returned sequence is a row of its own
-    const length = maxLength !== undefined ? { maxLength } : { maxNewTokens: o.maxNewTokens ?? 1 };
-    const notes = { limited: 0, truncated: 0 };
-    const note = (kind: keyof typeof notes, line: string): void => {
-      if (++notes[kind] <= MAX_NOTES) process.stderr.write(`note: ${line}\n`);
-    };
-    for (let i = 0; i < texts.length; i += o.batchSize) {
-      const batch = texts.slice(i, i + o.batchSize).map((t, j) => {
-        const e = engine.encode(t, i + j, truncate);
-        if (e.truncated) note('truncated', `prompt ${i + j + 1}: ${e.truncated.dropped} tokens dropped from the ${e.truncated.side} to fit ${engine.limit}`);
-        return e;
-      });
-      const prompts = batch.map((e) => e.ids);
-      const seen = prompts.map((p) => engine.seen(p, start));
-      // each row's own limit: the options' (max_length counts the row's own search prompt) and its room
-      const limits = prompts.map((p, j) => {
-        const want = newTokensFor({ length }, seen[j]!.length);
-        if (want < 1) throw new UsageError(`prompt ${i + j + 1}: its ${seen[j]!.length} tokens leave no room under --max-length ${maxLength} (transformers refuses it too): raise --max-length or pass --max-new-tokens`);
-        const room = engine.room(p);
-        if (room < want) note('limited', `prompt ${i + j + 1}: generation limited to ${room} new tokens by ${engine.limit}`);
-        return Math.min(want, room);
-      });
-      const session = await engine.start(prompts, rows, Math.max(...limits), start);
-      const expand = <T,>(xs: readonly T[]): T[] => (beams > 1 ? [...xs] : xs.flatMap((x) => Array<T>(rows).fill(x)));
-      const r = await generate(session, expand(seen), {
-        ...engine.options, ...g,
-        maxNewTokens: expand(limits), eosTokenIds: eos, ...(pad !== undefined ? { padTokenId: pad } : {}),
-        ...(engine.encoderInput ? { encoderInputIds: expand(prompts) } : {}),
-        // each sampled row its own stream, from the seed and the row's place in the whole input
-        ...(g.doSample ? { rowSeeds: prompts.flatMap((_, j) => Array.from({ length: rows }, (_, k) => rowSeed(o.seed, (i + j) * rows + k))) } : {}),
-      });
-      batch.forEach((e, j) => {
-        for (let k = 0; k < nRet; k++) {
-          const q = j * nRet + k;
-          const all = r.tokens[q]!;
-          const stop = all.findIndex((t) => eos.includes(t)); // the first EOS ends the text (fillers may follow it)
-          const seq = stop < 0 ? all : all.slice(0, stop + 1);
-          const body = stop < 0 ? all : all.slice(0, stop);
-          const text = model.tokenizer.decode(body, { skipSpecialTokens: true });
-          outs.push({ index: i + j, prompt: e.ids, ids: seq, text: tok ? text.trim() : text, score: r.scores[q]!, ...(e.truncated ? { truncated: e.truncated } : {}) });
-        }
-      });
-      onBatch?.(Math.min(texts.length, i + o.batchSize));
-    }
-    for (const k of ['limited', 'truncated'] as const)
-      if (notes[k] > MAX_NOTES) process.stderr.write(`note: ${notes[k] - MAX_NOTES} more prompts ${k === 'limited' ? 'limited by the model\'s positions' : 'truncated'}\n`);
-    return outs;
-  };
-  return { run, dispose: () => engine.dispose() };
 };

@@ -60,10 +60,5 @@ export const utf8Text = (path: string, bytes: Uint8Array = readFileSync(path)): 
   }
 };
 
-/** Checks that every id a tokenizer produced exists in the model's embedding table. */
-export const checkIds = (ids: Iterable<number>, cfg: ModelConfig, tok: TextTokenizer, where: string): void => {
-  let max = -1;
-  for (const i of ids) if (i > max) max = i;
-  if (max >= cfg.vocab_size)
-    throw new UsageError(`${where}: the tokenizer produced id ${max}, but the model's vocabulary has ${cfg.vocab_size} entries (tokenizer vocabulary: ${tok.vocabSize}); tokenizer.json does not belong to this model`);
-};
+/** Checks that every id a tokenizer produced exists in the model's embedding table (hub's `checkIds`, as a usage error). */
+export const checkIds = (ids: Iterable<number>, cfg: ModelConfig, tok: TextTokenizer, where: string): void => orUsage(hub.checkIds(ids, cfg, tok, where));

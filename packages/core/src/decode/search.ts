@@ -58,6 +58,12 @@ export interface GenerateOptions extends ProcessorOptions, WarperOptions {
   readonly numReturnSequences?: number;
   /** Filler after EOS (default: the first EOS id). */
   readonly padTokenId?: number;
+  /**
+   * Streaming: called with each row's token as soon as it is chosen (greedy and sampling; up to
+   * and including the row's EOS, never its fillers). Beam search calls nothing: its sequences
+   * are known only at the end.
+   */
+  readonly onToken?: (row: number, token: number) => void;
 }
 
 export interface Generated {
@@ -172,6 +178,7 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
       scores[b]! += logprob();
       seqs[b]!.push(tok);
       out[b]!.push(tok);
+      o.onToken?.(b, tok);
       finish(b, tok);
     }
     if (done.every(Boolean)) break;
@@ -189,6 +196,7 @@ export const greedyOrSample = async (s: DecodeSession, prompts: readonly (readon
         scores[b]! += r.logprobs[b * (n - 1) + j]!;
         seqs[b]!.push(tok);
         out[b]!.push(tok);
+        o.onToken?.(b, tok);
         finish(b, tok);
       }
     }
