@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { causalLmPerplexity, seq2seqPerplexity, type BartConfig, type CausalLmConfig } from '@prefix-tuning/core';
+import { causalLmPerplexity, isEncoderDecoder, modelTypeName, seq2seqPerplexity } from '@prefix-tuning/core';
 import { buildSeq2SeqExample } from '@prefix-tuning/tasks';
 import { UsageError, type Command } from '../cli.ts';
 import { loadModelOrExit, maxPositions, prependSpace, requireFile, taskTokenizer, utf8Text } from '../run/model.ts';
@@ -69,16 +69,16 @@ export const perplexityCommand: Command = {
     const cfg = model.config;
     const seqLen = opts['seq-len'] !== undefined ? Number(opts['seq-len']) : maxPositions(cfg);
     if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > maxPositions(cfg)) throw new UsageError(`--seq-len must be an integer in [2, ${maxPositions(cfg)}], got ${seqLen}`);
-    if (cfg.model_type === 'bart') {
-      if (jsonl === undefined) throw new UsageError(`${model.dir} is an encoder-decoder model (bart): give --jsonl of {"source", "target"} pairs, not --text`);
+    if (isEncoderDecoder(cfg)) {
+      if (jsonl === undefined) throw new UsageError(`${model.dir} is an encoder-decoder model (${modelTypeName(cfg)}): give --jsonl of {"source", "target"} pairs, not --text`);
       const split = await loadSplit({ kind: 'jsonl', train: jsonl, dev: null }, 'train');
       const build = buildSeq2SeqExample(taskTokenizer(model), { maxSourceLength: seqLen, maxTargetLength: seqLen, prependSpace: prependSpace(cfg) });
       const pairs = split!.pairs.map(build);
-      const r = await seq2seqPerplexity(backend, cfg as BartConfig, model.params, pairs, { batch });
+      const r = await seq2seqPerplexity(backend, cfg, model.params, pairs, { batch });
       console.log(report(r, { pairs: pairs.length, truncated: pairs.filter((p) => p.truncated).length, seq_len: seqLen, model: model.dir, jsonl }));
       return 0;
     }
-    if (text === undefined) throw new UsageError(`${model.dir} is a decoder-only model (${cfg.model_type}): give --text, not --jsonl`);
+    if (text === undefined) throw new UsageError(`${model.dir} is a decoder-only model (${modelTypeName(cfg)}): give --text, not --jsonl`);
     const eos = model.tokenizer.eosId ?? (typeof cfg.eos_token_id === 'number' ? cfg.eos_token_id : cfg.eos_token_id?.[0]);
     if (eos === undefined) throw new UsageError(`${model.dir}: no EOS token to join documents`);
     const docs = docsOfText(readText(text));
@@ -86,7 +86,7 @@ export const perplexityCommand: Command = {
     const all = docs.flatMap((d) => [...model.tokenizer.encode(d, { addSpecialTokens: false }), eos]);
     const ids = opts['max-tokens'] !== undefined ? all.slice(0, Number(opts['max-tokens'])) : all;
     if (ids.length < 2) throw new UsageError(`${text}: fewer than 2 tokens`);
-    const r = await causalLmPerplexity(backend, cfg as CausalLmConfig, model.params, ids, { seqLen, batch });
+    const r = await causalLmPerplexity(backend, cfg, model.params, ids, { seqLen, batch });
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d, 'utf8'), 0);
     console.log(report(r, {
       bits_per_byte: Number(bitsPerByte(r.nll, bytes * (r.tokens / all.length)).toFixed(4)),

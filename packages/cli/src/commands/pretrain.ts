@@ -19,9 +19,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import {
-  causalLmGraph, decodeModelConfig, modelParamShapes, type Gpt2Config, type HostTensor, type TrainState,
+  asGpt2Config, causalLmGraph, decodeModelConfig, modelParamShapes, trainStepGraph, trainState, trainInternalOutputs, trainNames,
+  type AdamWConfig, type Gpt2Config, type HostTensor, type TrainState,
 } from '@prefix-tuning/core';
-import { trainStepGraph, trainState, trainInternalOutputs, trainNames, type AdamWConfig } from '../../../core/src/train/index.ts';
 import { loadModel, loadTokenizer, writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { claimRunDir } from '../run/lock.ts';
@@ -151,7 +151,8 @@ export const pretrainCommand: Command = {
       if (opts['init-from'] !== undefined) {
         const m = await loadModel(String(opts['init-from']));
         if (E.isLeft(m)) throw new UsageError(`cannot load --init-from: ${m.left}`);
-        if (m.right.config.model_type !== 'gpt2') throw new UsageError(`--init-from: pretraining is implemented for gpt2 models, this is ${m.right.config.model_type}`);
+        const g = asGpt2Config(m.right.config, 'pretraining');
+        if (E.isLeft(g)) throw new UsageError(`--init-from: ${g.left}`);
         tokDir = m.right.dir;
         cfgJson = JSON.parse(readText(join(m.right.dir, 'config.json'))) as Record<string, unknown>;
         initParams = m.right.params;
@@ -197,8 +198,9 @@ export const pretrainCommand: Command = {
     }
     const decoded = decodeModelConfig(cfgJson);
     if (E.isLeft(decoded)) throw new UsageError(`${out}/config.json: ${decoded.left}`);
-    if (decoded.right.model_type !== 'gpt2') throw new UsageError(`${out}/config.json: pretraining is implemented for gpt2`);
-    const cfg = decoded.right as Gpt2Config;
+    const gpt2 = asGpt2Config(decoded.right, 'pretraining');
+    if (E.isLeft(gpt2)) throw new UsageError(`${out}/config.json: ${gpt2.left}`);
+    const cfg = gpt2.right;
     if (run.seqLen > cfg.n_positions) throw new UsageError(`--seq-len ${run.seqLen} exceeds the model's ${cfg.n_positions} positions`);
     const tok = await loadTokenizer(out);
     if (E.isLeft(tok)) throw new UsageError(`${out}: ${tok.left}`);

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, modelSites, train,
+  describeModel, flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, isEncoderDecoder, modelSites, modelTypeName, train, trainingVirtualPositions,
   type HostTensor, type Injection, type Node, type TrainState,
 } from '@prefix-tuning/core';
 import { weightsDigest, writeFileAtomic } from '@prefix-tuning/hub';
@@ -29,7 +29,7 @@ import { LOG_FILE, appendLog, readLog, truncateLog, type LogRecord } from '../ru
 import { lossCurveSvg } from '../run/svg.ts';
 import { formatDuration, progressReporter } from '../run/progress.ts';
 import { writeAdapterDir } from '../run/adapter.ts';
-import { describeModel, describeVariant, dropoutFeeds, modelDigest, paramCount, rowsOf } from '../run/describe.ts';
+import { describeVariant, dropoutFeeds, modelDigest, paramCount, rowsOf } from '../run/describe.ts';
 import { claimRunDir, type RunLock } from '../run/lock.ts';
 import { checkOutDir, writeFailure } from '../run/outpath.ts';
 import { onStopSignals } from '../run/signals.ts';
@@ -175,22 +175,16 @@ export const trainCommand: Command = {
       throw e;
     }
     if (inj.trainable.length === 0) throw new UsageError('the variant has nothing to train (length 0?)');
-    if (inj.groups.some((g) => g.initText !== undefined) && cfg.model_type === 'bart')
+    if (inj.groups.some((g) => g.initText !== undefined) && isEncoderDecoder(cfg))
       throw new UsageError('initialisation from words (--init-text, the low-data recipe) is implemented for decoder-only models');
 
     // 3. data -> batches
-    // positions taken by virtual tokens: prefix, embedding and infix activations all shift the real tokens
-    // (BART: the embedding prefix shifts the source, the decoder self prefix the target; each side gets maxLength)
-    const lengthOf = (p: (g: (typeof inj.groups)[number]) => boolean): number => inj.groups.reduce((s, g) => s + (p(g) ? g.length : 0), 0);
-    const virtual = cfg.model_type === 'bart'
-      ? Math.max(lengthOf((g) => g.kind === 'embedding'), lengthOf((g) => g.kind === 'prefix' && g.site === 'self'))
-      : lengthOf((g) => g.kind === 'embedding' || g.site === 'self');
+    // positions taken by the variant's virtual tokens (core's trainingVirtualPositions)
+    const virtual = trainingVirtualPositions(cfg, inj);
     const positions = maxPositions(cfg);
     const maxLength = run.maxLength ?? positions - virtual;
     if (maxLength < 2) throw new UsageError(`the model has ${positions} positions and the variant takes ${virtual}: no room for examples`);
-    if (cfg.model_type !== 'bart' && maxLength + virtual > positions)
-      throw new UsageError(`--max-length ${maxLength} plus ${virtual} virtual tokens exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
-    if (cfg.model_type === 'bart' && maxLength + virtual > positions)
+    if (maxLength + virtual > positions)
       throw new UsageError(`--max-length ${maxLength} plus the variant's ${virtual} virtual positions exceeds the model's ${positions} positions (use --max-length ${positions - virtual} or less)`);
     const pairs = await trainingPairs(run.data, { maxExamples: run.maxExamples, maxDevExamples: run.maxDevExamples, seed: run.seed, download: opts['download'] === true });
     const bopts = { batchSize: run.batchSize, maxLength, prependSpace: prependSpace(cfg), seed: run.seed };
@@ -255,7 +249,7 @@ export const trainCommand: Command = {
     // 5. initial values (a resumed run overwrites them from the checkpoint)
     let init: Record<string, HostTensor>;
     try {
-      init = resumeFrom || cfg.model_type === 'bart'
+      init = resumeFrom
         ? initialValues(inj.trainable, run.seed, model.params)
         : await initialiseInjection({
           backend, cfg, frozen: model.params, groups: inj.groups, trainable: inj.trainable, seed: run.seed,
@@ -279,7 +273,7 @@ export const trainCommand: Command = {
     let secondsHere = 0, microHere = 0;
     let lastLoss = NaN;
     const writeSvg = async () => {
-      const w = await writeFileAtomic(svgPath, lossCurveSvg(records, `${describeVariant(inj)} on ${cfg.model_type}`));
+      const w = await writeFileAtomic(svgPath, lossCurveSvg(records, `${describeVariant(inj)} on ${modelTypeName(cfg)}`));
       if (E.isLeft(w)) throw new Error(w.left);
     };
     const meta = () => ({

@@ -5,10 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  checkpointPrefix, modelParamShapes, serializeSafetensors, Sampler,
-  type HostTensor, type Gpt2Config, type TensorToWrite,
-} from '@prefix-tuning/core';
+import { checkpointPrefix, serializeSafetensors, type HostTensor, type Gpt2Config, type TensorToWrite } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 
 /** Architecture presets (vocabulary size and EOS come from the tokenizer). */
@@ -21,52 +18,8 @@ export const PRESETS: Readonly<Record<string, { n_embd: number; n_layer: number;
   micro: { n_embd: 16, n_layer: 1, n_head: 2, n_positions: 64 },
 };
 
-/** The config.json of a GPT-2 model as transformers writes it (keys it reads; ours decode it too). */
-export const gpt2ConfigJson = (a: { vocab_size: number; n_embd: number; n_layer: number; n_head: number; n_positions: number; eos: number }): Record<string, unknown> => ({
-  architectures: ['GPT2LMHeadModel'],
-  model_type: 'gpt2',
-  vocab_size: a.vocab_size,
-  n_positions: a.n_positions,
-  n_ctx: a.n_positions,
-  n_embd: a.n_embd,
-  n_layer: a.n_layer,
-  n_head: a.n_head,
-  n_inner: null,
-  activation_function: 'gelu_new',
-  resid_pdrop: 0.0,
-  embd_pdrop: 0.0,
-  attn_pdrop: 0.0,
-  layer_norm_epsilon: 1e-5,
-  initializer_range: 0.02,
-  scale_attn_weights: true,
-  tie_word_embeddings: true,
-  bos_token_id: a.eos,
-  eos_token_id: a.eos,
-  torch_dtype: 'float16',
-});
-
-/**
- * GPT-2's initialisation (transformers' `_init_weights`): weights N(0, 0.02), the residual
- * projections (`attn.c_proj`, `mlp.c_proj`) N(0, 0.02/√(2·n_layer)), biases 0, layer norms 1/0.
- */
-export const initGpt2Params = (cfg: Gpt2Config, seed: number): Record<string, HostTensor> => {
-  const s = new Sampler(seed);
-  const out: Record<string, HostTensor> = {};
-  const shapes = modelParamShapes(cfg);
-  for (const name of Object.keys(shapes).sort()) {
-    const shape = shapes[name]!;
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (/ln_\d|ln_f/.test(name)) {
-      if (name.endsWith('weight')) data.fill(1);
-    } else if (!name.endsWith('bias')) {
-      const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * cfg.n_layer) : 0.02;
-      for (let i = 0; i < n; i++) data[i] = s.normal() * std;
-    }
-    out[name] = { dtype: 'float32', shape: [...shape], data };
-  }
-  return out;
-};
+/** GPT-2's config.json and initialisation are the model's own (core `models/gpt2.ts`). */
+export { gpt2ConfigJson, initGpt2Params } from '@prefix-tuning/core';
 
 /** Whether AdamW decays this parameter (not biases, norms or position embeddings: nanoGPT's choice is 2-D weights). */
 export const decays = (name: string, shape: readonly number[]): boolean => shape.length >= 2 && !/ln_\d|ln_f/.test(name);

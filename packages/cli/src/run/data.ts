@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as E from 'fp-ts/lib/Either.js';
-import type { Batch, HostTensor, Injection, ModelConfig } from '@prefix-tuning/core';
+import { isEncoderDecoder, type Batch, type HostTensor, type Injection, type ModelConfig } from '@prefix-tuning/core';
 import {
   IGNORE_INDEX, TaskName, batches, buildDecoderExample, buildSeq2SeqExample, collateDecoder, collateSeq2Seq, formatDataError,
   loadSeq2SeqJsonl, loadTaskSplit, lowDataSplit, makeRng, sampleIndices, type Pair, type RefGroup, type SplitName, type TokenizerLike,
@@ -114,7 +114,7 @@ export const makeBatches = (
     for (const i of ids) if (i > maxId) maxId = i;
   };
   const groups = batches(pairs.map((_, i) => i), { batchSize: o.batchSize, shuffle: o.shuffle, seed: o.seed });
-  if (cfg.model_type === 'bart') {
+  if (isEncoderDecoder(cfg)) {
     const build = buildSeq2SeqExample(tok, { maxSourceLength: o.maxLength, maxTargetLength: o.maxLength, prependSpace: o.prependSpace });
     const out = groups.map((g) => {
       const exs = g.map((i) => build(pairs[i]!));

@@ -16,11 +16,6 @@ export const modelDigest = (cfg: ModelConfig, params: Readonly<Record<string, Ho
   return h.digest('hex');
 };
 
-export const describeModel = (cfg: ModelConfig): string => {
-  const s = modelSites(cfg);
-  return `${cfg.model_type}, ${s.layers} layers, width ${s.embedDim}, vocab ${cfg.vocab_size}`;
-};
-
 export const describeVariant = (inj: Injection): string => {
   if (inj.groups.length === 0) return `${inj.variant.kind === 'finetune' ? 'fine-tuning' : inj.variant.kind} (${inj.trainable.length} weight tensors)`;
   return inj.groups.map((g) => `${g.kind} ${g.length}${g.site && g.site !== 'self' ? ` at ${g.site}` : ''} (${g.reparam.kind === 'mlp' ? `MLP ${g.reparam.hidden}` : 'direct'}${g.initText !== undefined ? `, init ${JSON.stringify(g.initText)}` : ''})`).join(' + ');

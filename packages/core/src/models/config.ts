@@ -261,6 +261,22 @@ export type CausalLmConfig = Gpt2Config | LlamaConfig;
 /** The `model_type`s `decodeModelConfig` accepts. */
 export const supportedModelTypes = ['gpt2', 'llama', 'bart'] as const;
 
+/**
+ * Whether the model encodes a source and decodes a target (transformers' `is_encoder_decoder`):
+ * BART. Decoder-only models (GPT-2, Llama) read one sequence. Examples, batches, generation and
+ * perplexity differ by this, not by the model's name.
+ */
+export const isEncoderDecoder = (c: ModelConfig): c is BartConfig => c.model_type === 'bart';
+
+/** The model's type as messages name it (`gpt2`, `llama`, `bart`); code that behaves differently per family asks `isEncoderDecoder` or the model's own file. */
+export const modelTypeName = (c: ModelConfig): string => c.model_type;
+
+/** One line about a model: its type and size (`gpt2, 4 layers, width 256, vocab 4096`; BART counts decoder layers). */
+export const describeModel = (c: ModelConfig): string =>
+  c.model_type === 'gpt2' ? `gpt2, ${c.n_layer} layers, width ${c.n_embd}, vocab ${c.vocab_size}`
+    : c.model_type === 'llama' ? `llama, ${c.num_hidden_layers} layers, width ${c.hidden_size}, vocab ${c.vocab_size}`
+      : `bart, ${c.decoder_layers} layers, width ${c.d_model}, vocab ${c.vocab_size}`;
+
 const isWrapper = (ty: t.Decoder<unknown, unknown>): boolean =>
   ty instanceof t.UnionType || ty instanceof t.IntersectionType || ty instanceof t.ReadonlyType || ty instanceof t.ExactType;
 

@@ -13,7 +13,11 @@ import { gather } from '../ops/gather.ts';
 import { slice } from '../ops/layout.ts';
 import { layerNorm } from '../nn/norm.ts';
 import { attention } from '../nn/attention.ts';
-import type { Gpt2Config } from './config.ts';
+import * as E from 'fp-ts/lib/Either.js';
+import type { HostTensor } from '../backend/tensor.ts';
+import { Sampler } from '../random.ts';
+import type { Gpt2Config, ModelConfig } from './config.ts';
+import { modelParamShapes } from './checkpoint.ts';
 import {
   type CausalLmInputs, type CausalLmOutputs, type KeyValue,
   activation, conv1d, inputLength, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
@@ -69,4 +73,57 @@ export const gpt2Forward = (cfg: Gpt2Config, inp: CausalLmInputs): CausalLmOutpu
   const head = cfg.tie_word_embeddings ? param('wte.weight', [cfg.vocab_size, cfg.n_embd]) : param('lm_head.weight', [cfg.vocab_size, cfg.n_embd]);
   const logits = withPath('lm_head', () => matmul(hidden, mT(head))); // [B, T, V]
   return { logits, hidden, presents };
+};
+
+// ------------------------------------------------------------------ config and initialisation
+
+/** `cfg` as a GPT-2 config, or why not (`what`: the feature that needs one, e.g. "pretraining"). */
+export const asGpt2Config = (cfg: ModelConfig, what: string): E.Either<string, Gpt2Config> =>
+  cfg.model_type === 'gpt2' ? E.right(cfg) : E.left(`${what} is implemented for gpt2 models, this is ${cfg.model_type}`);
+
+/** The config.json of a GPT-2 model as transformers writes it (keys it reads; ours decode it too). */
+export const gpt2ConfigJson = (a: { vocab_size: number; n_embd: number; n_layer: number; n_head: number; n_positions: number; eos: number }): Record<string, unknown> => ({
+  architectures: ['GPT2LMHeadModel'],
+  model_type: 'gpt2',
+  vocab_size: a.vocab_size,
+  n_positions: a.n_positions,
+  n_ctx: a.n_positions,
+  n_embd: a.n_embd,
+  n_layer: a.n_layer,
+  n_head: a.n_head,
+  n_inner: null,
+  activation_function: 'gelu_new',
+  resid_pdrop: 0.0,
+  embd_pdrop: 0.0,
+  attn_pdrop: 0.0,
+  layer_norm_epsilon: 1e-5,
+  initializer_range: 0.02,
+  scale_attn_weights: true,
+  tie_word_embeddings: true,
+  bos_token_id: a.eos,
+  eos_token_id: a.eos,
+  torch_dtype: 'float16',
+});
+
+/**
+ * GPT-2's initialisation (transformers' `_init_weights`): weights N(0, 0.02), the residual
+ * projections (`attn.c_proj`, `mlp.c_proj`) N(0, 0.02/√(2·n_layer)), biases 0, layer norms 1/0.
+ */
+export const initGpt2Params = (cfg: Gpt2Config, seed: number): Record<string, HostTensor> => {
+  const s = new Sampler(seed);
+  const out: Record<string, HostTensor> = {};
+  const shapes = modelParamShapes(cfg);
+  for (const name of Object.keys(shapes).sort()) {
+    const shape = shapes[name]!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (/ln_\d|ln_f/.test(name)) {
+      if (name.endsWith('weight')) data.fill(1);
+    } else if (!name.endsWith('bias')) {
+      const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * cfg.n_layer) : 0.02;
+      for (let i = 0; i < n; i++) data[i] = s.normal() * std;
+    }
+    out[name] = { dtype: 'float32', shape: [...shape], data };
+  }
+  return out;
 };

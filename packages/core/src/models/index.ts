@@ -3,7 +3,7 @@
  * map from a loaded checkpoint to their parameters.
  */
 export {
-  decodeModelConfig, eosTokenIds, formatErrors, supportedModelTypes,
+  decodeModelConfig, eosTokenIds, formatErrors, supportedModelTypes, isEncoderDecoder, describeModel, modelTypeName,
   ModelConfig, Gpt2Config, LlamaConfig, BartConfig, Gpt2ConfigJson, LlamaConfigJson, BartConfigJson, Activation,
   type CausalLmConfig,
 } from './config.ts';
@@ -11,7 +11,7 @@ export {
   type KeyValue, type PastKeyValues, type CausalLmInputs, type CausalLmOutputs,
   extendKeyMask, positionRange, toKeyMask, lastPosition,
 } from './common.ts';
-export { gpt2Forward, gpt2TokenEmbeddings } from './gpt2.ts';
+export { gpt2Forward, gpt2TokenEmbeddings, gpt2ConfigJson, initGpt2Params, asGpt2Config } from './gpt2.ts';
 export { llamaForward, llamaTokenEmbeddings, ropeInvFreq, ropeCosSin, applyRope } from './llama.ts';
 export {
   bartEncoderForward, bartDecoderForward, bartTokenEmbeddings, BART_POSITION_OFFSET,

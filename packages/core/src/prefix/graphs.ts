@@ -190,6 +190,19 @@ export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number =>
   return kvLength(inj, 'prefix') + emb;
 };
 
+/**
+ * Positions the variant takes from every training sequence, so examples are cut to the model's
+ * positions minus this: embedding, prefix and infix activations all shift the real tokens of a
+ * decoder-only model; for BART the embedding prefix shifts the source and the decoder's
+ * self-attention prefix the target, and each side gets the same length, so the larger counts.
+ */
+export const trainingVirtualPositions = (cfg: ModelConfig, inj: Injection): number => {
+  const lengthOf = (p: (g: Injection['groups'][number]) => boolean): number => inj.groups.reduce((s, g) => s + (p(g) ? g.length : 0), 0);
+  return cfg.model_type === 'bart'
+    ? Math.max(lengthOf((g) => g.kind === 'embedding'), lengthOf((g) => g.kind === 'prefix' && g.site === 'self'))
+    : lengthOf((g) => g.kind === 'embedding' || g.site === 'self');
+};
+
 /** Positions an infix variant puts between the source and the target (the longest layer's infix; 0 without one). */
 export const infixLength = (inj: Injection): number => kvLength(inj, 'infix');
 

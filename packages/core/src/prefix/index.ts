@@ -9,7 +9,7 @@ export {
   embeddingPrefix, userIdsInput,
 } from './inject.ts';
 export {
-  modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength, infixLength, hasInfix,
+  modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength, trainingVirtualPositions, infixLength, hasInfix,
   type TrainGraphOptions,
 } from './graphs.ts';
 export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';

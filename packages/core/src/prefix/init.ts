@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
-import type { CausalLmConfig } from '../models/config.ts';
+import { isEncoderDecoder, type CausalLmConfig, type ModelConfig } from '../models/config.ts';
 import { causalLmGraph, causalLmKvGeometry } from '../models/causal.ts';
 import { Sampler } from '../random.ts';
 import type { ParamSpec } from './params.ts';
@@ -144,11 +144,12 @@ export const fitToActivations = (
  * Initial values of every trainable parameter of an injection: random by spec, then, for
  * each decoder-only key/value group with `initText` ids, fitted to the words' activations.
  * `wordIds(text)` tokenises (without special tokens); the group's length must equal the
- * number of word tokens (the words *are* the prefix).
+ * number of word tokens (the words *are* the prefix). Encoder-decoder models take random
+ * values only (a group with `initText` is refused).
  */
 export const initialiseInjection = async (args: {
   readonly backend: Backend;
-  readonly cfg: CausalLmConfig;
+  readonly cfg: ModelConfig;
   readonly frozen: Readonly<Record<string, HostTensor>>;
   readonly groups: readonly ActivationGroup[];
   readonly trainable: readonly ParamSpec[];
@@ -158,12 +159,14 @@ export const initialiseInjection = async (args: {
   const values = initialValues(args.trainable, args.seed, args.frozen);
   for (const g of args.groups) {
     if (g.initText === undefined) continue;
+    const cfg = args.cfg;
+    if (isEncoderDecoder(cfg)) throw new Error('initialisation from words (--init-text, the low-data recipe) is implemented for decoder-only models');
     if (g.kind === 'embedding' || g.site !== 'self' || !g.layers || g.shared)
       throw new Error(`initialisation from words applies to per-layer key/value prefixes and infixes (group '${g.scope}')`);
     const ids = args.wordIds(g.initText);
     if (ids.length !== g.length)
       throw new Error(`'${g.initText}' is ${ids.length} tokens but the ${g.kind} has length ${g.length}: set the length to ${ids.length}`);
-    const target = await wordActivations(args.backend, args.cfg, args.frozen, ids, g.layers);
+    const target = await wordActivations(args.backend, cfg, args.frozen, ids, g.layers);
     Object.assign(values, fitToActivations(g, values, target));
   }
   return values;
