@@ -9,7 +9,8 @@
  * SGEMM GFLOP/s (onnx.* over ORT's, tfjs-node.* over TensorFlow's, torch.* and the wasm cases
  * over the larger of the two), so results from different machines can be read side by side.
  */
-import { graph, input, param, matmul, f32, type Backend } from '../packages/core/src/index.ts';
+import { graph, f32, type Backend } from '../packages/core/src/index.ts';
+import { input, param, matmul } from '../packages/core/src/graph.ts';
 import { onnxBackend } from '../packages/backend-onnx/src/index.ts';
 import { tfjsBackend } from '../packages/backend-tfjs/src/index.ts';
 import { normal, median, type Measured } from './model.ts';

@@ -21,9 +21,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  continuousDecoder, decodeModelConfig, parseAdapter, serializeAdapterWeights, storedInjection, modelSites,
-  type Gpt2Config, type CausalLmConfig,
+  continuousDecoder, decodeModelConfig, parseAdapter, storedInjection, modelSites, type Gpt2Config, type CausalLmConfig
 } from '../packages/core/src/index.ts';
+import { serializeAdapterWeights } from '../packages/core/src/io/index.ts';
 import { onnxBackend } from '../packages/backend-onnx/src/index.ts';
 import { loadModel, taskTokenizer, prependSpace } from '../packages/hub/src/index.ts';
 import { buildDecoderPrompt } from '../packages/tasks/src/index.ts';

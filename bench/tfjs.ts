@@ -23,9 +23,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import {
-  type HostTensor, type Gpt2Config, graph, sym, input, mul, reduceMean, grad, causalLmGraph, gpt2Forward,
-  inject, modelSites, sitePast, decodeModelConfig, graphParams, i32, f32,
+  type HostTensor, type Gpt2Config, graph, causalLmGraph, inject, modelSites, decodeModelConfig, i32, f32
 } from '../packages/core/src/index.ts';
+import { sym, input, mul, reduceMean, grad, graphParams } from '../packages/core/src/graph.ts';
+import { gpt2Forward } from '../packages/core/src/models/index.ts';
+import { sitePast } from '../packages/core/src/prefix/index.ts';
 import { tfjsBackend, type TfjsBackendOptions, type TfjsExecutable, type EngineName } from '../packages/backend-tfjs/src/index.ts';
 import { gpt2Small, randomGpt2Params, forwardFlops, normal, median, type Measured } from './model.ts';
 import { forward, train, decodeB1, decodeB32Mixed, type CaseOptions } from './cases.ts';

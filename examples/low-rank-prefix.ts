@@ -5,10 +5,11 @@
  *
  *   node --import tsx examples/low-rank-prefix.ts
  */
+import { type Parametrisation } from '@prefix-tuning/core/prefix';
 import {
-  type Parametrisation, type Variant, inject, modelSites, injectedTrainGraph, decodeModelConfig, modelParamShapes,
-  matmul, referenceBackend, train, Sampler, type HostTensor, type CausalLmConfig,
+  type Variant, inject, modelSites, injectedTrainGraph, decodeModelConfig, modelParamShapes, referenceBackend, train, Sampler, type HostTensor, type CausalLmConfig
 } from '@prefix-tuning/core';
+import { matmul } from '@prefix-tuning/core/graph';
 import * as E from 'fp-ts/lib/Either.js';
 
 /** The variant: activations = U·V with a rank-r bottleneck (r·(P + 2·L·d) parameters). */

@@ -22,7 +22,7 @@ import { join, dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type { Backend, CompileOptions, Executable, Graph, HostTensor, Node, Shape, DType } from '@prefix-tuning/core';
-import { graphNodes, isConcrete, dimToString, shapeToString } from '@prefix-tuning/core';
+import { graphNodes, isConcrete, dimToString, shapeToString } from '@prefix-tuning/core/graph';
 import { lowerGraph, checkLeafValue, type LoweredModel } from './lower/graph.ts';
 import type { FusionOptions } from './lower/table.ts';
 import { encodeModel } from './onnx/model.ts';

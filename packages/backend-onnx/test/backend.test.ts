@@ -7,7 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { graph, input, param, add, mul, matmul, reduceSum, f32, i32, hostTensor, transpose, gather } from '@prefix-tuning/core';
+import { graph, f32, i32, hostTensor } from '@prefix-tuning/core';
+import { input, param, add, mul, matmul, reduceSum, transpose, gather } from '@prefix-tuning/core/graph';
 import { onnxBackend, toOnnx, cudaAvailable, providersOf } from '../src/index.ts';
 
 const w = f32([3, 2], [1, 2, 3, 4, 5, 6]);

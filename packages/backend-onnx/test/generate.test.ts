@@ -8,10 +8,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type HostTensor, type Gpt2Config, type BartConfig, type Backend, type DecodeSession,
-  decodeModelConfig, modelParamShapes, inject, modelSites, injectedPrefillGraph, evaluate, f32, i32, greedyOrSample,
-  beamSearch, seq2seqDecoder, causalDecoder, referenceBackend,
+  type HostTensor, type Gpt2Config, type BartConfig, type Backend, type DecodeSession, decodeModelConfig, modelParamShapes, inject, modelSites, evaluate, f32, i32, seq2seqDecoder, causalDecoder, referenceBackend
 } from '@prefix-tuning/core';
+import { injectedPrefillGraph } from '@prefix-tuning/core/prefix';
+import { greedyOrSample, beamSearch } from '@prefix-tuning/core/decode';
 import { onnxBackend } from '../src/index.ts';
 import { rng } from './support.ts';
 

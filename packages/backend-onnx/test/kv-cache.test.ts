@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type HostTensor, type Gpt2Config, type CausalLmConfig, type Node, type Dim,
-  attention, concat, slice, graph, dimAdd, dimToString, matmul, reshape, decodeModelConfig, modelParamShapes, inject, modelSites,
-  causalDecoder, greedyOrSample, beamSearch, referenceBackend, appendStepGraph, f32,
+  type HostTensor, type Gpt2Config, type CausalLmConfig, type Node, type Dim, graph, decodeModelConfig, modelParamShapes, inject, modelSites, causalDecoder, referenceBackend, f32
 } from '@prefix-tuning/core';
+import { attention, concat, slice, dimAdd, dimToString, matmul, reshape } from '@prefix-tuning/core/graph';
+import { greedyOrSample, beamSearch, appendStepGraph } from '@prefix-tuning/core/decode';
 import { lowerGraph } from '../src/lower/graph.ts';
 import { onnxBackend } from '../src/index.ts';
 import { withCtx, agree, rng } from './support.ts';

@@ -11,10 +11,10 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type BartConfig, type CausalLmConfig, type ModelConfig, type HostTensor, type Executable, type Graph,
-  decodeModelConfig, paramsFromCheckpoint, parseSafetensors, toFloat32, causalLmGraph, bartGraph, bartEncoderGraph,
-  bartPrefillGraph, bartStepGraph, eosTokenIds, i32, beamSearch, greedyOrSample, seq2seqDecoder, seq2seqGenerateOptions, causalDecoder,
+  type BartConfig, type CausalLmConfig, type ModelConfig, type HostTensor, type Executable, type Graph, decodeModelConfig, paramsFromCheckpoint, parseSafetensors, toFloat32, causalLmGraph, bartGraph, eosTokenIds, i32, seq2seqDecoder, seq2seqGenerateOptions, causalDecoder
 } from '@prefix-tuning/core';
+import { bartEncoderGraph, bartPrefillGraph, bartStepGraph } from '@prefix-tuning/core/models';
+import { beamSearch, greedyOrSample } from '@prefix-tuning/core/decode';
 import { onnxBackend } from '../src/index.ts';
 import { fixturesDir } from './paths.ts';
 

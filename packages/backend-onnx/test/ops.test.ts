@@ -6,13 +6,10 @@
  */
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { type Node, graph } from '@prefix-tuning/core';
 import {
-  type Node, graph, opNames, opTable, input, param,
-  neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast,
-  add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where,
-  matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo,
-  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad, dimSub, dimMul,
-} from '@prefix-tuning/core';
+  opNames, opTable, input, param, neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast, add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where, matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo, softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym, grad, dimSub, dimMul
+} from '@prefix-tuning/core/graph';
 import { Ctx, type Tok, withCtx, agree } from './support.ts';
 import { compositeOps, loweringTable, type FusionOptions } from '../src/lower/table.ts';
 import { lowerGraph } from '../src/lower/graph.ts';

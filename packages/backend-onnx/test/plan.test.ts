@@ -9,10 +9,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import * as ort from 'onnxruntime-node';
-import {
-  type Graph, type Gpt2Config, decodeModelConfig, inject, modelSites, injectedTrainGraph, causalLmGraph, prefillGraph,
-  stepGraph, appendStepGraph, graph, input, param, matmul, reshape, softmax, reduceSum, crossEntropy, transpose, dimMul, dimEval, parseDim,
-} from '@prefix-tuning/core';
+import { type Graph, type Gpt2Config, decodeModelConfig, inject, modelSites, injectedTrainGraph, causalLmGraph, graph } from '@prefix-tuning/core';
+import { prefillGraph, stepGraph } from '@prefix-tuning/core/models';
+import { appendStepGraph } from '@prefix-tuning/core/decode';
+import { input, param, matmul, reshape, softmax, reduceSum, crossEntropy, transpose, dimMul, dimEval, parseDim } from '@prefix-tuning/core/graph';
 import { trainStepGraph } from '../../core/src/train/index.ts';
 import { lowerGraph } from '../src/lower/graph.ts';
 import { encodeModel, type OnnxDim } from '../src/onnx/model.ts';

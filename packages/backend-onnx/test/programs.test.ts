@@ -5,12 +5,10 @@
  */
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { type Node, type Dim, graph } from '@prefix-tuning/core';
 import {
-  type Node, type Dim, graph, dimToString, isConcrete, grad,
-  tanh, exp, neg, abs, add, mul, sub, div, maximum, where, less, cast,
-  matmul, reduceSum, reduceMax, reduceMean, reshape, transpose, slice, broadcastTo, concat, gather,
-  softmax, layerNorm, gelu, attention, crossEntropy, iota,
-} from '@prefix-tuning/core';
+  dimToString, isConcrete, grad, tanh, exp, neg, abs, add, mul, sub, div, maximum, where, less, cast, matmul, reduceSum, reduceMax, reduceMean, reshape, transpose, slice, broadcastTo, concat, gather, softmax, layerNorm, gelu, attention, crossEntropy, iota
+} from '@prefix-tuning/core/graph';
 import { Ctx, type Tok, withCtx, agree } from './support.ts';
 
 const tokOf = (d: Dim): Tok => (isConcrete(d) ? d : dimToString(d));

@@ -10,8 +10,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type LlamaConfig, decodeModelConfig, paramsFromCheckpoint, parseSafetensors, toFloat32, causalLmGraph, eosTokenIds, i32, greedyOrSample, causalDecoder,
+  type LlamaConfig, decodeModelConfig, paramsFromCheckpoint, parseSafetensors, toFloat32, causalLmGraph, eosTokenIds, i32, causalDecoder
 } from '@prefix-tuning/core';
+import { greedyOrSample } from '@prefix-tuning/core/decode';
 import { onnxBackend } from '../src/index.ts';
 import { fixturesDir } from './paths.ts';
 

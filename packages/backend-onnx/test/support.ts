@@ -4,10 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  type Graph, type HostTensor, type Node, type DType,
-  input, param, hostTensor, dimEval, parseDim, evaluate, graphInputs,
-} from '@prefix-tuning/core';
+import { type Graph, type HostTensor, type Node, type DType, hostTensor, evaluate } from '@prefix-tuning/core';
+import { input, param, dimEval, parseDim, graphInputs } from '@prefix-tuning/core/graph';
 import { onnxBackend, type OnnxBackendOptions } from '../src/index.ts';
 
 export type Tok = number | string;

@@ -9,9 +9,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type HostTensor, type Gpt2Config, type ParamSpec, type Backend,
-  decodeModelConfig, modelParamShapes, inject, modelSites, injectedTrainGraph, referenceBackend, f32, i32,
+  type HostTensor, type Gpt2Config, type Backend, decodeModelConfig, modelParamShapes, inject, modelSites, injectedTrainGraph, referenceBackend, f32, i32
 } from '@prefix-tuning/core';
+import { type ParamSpec } from '@prefix-tuning/core/prefix';
 import { trainStepGraph, trainState, trainInternalOutputs, trainNames, unrollTrainSteps, type AdamWConfig } from '../../core/src/train/index.ts';
 import { onnxBackend } from '../src/index.ts';
 import { rng } from './support.ts';

@@ -11,10 +11,10 @@
  */
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { type Node, graph, evaluate, f32 } from '@prefix-tuning/core';
 import {
-  type Node, graph, input, transpose, pad, slice, concat, reduceSum, reduceMax, reduceMean, argMax,
-  softmax, logSoftmax, gather, scatterAdd, reshape, sym, evaluate, f32,
-} from '@prefix-tuning/core';
+  input, transpose, pad, slice, concat, reduceSum, reduceMax, reduceMean, argMax, softmax, logSoftmax, gather, scatterAdd, reshape, sym
+} from '@prefix-tuning/core/graph';
 import { type Ctx, type Tok, withCtx, agree } from './support.ts';
 import { onnxBackend } from '../src/index.ts';
 import assert from 'node:assert/strict';

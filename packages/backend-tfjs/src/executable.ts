@@ -23,10 +23,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type CompileOptions, type Executable, type Graph, type HostTensor, type Node, type OpName, type DType, type Shape,
-  graphNodes, topoOrderUntil, bindDims, dimEval, isConcrete, shapeToString, dimToString,
-} from '@prefix-tuning/core';
+import { type CompileOptions, type Executable, type Graph, type HostTensor, type Node, type DType, type Shape } from '@prefix-tuning/core';
+import { type OpName, graphNodes, topoOrderUntil, dimEval, isConcrete, shapeToString, dimToString } from '@prefix-tuning/core/graph';
+import { bindDims } from '@prefix-tuning/core/backend';
 import { prepare } from './prepare.ts';
 import { loweringTable, fusedRules, isFused, tfDtype, lazyOps, materialize, swapsLastTwo, matmulTransposed, type LowerContext, type Lowering, type CompositeOp, type FusedRule, type BatchedMatmul } from './lower.ts';
 import { activate, type EngineInfo } from './engine.ts';

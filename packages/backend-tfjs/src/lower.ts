@@ -29,7 +29,8 @@
  * `transpose` node is a copy), and frozen weights' transposes are folded at compile time.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Node, OpName, DType, Dim, PrimitiveOp, CompositeOp } from '@prefix-tuning/core';
+import type { Node, DType, Dim } from '@prefix-tuning/core';
+import type { OpName, PrimitiveOp, CompositeOp } from '@prefix-tuning/core/graph';
 import { BATCH_MATMUL, BROADCAST, SELECT } from './kernels.ts';
 
 /** The tfjs dtype holding a core dtype. */
@@ -86,7 +87,7 @@ const bshape = (shapes: readonly (readonly number[])[]): number[] => {
 export type Lowering<K extends OpName> = (a: LowerArgs<K>) => tf.Tensor;
 
 /** Primitives and composites as core's op table divides them (a new composite needs no change here). */
-export type { PrimitiveOp, CompositeOp } from '@prefix-tuning/core';
+export type { PrimitiveOp, CompositeOp } from '@prefix-tuning/core/graph';
 
 /** A fused lowering of a composite, used where `when` holds (otherwise the composite is expanded). */
 export interface FusedRule<K extends CompositeOp> {

@@ -25,11 +25,10 @@
  *
  * The result is a new graph over core nodes (built at the rewritten nodes' own paths).
  */
+import { type Graph, type Node, type Dim, graph } from '@prefix-tuning/core';
 import {
-  type Graph, type Node, type OpName, type OpDef, type Dim,
-  graph, topoOrder, topoOrderUntil, apply, atPath, opDef, decomposition, dimMul,
-  reshape, transpose, slice, concat, matmul, dimAdd, dimSub, isConcrete, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum,
-} from '@prefix-tuning/core';
+  type OpName, type OpDef, topoOrder, topoOrderUntil, apply, atPath, opDef, decomposition, dimMul, reshape, transpose, slice, concat, matmul, dimAdd, dimSub, isConcrete, logSoftmax, logicalNot, equal, where, add, mul, neg, cast, gather, iota, reduceSum, div, maximum
+} from '@prefix-tuning/core/graph';
 
 export interface PrepareOptions {
   /** Which composites keep their node (a fused lowering exists for them); others are expanded. */

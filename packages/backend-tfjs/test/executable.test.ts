@@ -9,10 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type Executable, type HostTensor, graph, input, param, add, mul, matmul, transpose, reduceSum, cast, less, where, tanh,
-  f32, i32, hostTensor, referenceBackend,
-} from '@prefix-tuning/core';
+import { type Executable, type HostTensor, graph, f32, i32, hostTensor, referenceBackend } from '@prefix-tuning/core';
+import { input, param, add, mul, matmul, transpose, reduceSum, cast, less, where, tanh } from '@prefix-tuning/core/graph';
 import { backendOf, assertClose, tfjs } from './support.ts';
 import { tfjsBackend } from '../src/index.ts';
 

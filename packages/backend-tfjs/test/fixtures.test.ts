@@ -13,10 +13,11 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  type HostTensor, type Node, type ModelConfig, type BartConfig, type CausalLmConfig, type Injection, type GenerateOptions,
-  graph, graphParams, input, grad, causalLmGraph, bartGraph, inject, modelSites, injectedTrainGraph, injectedCausalForward,
-  injectedBartForward, shiftTokensRight, parseSafetensors, toFloat32, causalDecoder, generate, seq2seqDecoder, seq2seqGenerateOptions,
+  type HostTensor, type Node, type ModelConfig, type BartConfig, type CausalLmConfig, type Injection, type GenerateOptions, graph, causalLmGraph, bartGraph, inject, modelSites, injectedTrainGraph, parseSafetensors, toFloat32, causalDecoder, generate, seq2seqDecoder, seq2seqGenerateOptions
 } from '@prefix-tuning/core';
+import { graphParams, input, grad } from '@prefix-tuning/core/graph';
+import { injectedCausalForward, injectedBartForward } from '@prefix-tuning/core/prefix';
+import { shiftTokensRight } from '@prefix-tuning/core/models';
 import { fixturesDir, loadModelFixture, modelFixtureNames, tfjs } from './support.ts';
 
 type J = { shape: number[]; data: number[] };

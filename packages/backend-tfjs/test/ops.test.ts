@@ -9,13 +9,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { type Node, graph } from '@prefix-tuning/core';
 import {
-  type Node, graph, opNames, opTable,
-  neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast,
-  add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where,
-  matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo,
-  softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym,
-} from '@prefix-tuning/core';
+  opNames, opTable, neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast, add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where, matmul, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, reshape, transpose, broadcastTo, softmax, logSoftmax, layerNorm, rmsNorm, gelu, silu, attention, crossEntropy, iota, constant, scalar, sym
+} from '@prefix-tuning/core/graph';
 import { Ctx, type Tok, type Which, withCtx, agree } from './support.ts';
 import { loweringTable, fusedRules } from '../src/lower.ts';
 

@@ -12,13 +12,10 @@ import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle has no gradient functions; the union package registers them (for tf.grad)
 import '@tensorflow/tfjs';
+import { type Node, type Dim, graph, f32, i32, evaluate } from '@prefix-tuning/core';
 import {
-  type Node, type Dim, graph, dimToString, isConcrete, grad,
-  tanh, exp, neg, abs, sin, add, mul, sub, div, maximum, minimum, where, less, equal, cast,
-  matmul, reduceSum, reduceMax, reduceMean, argMax, reshape, transpose, slice, broadcastTo, concat, gather, pad,
-  softmax, logSoftmax, layerNorm, gelu, attention, crossEntropy, iota, f32, i32, evaluate,
-  input, graphNodes, dimSub, parseDim,
-} from '@prefix-tuning/core';
+  dimToString, isConcrete, grad, tanh, exp, neg, abs, sin, add, mul, sub, div, maximum, minimum, where, less, equal, cast, matmul, reduceSum, reduceMax, reduceMean, argMax, reshape, transpose, slice, broadcastTo, concat, gather, pad, softmax, logSoftmax, layerNorm, gelu, attention, crossEntropy, iota, input, graphNodes, dimSub, parseDim
+} from '@prefix-tuning/core/graph';
 import { prepare } from '../src/prepare.ts';
 import { isFused } from '../src/lower.ts';
 import { Ctx, type Tok, withCtx, agree, tfjs, wasm } from './support.ts';
@@ -293,7 +290,7 @@ describe("core grad on tfjs equals tfjs's own tf.grad", () => {
 
 describe('the scatterAdd lowering (gather\'s gradient) is UnsortedSegmentSum on every axis', () => {
   it('embedding gradient of a [V, D] table over a [B, T] batch equals the reference', async () => {
-    const { input: inp, param: par } = await import('@prefix-tuning/core');
+    const { input: inp, param: par } = await import('@prefix-tuning/core/graph');
     const [V, D] = [9, 3];
     const emb = par('segsum.emb', [V, D]);
     const ids = inp('segsum.ids', ['B', 'T'], 'int32');

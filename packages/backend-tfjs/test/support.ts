@@ -11,9 +11,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  type Backend, type Graph, type HostTensor,
-  evaluate, graphInputs, decodeModelConfig, parseSafetensors, toFloat32, paramsFromCheckpoint,
+  type Backend, type Graph, type HostTensor, evaluate, decodeModelConfig, parseSafetensors, toFloat32, paramsFromCheckpoint
 } from '@prefix-tuning/core';
+import { graphInputs } from '@prefix-tuning/core/graph';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
 import { tfjsBackend, type TfjsBackend, type EngineName } from '../src/index.ts';
 

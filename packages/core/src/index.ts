@@ -1,48 +1,32 @@
 /**
  * @prefix-tuning/core: a pure typed tensor graph (no tensor runtime, no files, no network).
+ *
+ * The root holds what a user of prefix-tuning needs: models from a config, variants and their
+ * injection, adapters, decoding, training, host tensors and the backend interface. The rest is
+ * under subpaths (each one module; see README.md): `/graph` (dims, shapes, IR, ops, autodiff),
+ * `/backend`, `/models`, `/prefix`, `/decode`, `/train`, `/io`.
  */
-export * from './types/dim.ts';
-export * from './types/dtype.ts';
-export * from './types/shape.ts';
-export { GraphError } from './errors.ts';
-export { type Node, type TypeInfo, withPath, currentPath, apply } from './ir/node.ts';
-export { atPath, nodeCount } from './ir/node.ts';
-export { print as printGraph, parse as parseGraph } from './ir/print.ts';
-export { build } from './ir/build.ts';
-export * from './ir/graph.ts';
-export { type OpName, type AttrsOf, opNames } from './ops/attrs.ts';
-export type { OpDef, RefTensor, RefContext } from './ops/def.ts';
-export { opTable, opDef, compositeOps, type CompositeOp, type PrimitiveOp } from './table/ops.ts';
-export { decomposition } from './table/decompose.ts';
-export { grad, gradGraph, unbroadcast } from './autodiff/grad.ts';
-export { input, param, constant, scalar, iota } from './ops/leaves.ts';
-export { neg, exp, log, tanh, erf, sqrt, rsqrt, sin, cos, recip, abs, logicalNot, cast } from './ops/unary.ts';
-export { add, sub, mul, div, maximum, minimum, pow, equal, less, lessEqual, logicalAnd, logicalOr, where } from './ops/binary.ts';
-export { matmul, mT } from './ops/matmul.ts';
-export { reduceSum, reduceMax, reduceMean, argMax } from './ops/reduce.ts';
-export { gather, scatterAdd } from './ops/gather.ts';
-export { concat, slice, pad, reshape, transpose, broadcastTo } from './ops/layout.ts';
-export { softmax, logSoftmax } from './nn/softmax.ts';
-export { layerNorm, rmsNorm } from './nn/norm.ts';
-export { gelu, silu } from './nn/activations.ts';
-export { attention, type AttentionOptions, MASK_VALUE, repeatKv } from './nn/attention.ts';
-export { crossEntropy } from './nn/loss.ts';
-export type { Backend, Executable, CompileOptions, StateSpec } from './backend/backend.ts';
-export { type HostTensor, type TypedData, hostTensor, f32, i32 } from './backend/tensor.ts';
-export { evaluate, evaluateE, referenceBackend, bindDims, EvalError, type ReferenceOptions, type Precision } from './backend/reference.ts';
-export * from './io/index.ts';
-export * from './models/index.ts';
-export * from './prefix/index.ts';
-export * from './decode/processors.ts';
-export * from './decode/search.ts';
-export * from './decode/options.ts';
-export { type Rng, rng, nextU32, split, Sampler } from './random.ts';
-export * from './loop/trainer.ts';
-export * from './loop/finite.ts';
-export * from './loop/perplexity.ts';
-export { causalDecoder, type CausalDecoder } from './decode/session.ts';
-export { appendStepGraph } from './decode/cache.ts';
-export { continuousDecoder, RowKvCache, type ContinuousDecoder, type PrefixBank, type RowRequest, type FinishReason } from './decode/continuous.ts';
-export { seq2seqDecoder, seq2seqGenerateOptions, type Seq2SeqDecoder } from './decode/seq2seq.ts';
-export * from './prefix/bart-generation.ts';
-export * from './train/index.ts';
+// graphs and values
+export { type Graph, graph, build, GraphError, type Node, type DType, type Shape, type Dim, Sampler } from './graph.ts';
+export { type Backend, type Executable, type CompileOptions, type HostTensor, hostTensor, f32, i32, evaluate, referenceBackend } from './backend/index.ts';
+// models
+export {
+  ModelConfig, type Gpt2Config, type LlamaConfig, type BartConfig, type CausalLmConfig, decodeModelConfig, supportedModelTypes, isEncoderDecoder,
+  describeModel, modelTypeName, eosTokenIds, paramsFromCheckpoint, modelParamShapes, causalLmGraph, bartGraph,
+} from './models/index.ts';
+// variants, injection and adapters
+export {
+  VariantC, type Variant, flattenVariant, type Injection, type ModelSites, inject, modelSites, injectedTrainGraph, virtualPrefixLength,
+  trainingVirtualPositions, bartVirtualPositions, hasInfix, infixLength, initialValues, initialiseInjection,
+  storedInjection, storedName, storedParams, storedActivationsGraph, storedFeeds, peftExpressible, serializeAdapter, parseAdapter,
+  type LoadedAdapter, type AdapterBytes,
+} from './prefix/index.ts';
+export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, parseSafetensors, serializeSafetensors, toFloat32, type TensorToWrite } from './io/index.ts';
+// decoding
+export {
+  generate, type GenerateOptions, type Generated, type DecodeSession, causalDecoder, type CausalDecoder, seq2seqDecoder, type Seq2SeqDecoder,
+  seq2seqGenerateOptions, continuousDecoder, type ContinuousDecoder, type PrefixBank, type GenerationConfig, decodeGenerationConfig,
+  mergeGenerationConfigs, resolveGeneration, newTokensFor, rowSeed, hasLogitsProcessors,
+} from './decode/index.ts';
+// training
+export { train, type TrainState, type Batch, parseFiniteAdapter, causalLmPerplexity, seq2seqPerplexity, type AdamWConfig } from './loop/index.ts';

@@ -7,11 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
+import { type Node, type Dim, build, GraphError } from '../src/index.ts';
 import {
-  type Node, type Dim, build, withPath, input, param, constant, iota, matmul, add, mul, where, reshape, transpose, broadcastTo, slice, pad,
-  concat, gather, scatterAdd, reduceSum, reduceMax, argMax, softmax, logSoftmax, layerNorm, rmsNorm, gelu, attention, crossEntropy,
-  cast, exp, logicalNot, equal, GraphError, sym,
-} from '../src/index.ts';
+  withPath, input, param, constant, iota, matmul, add, mul, where, reshape, transpose, broadcastTo, slice, pad, concat, gather, scatterAdd, reduceSum, reduceMax, argMax, softmax, logSoftmax, layerNorm, rmsNorm, gelu, attention, crossEntropy, cast, exp, logicalNot, equal, sym
+} from '../src/graph.ts';
 import type { DType } from '../src/types/dtype.ts';
 
 test('a shape mismatch is a Left naming the op, the operand shapes and the path in the model', () => {

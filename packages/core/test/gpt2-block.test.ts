@@ -13,7 +13,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Node, grad, graph, evaluate, input, mul, reduceSum, nodeCount, topoOrder, dimSymbols, shapeToString } from '../src/index.ts';
+import { type Node, graph, evaluate } from '../src/index.ts';
+import { grad, input, mul, reduceSum, nodeCount, topoOrder, dimSymbols, shapeToString } from '../src/graph.ts';
 import { hostTensor } from '../src/backend/tensor.ts';
 import { buildGpt2, gpt2Values } from './support/gpt2.ts';
 import { fdCheck } from './support/fd.ts';

@@ -8,12 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
+import { type Node, graph, evaluate, build, f32, i32, hostTensor, GraphError } from '../src/index.ts';
 import {
-  type Node, input, param, grad, gradGraph, unbroadcast, graph, evaluate, build, withPath, nodeCount, topoOrder, shapeToString,
-  add, sub, mul, div, pow, tanh, sin, exp, log, sqrt, rsqrt, recip, erf, neg, gelu, silu, where, reduceSum, reduceMean, matmul,
-  layerNorm, softmax, logSoftmax, concat, slice, reshape, transpose, broadcastTo, gather, argMax, cast, f32, i32, hostTensor,
-  GraphError, crossEntropy,
-} from '../src/index.ts';
+  input, param, grad, gradGraph, unbroadcast, withPath, nodeCount, topoOrder, shapeToString, add, sub, mul, div, pow, tanh, sin, exp, log, sqrt, rsqrt, recip, erf, neg, gelu, silu, where, reduceSum, reduceMean, matmul, layerNorm, softmax, logSoftmax, concat, slice, reshape, transpose, broadcastTo, gather, argMax, cast, crossEntropy
+} from '../src/graph.ts';
 import { Ctx, withCtx, rng } from './support/gen.ts';
 import { fdCheck } from './support/fd.ts';
 

@@ -9,10 +9,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  input, param, graph, topoOrder, topoOrderUntil, dce, rebuild, substitute, graphInputs, graphParams, evaluate, build, withPath,
-  add, mul, exp, matmul, reduceSum, f32, type Node,
-  causalLmGraph, renameGraph, dimToString, dimRename, dimAdd, dimMul, dimSub, sym,
-} from '../src/index.ts';
+  input, param, topoOrder, topoOrderUntil, dce, rebuild, substitute, graphInputs, graphParams, withPath, add, mul, exp, matmul, reduceSum, renameGraph, dimToString, dimRename, dimAdd, dimMul, dimSub, sym
+} from '../src/graph.ts';
+import { graph, evaluate, build, f32, type Node, causalLmGraph } from '../src/index.ts';
 import { decodeOk, randomParams } from './models/random.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

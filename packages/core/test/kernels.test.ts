@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  input, constant, scalar, iota, graph, evaluate, evaluateE, matmul, transpose, reduceSum, reduceMax, reduceMean, argMax, gather,
-  scatterAdd, concat, slice, pad, where, add, sub, mul, div, cast, erf, f32, i32, hostTensor, type Node, type HostTensor, EvalError,
-} from '../src/index.ts';
+  input, constant, scalar, iota, matmul, transpose, reduceSum, reduceMax, reduceMean, argMax, gather, scatterAdd, concat, slice, pad, where, add, sub, mul, div, cast, erf
+} from '../src/graph.ts';
+import { graph, evaluate, f32, i32, hostTensor, type Node, type HostTensor } from '../src/index.ts';
+import { evaluateE, EvalError } from '../src/backend/index.ts';
 import { erfScalar } from '../src/ops/unary.ts';
 import { rng } from './support/gen.ts';
 

@@ -10,7 +10,8 @@ import { runInNewContext } from 'node:vm';
 import * as E from 'fp-ts/lib/Either.js';
 import { internStats } from '../src/ir/node.ts';
 import { decomposition } from '../src/table/decompose.ts';
-import { build, causalLmGraph, decodeModelConfig, graphNodes, gradGraph, input, param, softmax, matmul, type Graph } from '../src/index.ts';
+import { build, causalLmGraph, decodeModelConfig, type Graph } from '../src/index.ts';
+import { graphNodes, gradGraph, input, param, softmax, matmul } from '../src/graph.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compositeOps, opDef, opNames, opTable } from '../src/index.ts';
+import { compositeOps, opDef, opNames, opTable } from '../src/graph.ts';
 import { attrCodecs } from '../src/ops/attrs.ts';
 import { cases } from './support/cases.ts';
 

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { dimEval, evaluate, graph, opNames } from '../src/index.ts';
+import { dimEval, opNames } from '../src/graph.ts';
+import { evaluate, graph } from '../src/index.ts';
 import { cases } from './support/cases.ts';
 
 for (const op of opNames) {

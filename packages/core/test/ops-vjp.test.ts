@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decomposition, evaluate, grad, graph, input, mul, opDef, opNames, reduceSum, type Node } from '../src/index.ts';
+import { decomposition, grad, input, mul, opDef, opNames, reduceSum } from '../src/graph.ts';
+import { evaluate, graph, type Node } from '../src/index.ts';
 import { hostTensor } from '../src/backend/tensor.ts';
 import { cases } from './support/cases.ts';
 import { fdCheck } from './support/fd.ts';

@@ -12,9 +12,10 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
+import { type Graph, graph } from '../src/index.ts';
 import {
-  type Graph, graph, grad, input, mul, reduceSum, scalar, constant, add, withPath, atPath, printGraph, parseGraph, opNames, matmul, param,
-} from '../src/index.ts';
+  grad, input, mul, reduceSum, scalar, constant, add, withPath, atPath, printGraph, parseGraph, opNames, matmul, param
+} from '../src/graph.ts';
 import { cases } from './support/cases.ts';
 import { buildGpt2 } from './support/gpt2.ts';
 
@@ -78,7 +79,7 @@ test('a fresh process parses the text into an equivalent graph (nothing relies o
     const here = dirname(fileURLToPath(import.meta.url));
     const script = `import { readFileSync } from 'node:fs';
       import * as E from 'fp-ts/lib/Either.js';
-      import { parseGraph, printGraph } from ${JSON.stringify(join(here, '../src/index.ts'))};
+      import { parseGraph, printGraph } from ${JSON.stringify(join(here, '../src/graph.ts'))};
       const p = parseGraph(readFileSync(${JSON.stringify(file)}, 'utf8'));
       if (E.isLeft(p)) { console.error(p.left.message); process.exit(2); }
       process.stdout.write(printGraph(p.right));`;

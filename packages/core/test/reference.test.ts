@@ -7,10 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  input, param, graph, evaluate, evaluateE, bindDims, referenceBackend, add, sub, mul, concat, reshape, iota, reduceSum, softmax, gather,
-  f32, i32, hostTensor, EvalError, dimEval, grad, cast,
-} from '../src/index.ts';
+import { input, param, add, sub, mul, concat, reshape, iota, reduceSum, softmax, gather, dimEval, grad, cast } from '../src/graph.ts';
+import { graph, evaluate, referenceBackend, f32, i32, hostTensor } from '../src/index.ts';
+import { evaluateE, bindDims, EvalError } from '../src/backend/index.ts';
 
 const left = (r: E.Either<EvalError, unknown>): string => {
   assert.ok(E.isLeft(r), 'expected a Left');

@@ -22,9 +22,9 @@
  */
 import { randomInt } from 'node:crypto';
 import * as E from 'fp-ts/lib/Either.js';
+import { beamSearch } from '@prefix-tuning/core/decode';
 import {
-  beamSearch, continuousDecoder, mergeGenerationConfigs, newTokensFor, resolveGeneration, rowSeed, virtualPrefixLength,
-  type Backend, type CausalLmConfig, type ContinuousDecoder, type GenerateOptions, type GenerationConfig,
+  continuousDecoder, mergeGenerationConfigs, newTokensFor, resolveGeneration, rowSeed, virtualPrefixLength, type Backend, type CausalLmConfig, type ContinuousDecoder, type GenerateOptions, type GenerationConfig
 } from '@prefix-tuning/core';
 import { GENERATION_ID_KEYS, maxPositions, modelGenerationConfig, prependSpace, specialIds, taskTokenizer, type LoadedModel, type SpecialIds } from '@prefix-tuning/hub';
 import { buildDecoderPrompt } from '@prefix-tuning/tasks';

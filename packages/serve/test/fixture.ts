@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { serializeAdapterWeights } from '@prefix-tuning/core';
+import { serializeAdapterWeights } from '@prefix-tuning/core/io';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
 import { loadModel } from '@prefix-tuning/hub';
 import { createServer, type Server, type ServeOptions } from '../src/index.ts';

@@ -7,7 +7,7 @@
  * `ids [B,T]`) and combined with int64 arithmetic for derived dims. Each is emitted once.
  */
 import type { Dim, DType, Shape } from '@prefix-tuning/core';
-import { dimToString, isConcrete } from '@prefix-tuning/core';
+import { dimToString, isConcrete } from '@prefix-tuning/core/graph';
 import { attr, type OnnxAttr, type OnnxData, type OnnxDType, type OnnxNode, type OnnxTensor } from '../onnx/model.ts';
 
 /** Where a symbol's runtime value can be read: axis `axis` of graph input `input`. */

@@ -4,8 +4,9 @@
  * keep the core graph's output names, and symbolic dims become dim_params named by their
  * printed key (`B`, `T`, `P+T`), so one model serves every batch size and length.
  */
-import type { Graph, HostTensor, Node, OpName, Shape } from '@prefix-tuning/core';
-import { dimToString, graphNodes, isConcrete, shapeToString, dimEq, opDef, decomposition } from '@prefix-tuning/core';
+import type { Graph, HostTensor, Node, Shape } from '@prefix-tuning/core';
+import type { OpName } from '@prefix-tuning/core/graph';
+import { dimToString, graphNodes, isConcrete, shapeToString, dimEq, opDef, decomposition } from '@prefix-tuning/core/graph';
 import { type OnnxModel, type OnnxValueInfo, type OnnxDim, type OnnxData } from '../onnx/model.ts';
 import { Emitter, type DimSource } from './emitter.ts';
 import { loweringTable, defaultFusions, viaDecomposition, type FusionOptions, type LValue, type LowerContext, type Lowering, type LowerArgs, type CompositeOp } from './table.ts';

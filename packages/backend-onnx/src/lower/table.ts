@@ -11,8 +11,11 @@
  * broadcasts like NumPy); every other op materialises it with `Expand` first. So a causal
  * mask or a gradient's broadcast never allocates a [B,H,T,T] tensor it does not need.
  */
-import type { Node, OpName, Shape, Dim, PrimitiveOp, CompositeOp } from '@prefix-tuning/core';
-import { broadcastShapes, broadcastTo, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, mul, reshape, slice } from '@prefix-tuning/core';
+import type { Node, Shape, Dim } from '@prefix-tuning/core';
+import type { OpName, PrimitiveOp, CompositeOp } from '@prefix-tuning/core/graph';
+import {
+  broadcastShapes, broadcastTo, dimAdd, dimEq, dimMul, dimSub, isConcrete, decomposition, logSoftmax, matmul, mul, reshape, slice
+} from '@prefix-tuning/core/graph';
 import { attr, onnxDTypeCode } from '../onnx/model.ts';
 import type { Emitter } from './emitter.ts';
 
@@ -58,8 +61,8 @@ export interface LowerContext {
 }
 
 /** Primitives and composites as core's op table divides them (a new composite needs no change here). */
-export type { PrimitiveOp, CompositeOp } from '@prefix-tuning/core';
-export { compositeOps } from '@prefix-tuning/core';
+export type { PrimitiveOp, CompositeOp } from '@prefix-tuning/core/graph';
+export { compositeOps } from '@prefix-tuning/core/graph';
 
 export type LoweringTable = { readonly [K in PrimitiveOp]: Lowering<K> } & { readonly [K in CompositeOp]?: Lowering<K> };
 

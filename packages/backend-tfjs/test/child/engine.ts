@@ -3,7 +3,8 @@
  * by argv[2] (a JSON TfjsBackendOptions, with `log: "capture"` meaning a capturing function),
  * runs a small graph and prints one JSON line to stdout with what happened.
  */
-import { graph, input, param, matmul, add, tanh, f32 } from '@prefix-tuning/core';
+import { graph, f32 } from '@prefix-tuning/core';
+import { input, param, matmul, add, tanh } from '@prefix-tuning/core/graph';
 import { tfjsBackend } from '../../src/index.ts';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;

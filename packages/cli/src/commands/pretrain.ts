@@ -18,10 +18,11 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
+import { asGpt2Config } from '@prefix-tuning/core/models';
 import {
-  asGpt2Config, causalLmGraph, decodeModelConfig, modelParamShapes, trainStepGraph, trainState, trainInternalOutputs, trainNames,
-  type AdamWConfig, type Gpt2Config, type HostTensor, type TrainState,
+  causalLmGraph, decodeModelConfig, modelParamShapes, type AdamWConfig, type Gpt2Config, type HostTensor, type TrainState
 } from '@prefix-tuning/core';
+import { trainStepGraph, trainState, trainInternalOutputs, trainNames } from '@prefix-tuning/core/train';
 import { loadModel, loadTokenizer, writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { claimRunDir } from '../run/lock.ts';

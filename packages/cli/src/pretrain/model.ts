@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { checkpointPrefix, serializeSafetensors, type HostTensor, type Gpt2Config, type TensorToWrite } from '@prefix-tuning/core';
+import { checkpointPrefix } from '@prefix-tuning/core/models';
+import { serializeSafetensors, type HostTensor, type Gpt2Config, type TensorToWrite } from '@prefix-tuning/core';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 
 /** Architecture presets (vocabulary size and EOS come from the tokenizer). */
@@ -19,7 +20,7 @@ export const PRESETS: Readonly<Record<string, { n_embd: number; n_layer: number;
 };
 
 /** GPT-2's config.json and initialisation are the model's own (core `models/gpt2.ts`). */
-export { gpt2ConfigJson, initGpt2Params } from '@prefix-tuning/core';
+export { gpt2ConfigJson, initGpt2Params } from '@prefix-tuning/core/models';
 
 /** Whether AdamW decays this parameter (not biases, norms or position embeddings: nanoGPT's choice is 2-D weights). */
 export const decays = (name: string, shape: readonly number[]): boolean => shape.length >= 2 && !/ln_\d|ln_f/.test(name);
@@ -53,4 +54,4 @@ export const exportModel = async (
 };
 
 /** Perplexity helpers live in core (`loop/perplexity.ts`); re-exported for the pretraining command. */
-export { compileLossSum, nllOfWindows, windows } from '@prefix-tuning/core';
+export { compileLossSum, nllOfWindows, windows } from '@prefix-tuning/core/train';

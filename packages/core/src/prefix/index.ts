@@ -14,3 +14,4 @@ export {
 } from './graphs.ts';
 export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';
 export * from './export.ts';
+export * from './bart-generation.ts';

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeGenerationConfig, mergeGenerationConfigs, newTokensFor, resolveGeneration, generationKeys, type GenerationConfig } from '../../src/index.ts';
+import { decodeGenerationConfig, mergeGenerationConfigs, newTokensFor, resolveGeneration, type GenerationConfig } from '../../src/index.ts';
+import { generationKeys } from '../../src/decode/index.ts';
 
 const right = <A>(e: E.Either<string, A>): A => {
   if (E.isLeft(e)) assert.fail(e.left);

@@ -3,7 +3,8 @@
  * evaluator: for a node `out` and a random cotangent R, L = sum(out * R); the gradient of L
  * w.r.t. each leaf from `grad` must match (L(x + h e_i) - L(x - h e_i)) / 2h.
  */
-import { grad, graph, input, mul, reduceSum, type Node, evaluate } from '../../src/index.ts';
+import { grad, input, mul, reduceSum } from '../../src/graph.ts';
+import { graph, type Node, evaluate } from '../../src/index.ts';
 import { hostTensor, type HostTensor } from '../../src/backend/tensor.ts';
 import { rng } from './gen.ts';
 

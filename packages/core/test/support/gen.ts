@@ -4,7 +4,8 @@
  * with seeded random float64 values.
  */
 import fc from 'fast-check';
-import { input, param, type Node, dimEval, parseDim } from '../../src/index.ts';
+import { input, param, dimEval, parseDim } from '../../src/graph.ts';
+import { type Node } from '../../src/index.ts';
 import type { DType } from '../../src/types/dtype.ts';
 import { hostTensor, type HostTensor } from '../../src/backend/tensor.ts';
 

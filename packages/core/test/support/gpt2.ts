@@ -4,9 +4,8 @@
  * -> c_proj -> residual -> ln_2 -> MLP with tanh GELU -> residual. Batch `B`, sequence `T`
  * and past length `P` are symbolic; parameter names follow Hugging Face's GPT-2 keys.
  */
-import {
-  type Node, input, param, withPath, layerNorm, matmul, add, slice, reshape, transpose, concat, attention, gelu,
-} from '../../src/index.ts';
+import { type Node } from '../../src/index.ts';
+import { input, param, withPath, layerNorm, matmul, add, slice, reshape, transpose, concat, attention, gelu } from '../../src/graph.ts';
 import { hostTensor, type HostTensor } from '../../src/backend/tensor.ts';
 import { rng } from './gen.ts';
 

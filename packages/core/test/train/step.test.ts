@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
-import { input, param, matmul, sub, mul, reduceSum, reduceMean, graph, build, GraphError } from '../../src/index.ts';
+import { input, param, matmul, sub, mul, reduceSum, reduceMean } from '../../src/graph.ts';
+import { graph, build, GraphError } from '../../src/index.ts';
 import { evaluate, referenceBackend } from '../../src/backend/reference.ts';
 import { f32, type HostTensor } from '../../src/backend/tensor.ts';
 import {
