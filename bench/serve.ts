@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  continuousDecoder, decodeModelConfig, parseAdapter, storedInjection, modelSites, type Gpt2Config, type CausalLmConfig
+  causalPlan, continuousDecoder, decodeModelConfig, parseAdapter, storedInjection, modelSites, type Gpt2Config, type CausalLmConfig
 } from '../packages/core/src/index.ts';
 import { serializeAdapterWeights } from '../packages/core/src/io/index.ts';
 import { onnxBackend } from '../packages/backend-onnx/src/index.ts';
@@ -184,7 +184,7 @@ const offline = async (model: string, adapters: string, ids: readonly string[], 
   const dec = await continuousDecoder(backend, cfg, m.right.params, { maxRows });
   const sites = modelSites(cfg);
   const first = readAdapter(ids[0]!);
-  const bank = await dec.bank(storedInjection(sites, first.variant, ids.length), ids.length);
+  const bank = await dec.bank(causalPlan(cfg, storedInjection(sites, first.variant, ids.length)), ids.length);
   for (const [i, id] of ids.entries()) await bank.set(i, readAdapter(id).params);
   const encode = buildDecoderPrompt(ok(taskTokenizer(m.right)), { prependSpace: prependSpace(cfg) });
   let mixedTokens = 0;

@@ -19,12 +19,12 @@ export {
   VariantC, type Variant, flattenVariant, type Injection, type ModelSites, inject, modelSites, injectedTrainGraph, virtualPrefixLength,
   trainingVirtualPositions, bartVirtualPositions, hasInfix, infixLength, initialValues, initialiseInjection,
   storedInjection, storedName, storedParams, storedActivationsGraph, storedFeeds, peftExpressible, serializeAdapter, parseAdapter,
-  type LoadedAdapter, type AdapterBytes,
+  type LoadedAdapter, type AdapterBytes, causalDecoder, seq2seqDecoder, causalPlan,
 } from './prefix/index.ts';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, parseSafetensors, serializeSafetensors, toFloat32, type TensorToWrite } from './io/index.ts';
 // decoding
 export {
-  generate, type GenerateOptions, type Generated, type DecodeSession, causalDecoder, type CausalDecoder, seq2seqDecoder, type Seq2SeqDecoder,
+  generate, type GenerateOptions, type Generated, type DecodeSession, type CausalDecoder, type Seq2SeqDecoder,
   seq2seqGenerateOptions, continuousDecoder, type ContinuousDecoder, type PrefixBank, type GenerationConfig, decodeGenerationConfig,
   mergeGenerationConfigs, resolveGeneration, newTokensFor, rowSeed, hasLogitsProcessors,
 } from './decode/index.ts';

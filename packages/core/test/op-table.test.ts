@@ -24,13 +24,15 @@ test('compositeOps (what the backends fuse or expand) is exactly the ops whose r
   assert.deepEqual([...compositeOps].sort(), opNames.filter((n) => opDef(n).kind === 'composite').sort());
 });
 
-test('layers point one way: ops/ imports nothing from nn/ or table/, nn/ nothing from table/', () => {
+test('layers point one way: ops/ imports nothing from nn/ or table/, nn/ nothing from table/, decode/ nothing from prefix/', () => {
   const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
   const imports = (dir: string) =>
     readdirSync(join(src, dir)).filter((f) => f.endsWith('.ts')).flatMap((f) =>
       [...readFileSync(join(src, dir, f), 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gms)].map((m) => `${dir}/${f} -> ${m[1]}`));
-  const ops = imports('ops'), nn = imports('nn');
-  assert.ok(ops.length > 10 && nn.length > 10, 'the import scan found the files');
+  const ops = imports('ops'), nn = imports('nn'), decode = imports('decode');
+  assert.ok(ops.length > 10 && nn.length > 10 && decode.length > 10, 'the import scan found the files');
+  // decoding takes its prefill/encoder graphs and geometry as values (decode/plan.ts); prefix/ builds them from an injection
+  assert.deepEqual(decode.filter((l) => /\.\.\/prefix\//.test(l.split(' -> ')[1]!)), []);
   assert.deepEqual(ops.filter((l) => /'?\.\.\/(nn|table)\//.test(l.split(' -> ')[1]!)), []);
   assert.deepEqual(nn.filter((l) => /\.\.\/table\//.test(l.split(' -> ')[1]!)), []);
 });

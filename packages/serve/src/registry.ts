@@ -11,8 +11,8 @@ import { join, sep } from 'node:path';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  parseFiniteAdapter, storedInjection, storedName, modelSites, hasInfix, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE,
-  type ContinuousDecoder, type PrefixBank, type ModelConfig, type Injection, type Variant, type HostTensor,
+  causalPlan, parseFiniteAdapter, storedInjection, storedName, modelSites, hasInfix, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE,
+  type ContinuousDecoder, type PrefixBank, type CausalLmConfig, type Injection, type Variant, type HostTensor,
 } from '@prefix-tuning/core';
 import { checkAdapterBase, readBytes, readJson } from '@prefix-tuning/hub';
 import { badRequest, notFound, type ApiError } from './errors.ts';
@@ -52,7 +52,7 @@ export interface Registry {
 
 export const makeRegistry = (opts: {
   readonly root: string;
-  readonly config: ModelConfig;
+  readonly config: CausalLmConfig;
   readonly decoder: ContinuousDecoder;
   readonly maxResident: number;
   readonly virtualOf: (inj: Injection) => number;
@@ -113,7 +113,7 @@ export const makeRegistry = (opts: {
     const key = JSON.stringify(a.right.variant satisfies Variant);
     let b = banks.get(key);
     if (b === undefined) {
-      b = { bank: opts.decoder.bank(storedInjection(sites, a.right.variant, opts.maxResident), opts.maxResident), used: new Set() };
+      b = { bank: opts.decoder.bank(causalPlan(opts.config, storedInjection(sites, a.right.variant, opts.maxResident)), opts.maxResident), used: new Set() };
       banks.set(key, b);
     }
     const bank = await b.bank;

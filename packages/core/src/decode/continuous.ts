@@ -24,8 +24,7 @@ import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import type { CausalLmConfig } from '../models/config.ts';
 import { prefillGraph, causalLmKvGeometry } from '../models/causal.ts';
-import type { Injection } from '../prefix/inject.ts';
-import { injectedPrefillGraph, virtualPrefixLength, hasInfix } from '../prefix/graphs.ts';
+import type { CausalPlan } from './plan.ts';
 import { Sampler } from '../random.ts';
 import { appendStepGraph } from './cache.ts';
 import { chooseToken, type DecodeSession, type GenerateOptions } from './search.ts';
@@ -196,12 +195,12 @@ export class RowKvCache {
 }
 
 /**
- * A prefix bank: `users` slots of one stored injection (every slot the same variant geometry),
- * each holding one adapter's stored activations.
+ * A prefix bank: `users` slots of one stored variant (every slot the same geometry), each
+ * holding one adapter's stored activations.
  */
 export interface PrefixBank {
-  /** The stored injection with `users` slots (`storedInjection(sites, variant, users)`). */
-  readonly injection: Injection;
+  /** The plan of the stored injection with `users` slots (`causalPlan(cfg, storedInjection(sites, variant, users))`). */
+  readonly plan: CausalPlan;
   readonly users: number;
   /** Puts an adapter's stored parameters (`LoadedAdapter.params`, shapes without the [U]) into a slot. */
   set(slot: number, params: Readonly<Record<string, HostTensor>>): Promise<void>;
@@ -242,8 +241,8 @@ interface Row {
 }
 
 export interface ContinuousDecoder {
-  /** A bank of `users` slots for `injection`'s geometry (`storedInjection(sites, variant, users)`). */
-  bank(injection: Injection, users: number): Promise<PrefixBank>;
+  /** A bank of `users` slots for a stored variant's plan (`causalPlan(cfg, storedInjection(sites, variant, users))`). */
+  bank(plan: CausalPlan, users: number): Promise<PrefixBank>;
   /** Queues a row; it joins the batch at the next step (rows beyond `maxRows` wait). */
   add(req: RowRequest): void;
   /** One step of the loop; resolves to the number of rows running or waiting after it. */
@@ -286,8 +285,7 @@ export const continuousDecoder = async (
   const prefill = async (prompts: readonly (readonly number[])[], prefix: RowRequest['prefix'] | undefined, repeat = 1) => {
     const entry = prefix ? bankOf(prefix.bank) : undefined;
     if (prefix && !entry) throw new Error('continuousDecoder: a row names a bank of another decoder');
-    const inj = prefix?.bank.injection;
-    const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
+    const virtual = prefix?.bank.plan.virtual ?? 0;
     const R = prompts.length * repeat;
     const T0 = Math.max(1, ...prompts.map((p) => p.length));
     const ids = new Int32Array(R * T0).fill(pad);
@@ -358,24 +356,24 @@ export const continuousDecoder = async (
   };
 
   return {
-    async bank(injection, users) {
+    async bank(plan, users) {
       if (!Number.isInteger(users) || users < 1) throw new Error(`bank: users must be a positive integer, got ${users}`);
-      if (injection.users !== users) throw new Error(`bank: the injection has ${injection.users} users, the bank ${users} (use storedInjection(sites, variant, ${users}))`);
-      if (injection.mode !== 'stored') throw new Error("bank: the injection must read stored activations (mode 'stored')");
-      if (hasInfix(injection)) throw new Error('bank: infix variants are not served by the continuous batch (their prompts are split around the infix)');
+      if (plan.users !== users) throw new Error(`bank: the injection has ${plan.users} users, the bank ${users} (use storedInjection(sites, variant, ${users}))`);
+      if (!plan.stored) throw new Error("bank: the injection must read stored activations (mode 'stored')");
+      if (plan.infix > 0) throw new Error('bank: infix variants are not served by the continuous batch (their prompts are split around the infix)');
       const state: Record<string, { init: HostTensor }> = {};
       const host: Record<string, Float32Array> = {};
-      for (const p of injection.trainable) {
+      for (const p of plan.params) {
         const n = p.shape.reduce((a, b) => a * b, 1);
         host[p.name] = new Float32Array(n);
         state[p.name] = { init: { dtype: 'float32', shape: [...p.shape], data: host[p.name]! } };
       }
-      const exe = await backend.compile(injectedPrefillGraph(cfg, injection), { params, state });
+      const exe = await backend.compile(plan.prefill, { params, state });
       const bank: PrefixBank = {
-        injection, users,
+        plan, users,
         async set(slot, ps) {
           if (!Number.isInteger(slot) || slot < 0 || slot >= users) throw new Error(`bank.set: slot ${slot} outside [0, ${users})`);
-          for (const p of injection.trainable) {
+          for (const p of plan.params) {
             const v = ps[p.name];
             const per = p.shape.slice(1);
             if (!v || v.shape.join() !== per.join()) throw new Error(`bank.set: '${p.name}' must be [${per}], got ${v ? `[${v.shape}]` : 'nothing'}`);

@@ -6,7 +6,8 @@
 export * from './processors.ts';
 export * from './search.ts';
 export * from './options.ts';
-export { causalDecoder, type CausalDecoder } from './session.ts';
+export { causalSession, type CausalDecoder, type StartOptions } from './session.ts';
+export type { CausalPlan, Seq2SeqPlan, PlanParam } from './plan.ts';
 export { appendStepGraph } from './cache.ts';
 export { continuousDecoder, RowKvCache, type ContinuousDecoder, type PrefixBank, type RowRequest, type FinishReason } from './continuous.ts';
-export { seq2seqDecoder, seq2seqGenerateOptions, type Seq2SeqDecoder } from './seq2seq.ts';
+export { seq2seqSession, seq2seqGenerateOptions, type Seq2SeqDecoder } from './seq2seq.ts';

@@ -6,8 +6,8 @@
  * (reordered for beams) and the cross-attention cache computed once by the prefill.
  *
  * Three graphs are compiled once: the encoder, the decoder prefill and `bartStepGraph`. With
- * an injection, the encoder and the prefill are the variant's (`injectedBartEncoderGraph`,
- * `injectedBartPrefillGraph`: the training graph's activations), and the prefixes sit in the
+ * a variant, the encoder and the prefill are the plan's (prefix/ builds them from the
+ * injection: the training graph's activations), and the prefixes sit in the
  * caches, so the step graph is the model's own. Sources of different lengths are right-padded
  * (the encoder's positions do not depend on padding), and each row may carry its own prefix
  * from a bank.
@@ -17,8 +17,7 @@ import type { HostTensor } from '../backend/tensor.ts';
 import { graphInputs } from '../ir/graph.ts';
 import { type BartConfig, eosTokenIds } from '../models/config.ts';
 import { bartEncoderGraph, bartPrefillGraph, bartStepGraph } from '../models/seq2seq.ts';
-import type { Injection } from '../prefix/inject.ts';
-import { injectedBartEncoderGraph, injectedBartPrefillGraph } from '../prefix/bart-generation.ts';
+import type { Seq2SeqPlan } from './plan.ts';
 import type { DecodeSession, GenerateOptions } from './search.ts';
 
 export interface Seq2SeqDecoder {
@@ -61,12 +60,13 @@ export const seq2seqGenerateOptions = (cfg: BartConfig): Pick<GenerateOptions, '
 
 /**
  * Compiles the encoder, prefill and step graphs of `cfg` with `params` (model weights, and the
- * injection's parameters when `inj` is given: a stored adapter or training-mode params).
+ * variant's parameters when `plan` is given: see prefix/'s `seq2seqDecoder`, which makes the
+ * plan from an injection).
  */
-export const seq2seqDecoder = async (backend: Backend, cfg: BartConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<Seq2SeqDecoder> => {
-  if (inj?.dropoutInputs) throw new Error('seq2seqDecoder: the injection takes dropout masks (inject without `dropout` for generation)');
-  const encGraph = inj ? injectedBartEncoderGraph(cfg, inj) : bartEncoderGraph(cfg);
-  const preGraph = inj ? injectedBartPrefillGraph(cfg, inj) : bartPrefillGraph(cfg);
+export const seq2seqSession = async (backend: Backend, cfg: BartConfig, params: Readonly<Record<string, HostTensor>>, plan?: Seq2SeqPlan): Promise<Seq2SeqDecoder> => {
+  if (plan?.dropout) throw new Error('seq2seqDecoder: the injection takes dropout masks (inject without `dropout` for generation)');
+  const encGraph = plan ? plan.encoder : bartEncoderGraph(cfg);
+  const preGraph = plan ? plan.prefill : bartPrefillGraph(cfg);
   const takesUsers = (g: typeof encGraph) => graphInputs(g).some((n) => n.attrs.name === 'user_ids');
   const [encUsers, preUsers] = [takesUsers(encGraph), takesUsers(preGraph)];
   const enc: Executable = await backend.compile(encGraph, { params });
@@ -75,7 +75,7 @@ export const seq2seqDecoder = async (backend: Backend, cfg: BartConfig, params: 
   const L = cfg.decoder_layers;
   const V = cfg.vocab_size;
   const start = cfg.decoder_start_token_id ?? 2;
-  const bank = inj !== undefined && inj.users > 0;
+  const bank = (plan?.users ?? 0) > 0;
   return {
     decoderPrompt: [start],
     async start(sources, opts = {}) {

@@ -11,8 +11,7 @@ import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import type { CausalLmConfig } from '../models/config.ts';
 import { prefillGraph, causalLmKvGeometry } from '../models/causal.ts';
-import { type Injection } from '../prefix/inject.ts';
-import { injectedPrefillGraph, virtualPrefixLength, hasInfix, infixLength, kvLengths } from '../prefix/graphs.ts';
+import type { CausalPlan } from './plan.ts';
 import type { DecodeSession } from './search.ts';
 import { appendStepGraph, greedyStepsGraph, KvCache } from './cache.ts';
 
@@ -46,10 +45,11 @@ const i32 = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 
 
 /**
  * Compiles the prefill and step graphs of `cfg` with `params` (model weights, and the
- * injection's parameters when `inj` is given: a stored adapter or training-mode params).
+ * variant's parameters when `plan` is given: see prefix/'s `causalDecoder`, which makes the plan
+ * from an injection).
  */
-export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, inj?: Injection): Promise<CausalDecoder> => {
-  const pre: Executable = await backend.compile(inj ? injectedPrefillGraph(cfg, inj) : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
+export const causalSession = async (backend: Backend, cfg: CausalLmConfig, params: Readonly<Record<string, HostTensor>>, plan?: CausalPlan): Promise<CausalDecoder> => {
+  const pre: Executable = await backend.compile(plan ? plan.prefill : prefillGraph(cfg, { attentionMask: true, positionIds: true }), { params });
   const step: Executable = await backend.compile(appendStepGraph(cfg), { params, repeated: true });
   // greedyStepsGraph executables by tokens per run, compiled when first asked for
   const greedy = new Map<number, Promise<Executable>>();
@@ -60,10 +60,11 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
   };
   const geo = causalLmKvGeometry(cfg);
   const L = geo.layers;
-  const virtual = inj ? virtualPrefixLength(cfg, inj) : 0;
-  const infix = inj !== undefined && hasInfix(inj);
-  const infixAt = inj ? kvLengths(inj, 'infix') : new Map<number, number>();
-  const I = inj ? infixLength(inj) : 0;
+  const virtual = plan?.virtual ?? 0;
+  const I = plan?.infix ?? 0;
+  const infix = I > 0;
+  const infixAt = plan?.infixAt ?? new Map<number, number>();
+  const users = plan?.users ?? 0;
   const V = cfg.vocab_size;
   // rows stop at their own limits while the batch goes on: a finished row's filler steps may pass
   // the learned positions' end, so its (discarded) positions stay at the last row of the table
@@ -73,7 +74,7 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
     async start(prompts, opts = {}) {
       const K = opts.beams ?? 1;
       const R = prompts.length * K;
-      if (inj && inj.users > 0 && opts.userIds?.length !== prompts.length) throw new Error('a prefix bank needs one user id per prompt');
+      if (users > 0 && opts.userIds?.length !== prompts.length) throw new Error('a prefix bank needs one user id per prompt');
       if (infix && opts.sources?.length !== prompts.length) throw new Error('an infix variant needs one source per prompt (start(targets, { sources }))');
       if (!infix && opts.sources !== undefined) throw new Error('sources are for infix variants; put the source in the prompt');
       // infix: sources right-padded (as in training); each row's target follows its own source
@@ -107,7 +108,7 @@ export const causalDecoder = async (backend: Backend, cfg: CausalLmConfig, param
       });
       const feeds: Record<string, HostTensor> = { input_ids: i32([R, T0], ids), attention_mask: i32([R, T0], mask), position_ids: i32([R, T0], pos) };
       if (infix) Object.assign(feeds, { source_ids: i32([R, S], srcIds), source_mask: i32([R, S], srcMask) });
-      if (inj && inj.users > 0) feeds['user_ids'] = i32([R], opts.userIds!.flatMap((u) => Array<number>(K).fill(u)));
+      if (users > 0) feeds['user_ids'] = i32([R], opts.userIds!.flatMap((u) => Array<number>(K).fill(u)));
       const out = await pre.run(feeds);
       let logits = out['logits']!.data as Float32Array;
       // per-layer cache masks: [prefix; virtual embeddings] always visible, then (infix) the

@@ -15,3 +15,4 @@ export {
 export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';
 export * from './export.ts';
 export * from './bart-generation.ts';
+export { causalPlan, seq2seqPlan, causalDecoder, seq2seqDecoder } from './decoding.ts';

@@ -13,8 +13,9 @@ import type { HostTensor } from '../../src/backend/tensor.ts';
 import type { CausalLmConfig } from '../../src/models/index.ts';
 import { modelSites } from '../../src/prefix/graphs.ts';
 import { storedInjection } from '../../src/prefix/export.ts';
+import { causalPlan } from '../../src/prefix/decoding.ts';
 import type { Variant } from '../../src/prefix/variant.ts';
-import { causalDecoder } from '../../src/decode/session.ts';
+import { causalDecoder } from '../../src/prefix/decoding.ts';
 import { beamSearch, greedyOrSample } from '../../src/decode/search.ts';
 import { continuousDecoder, type FinishReason } from '../../src/decode/continuous.ts';
 import { gpt2Json, llamaJson, decodeOk, randomParams, prng, randomIds } from '../models/random.ts';
@@ -42,7 +43,7 @@ test('continuous batch: every row gets its tokens decoded alone (adapters from a
       const prompts = reqs.map((r) => randomIds(rnd, 1, r.len, cfg.vocab_size));
       const eos = [Math.floor(rnd() * cfg.vocab_size)];
       const dec = await continuousDecoder(backend, cfg, params, { maxRows });
-      const bank = await dec.bank(storedInjection(sites, variant, 3), 3);
+      const bank = await dec.bank(causalPlan(cfg, storedInjection(sites, variant, 3)), 3);
       for (const [a, ps] of adapters.entries()) await bank.set(a, ps);
       const got = reqs.map(() => ({ tokens: [] as number[], reason: undefined as FinishReason | undefined }));
       const add = (i: number) => {
@@ -118,7 +119,7 @@ test('session + beam search over a bank slot = causalDecoder + beam search with 
   const single = storedInjection(sites, variant);
   const adapter = randomStored(single.trainable, 7);
   const dec = await continuousDecoder(backend, cfg, params, { maxRows: 4 });
-  const bank = await dec.bank(storedInjection(sites, variant, 2), 2);
+  const bank = await dec.bank(causalPlan(cfg, storedInjection(sites, variant, 2)), 2);
   await bank.set(1, adapter);
   const prompt = [[3, 4, 5]];
   const o = { maxNewTokens: 6, numBeams: 3, eosTokenIds: [2], lengthPenalty: 0.7 };

@@ -13,7 +13,7 @@ import type { CausalLmConfig } from '../../src/models/index.ts';
 import { inject } from '../../src/prefix/inject.ts';
 import { modelSites } from '../../src/prefix/graphs.ts';
 import type { Variant } from '../../src/prefix/variant.ts';
-import { causalDecoder } from '../../src/decode/session.ts';
+import { causalDecoder } from '../../src/prefix/decoding.ts';
 import { greedyOrSample, type DecodeSession } from '../../src/decode/search.ts';
 import { greedyStepsGraph } from '../../src/decode/cache.ts';
 import { gpt2Json, llamaJson, decodeOk, randomParams, prng, randomIds } from '../models/random.ts';

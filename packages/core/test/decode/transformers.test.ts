@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import { referenceBackend } from '../../src/backend/reference.ts';
 import { decodeModelConfig, paramsFromCheckpoint, eosTokenIds, type CausalLmConfig } from '../../src/models/index.ts';
-import { causalDecoder } from '../../src/decode/session.ts';
+import { causalDecoder } from '../../src/prefix/decoding.ts';
 import { generate } from '../../src/decode/search.ts';
 import { hfOptions } from './hf.ts';
 import { fixtureNames, loadFixture } from '../models/fixtures.ts';

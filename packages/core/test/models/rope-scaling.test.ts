@@ -15,7 +15,7 @@ import { evaluate, referenceBackend } from '../../src/backend/reference.ts';
 import { i32 } from '../../src/backend/tensor.ts';
 import { decodeModelConfig, paramsFromCheckpoint, causalLmGraph, eosTokenIds, type LlamaConfig } from '../../src/models/index.ts';
 import { scaledInvFreq, ropeInvFreq } from '../../src/models/llama.ts';
-import { causalDecoder } from '../../src/decode/session.ts';
+import { causalDecoder } from '../../src/prefix/decoding.ts';
 import { greedyOrSample } from '../../src/decode/search.ts';
 import { maxAbsDiff, readCheckpoint, repoRoot } from './fixtures.ts';
 

@@ -16,7 +16,7 @@ import { causalLmForward, type CausalLmConfig } from '../../src/models/index.ts'
 import { inject } from '../../src/prefix/inject.ts';
 import { injectedCausalForward, modelSites } from '../../src/prefix/graphs.ts';
 import type { Variant } from '../../src/prefix/variant.ts';
-import { causalDecoder } from '../../src/decode/session.ts';
+import { causalDecoder } from '../../src/prefix/decoding.ts';
 import { greedyOrSample } from '../../src/decode/search.ts';
 import { gpt2Json, llamaJson, decodeOk, randomParams, prng, randomIds } from '../models/random.ts';
 

@@ -25,7 +25,8 @@ import { injectedBartForward, injectedTrainGraph, modelSites } from '../../src/p
 import { initialValues } from '../../src/prefix/init.ts';
 import { parseAdapter, peftExpressible, serializeAdapter, storedParams } from '../../src/prefix/export.ts';
 import { parseAdapterConfig } from '../../src/io/peft.ts';
-import { seq2seqDecoder, seq2seqGenerateOptions } from '../../src/decode/seq2seq.ts';
+import { seq2seqGenerateOptions } from '../../src/decode/seq2seq.ts';
+import { seq2seqDecoder } from '../../src/prefix/decoding.ts';
 import { generate } from '../../src/decode/search.ts';
 import { train } from '../../src/loop/trainer.ts';
 import { hfOptions } from '../decode/hf.ts';

@@ -14,7 +14,7 @@ import { graph, graphParams } from '../../src/ir/graph.ts';
 import type { Node } from '../../src/ir/node.ts';
 import { grad } from '../../src/autodiff/grad.ts';
 import { evaluate, referenceBackend } from '../../src/backend/reference.ts';
-import { causalDecoder } from '../../src/decode/session.ts';
+import { causalDecoder } from '../../src/prefix/decoding.ts';
 import { generate } from '../../src/decode/search.ts';
 import { hfOptions } from '../decode/hf.ts';
 import type { HostTensor } from '../../src/backend/tensor.ts';
