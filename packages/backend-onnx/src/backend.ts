@@ -155,12 +155,15 @@ class OnnxExecutable implements Executable {
   ) {
     this.inputNames = new Set(lowered.inputs.map((i) => i.name));
     this.outputNames = new Set(lowered.outputs.map((o) => o.name));
+    this.onnxNames = new Map(lowered.outputs.map((o) => [o.name, o.onnxName]));
     this.updates = new Set(stateNext.values());
   }
 
   // fixed at compile time, looked up at every run
   private readonly inputNames: ReadonlySet<string>;
   private readonly outputNames: ReadonlySet<string>;
+  /** The ONNX value of each graph output (its own name unless that is a leaf's). */
+  private readonly onnxNames: ReadonlyMap<string, string>;
   /** Outputs that replace state. */
   private readonly updates: ReadonlySet<string>;
 
@@ -206,12 +209,13 @@ class OnnxExecutable implements Executable {
     }
     for (const k of Object.keys(feeds)) if (!this.inputNames.has(k)) throw new Error(`run: '${k}' is not an input of the graph`);
     const fetches: Record<string, ort.Tensor | null> = {};
-    for (const f of [...wanted, ...updates]) fetches[f] = null;
+    const onnx = (f: string): string => this.onnxNames.get(f) ?? f;
+    for (const f of [...wanted, ...updates]) fetches[onnx(f)] = null;
     const out = await this.session.run(ortFeeds, fetches);
     const result: Record<string, HostTensor> = {};
     // an output that becomes state is returned as a copy (the caller may write into it)
-    for (const f of wanted) result[f] = updates.has(f) ? copyHost(fromOrt(out[f] as ort.Tensor)) : fromOrt(out[f] as ort.Tensor);
-    for (const [s, next] of this.stateNext) this.state.set(s, out[next] as ort.Tensor);
+    for (const f of wanted) result[f] = updates.has(f) ? copyHost(fromOrt(out[onnx(f)] as ort.Tensor)) : fromOrt(out[onnx(f)] as ort.Tensor);
+    for (const [s, next] of this.stateNext) this.state.set(s, out[onnx(next)] as ort.Tensor);
     return result;
   }
 

@@ -53,22 +53,9 @@ export const wasm = (): TfjsBackend => backendOf('wasm') as TfjsBackend;
 export { type Tok, rng, Ctx, withCtx } from '../../backend-onnx/test/support.ts';
 import type { Ctx } from '../../backend-onnx/test/support.ts';
 
-const num = (v: number | bigint): number => Number(v);
-
-/** |got - want| <= atol + rtol |want| elementwise (NaN equals NaN; integers and bools exactly). */
-export const assertClose = (what: string, got: HostTensor, want: HostTensor, rtol = 1e-4, atol = 1e-5): void => {
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  assert.equal(got.dtype, want.dtype, `${what}: dtype`);
-  assert.equal(got.data.constructor, want.data.constructor, `${what}: storage`);
-  const n = got.data.length;
-  for (let i = 0; i < n; i++) {
-    const a = num(got.data[i]!);
-    const b = num(want.data[i]!);
-    if (Number.isNaN(a) && Number.isNaN(b)) continue;
-    if (got.dtype !== 'float32') assert.equal(a, b, `${what}[${i}]: ${a} vs ${b}`);
-    else assert.ok(Math.abs(a - b) <= atol + rtol * Math.abs(b) || a === b, `${what}[${i}]: ${a} vs reference ${b}`);
-  }
-};
+/** |got - want| <= atol + rtol |want| elementwise, same storage class (the conformance suite's). */
+export { assertClose } from '../../core/test/support/conformance.ts';
+import { assertClose } from '../../core/test/support/conformance.ts';
 
 /** Compiles, runs once and disposes on `w`; asserts that no tfjs tensor outlives it. */
 export const runOn = async (w: Which, g: Graph, feeds: Record<string, HostTensor>, params: Record<string, HostTensor>): Promise<Record<string, HostTensor>> => {

@@ -32,7 +32,8 @@ export interface LoweredInput {
 export interface LoweredModel {
   readonly model: OnnxModel;
   readonly inputs: readonly LoweredInput[];
-  readonly outputs: readonly { readonly name: string; readonly dtype: Node['dtype']; readonly shape: Shape }[];
+  /** `name`: the graph's output name; `onnxName`: the ONNX value it is read from (differs when the name is a leaf's, which ONNX cannot give two values). */
+  readonly outputs: readonly { readonly name: string; readonly onnxName: string; readonly dtype: Node['dtype']; readonly shape: Shape }[];
 }
 
 const onnxShape = (s: Shape): OnnxDim[] => s.map((d) => (isConcrete(d) ? d : dimToString(d)));
@@ -170,10 +171,18 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
   for (const node of Object.values(g.outputs).reverse()) lowerNode(node);
   // outputs: the producing node's value is renamed to the output name when it is private
   const rename = new Map<string, string>();
-  const outputs: { name: string; dtype: Node['dtype']; shape: Shape }[] = [];
+  const outputs: { name: string; onnxName: string; dtype: Node['dtype']; shape: Shape }[] = [];
   const claimed = new Set<string>();
-  for (const [key, node] of Object.entries(g.outputs)) {
-    if (leaves.has(key) && leaves.get(key)!.id !== node.id) throw new Error(`output '${key}' has the name of a graph leaf`);
+  // an output named like a leaf (a state `acc` updated and returned as `acc`) gets a private ONNX name
+  const taken = new Set([...leaves.keys(), ...Object.keys(g.outputs)]);
+  const privateName = (key: string): string => {
+    let n = `${key}:output`;
+    while (taken.has(n)) n = `${n}'`;
+    taken.add(n);
+    return n;
+  };
+  for (const [graphKey, node] of Object.entries(g.outputs)) {
+    const key = leaves.has(graphKey) && leaves.get(graphKey)!.id !== node.id ? privateName(graphKey) : graphKey;
     const v = lowerNode(node);
     const name = cx.full(v, node.shape);
     const isProduced = e.nodes.some((n) => n.outputs.includes(name));
@@ -182,13 +191,13 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
     } else if (isProduced && !claimed.has(name) && !rename.has(name)) rename.set(name, key);
     else e.emit('Identity', [name], {}, { names: [key] });
     claimed.add(name);
-    outputs.push({ name: key, dtype: node.dtype, shape: node.shape });
+    outputs.push({ name: graphKey, onnxName: key, dtype: node.dtype, shape: node.shape });
   }
   const rn = (s: string): string => rename.get(s) ?? s;
   // dead-code elimination: rules that pattern-match (a fused kernel replacing a subgraph)
   // leave the replaced subgraph's nodes behind; only nodes that feed an output are kept
   const renamed = e.nodes.map((n) => ({ ...n, inputs: n.inputs.map(rn), outputs: n.outputs.map(rn) }));
-  const live = new Set(outputs.map((o) => o.name));
+  const live = new Set(outputs.map((o) => o.onnxName));
   const keep = new Array<boolean>(renamed.length).fill(false);
   for (let i = renamed.length - 1; i >= 0; i--) {
     const n = renamed[i]!;
@@ -205,7 +214,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
   // planner then neither runs kernels in place nor reuses freed buffers of unknown size (the
   // train step's [B*T, V] softmax over the logits, the one-hot scatter into it).
   const produced = new Set(onnxNodes.flatMap((n) => n.outputs));
-  const outputNames = new Set(outputs.map((o) => o.name));
+  const outputNames = new Set(outputs.map((o) => o.onnxName));
   const valueInfo = [...typed]
     .filter(([name, t]) => t !== undefined && produced.has(name) && !outputNames.has(name) && !rename.has(name))
     .map(([name, t]) => vi(name, t!.dtype, t!.shape));
@@ -220,7 +229,7 @@ export const lowerGraph = (g: Graph, opts: LowerOptions = {}): LoweredModel => {
         name: 'graph',
         nodes: onnxNodes,
         inputs: inputs.map((i) => vi(i.name, i.dtype, i.shape)),
-        outputs: outputs.map((o) => vi(o.name, o.dtype, o.shape)),
+        outputs: outputs.map((o) => vi(o.onnxName, o.dtype, o.shape)),
         initializers,
         valueInfo,
       },
