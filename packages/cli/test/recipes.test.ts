@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { UsageError } from '../src/cli.ts';
 import { trainCommand } from '../src/commands/train.ts';
-import { DEFAULTS, RECIPES, RecipeName, lowDataInitText, recipeValues, recipesMarkdown } from '../src/run/recipes.ts';
+import { RECIPE_DEFAULTS as DEFAULTS, RECIPES, RecipeName, lowDataInitText, recipeValues, recipesMarkdown } from '@prefix-tuning/tasks';
 import { checkResumeOptions, checkResumeVariant, resolveRun, wordsLength, FIELD_OF_OPTION, VARIANT_OPTIONS } from '../src/run/config.ts';
 
 const base = { model: 'm', task: 'e2e', out: 'o' };

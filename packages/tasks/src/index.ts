@@ -7,3 +7,6 @@ export * from './data/index.ts';
 
 // metrics exports (the metrics engineer appends below this line)
 export * from './metrics/index.ts';
+
+// training recipes: the paper's hyperparameters per task, and the embedded model's
+export { DEFAULTS as RECIPE_DEFAULTS, RECIPES, RecipeName, lowDataInitText, recipeValues, recipesMarkdown, type Recipe, type RecipeValues } from './recipes.ts';

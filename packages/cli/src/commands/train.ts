@@ -19,7 +19,7 @@ import { UsageError, type Command, type OptionSpec } from '../cli.ts';
 import {
   serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
 } from '@prefix-tuning/core';
-import { RECIPES, recipesMarkdown } from '../run/recipes.ts';
+import { RECIPES, recipesMarkdown } from '@prefix-tuning/tasks';
 import { checkResumeOptions, checkResumeVariant, decodeRunConfig, resolveRun, stepsPerRunOf, wordsLength, type RunConfig } from '../run/config.ts';
 import { loadModelOrExit, maxPositions, prependSpace, taskTokenizer, checkIds, requireFile } from '../run/model.ts';
 import { batchesDigest, makeBatches, trainingPairs } from '../run/data.ts';

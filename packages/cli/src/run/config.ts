@@ -8,7 +8,7 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import { VariantC, type Variant } from '@prefix-tuning/core';
 import { TaskName } from '@prefix-tuning/tasks';
 import { UsageError } from '../cli.ts';
-import { DEFAULTS, RecipeName, recipeValues, type RecipeValues } from './recipes.ts';
+import { RECIPE_DEFAULTS as DEFAULTS, RecipeName, recipeValues, type RecipeValues } from '@prefix-tuning/tasks';
 import { BACKENDS, backendName } from './backend.ts';
 import type { DataSpec } from './data.ts';
 

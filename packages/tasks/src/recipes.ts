@@ -1,5 +1,5 @@
 /**
- * Training recipes: the paper's hyperparameters as presets, each value overridable option by
+ * Training recipes (`@prefix-tuning/tasks`): the paper's hyperparameters as presets, each value overridable option by
  * option. Where a value comes from is recorded beside it (`source`), and printed by
  * `prefix-tune train --help`.
  *
