@@ -23,6 +23,12 @@
  * last good one; with `'skip'` the micro-batch's update is undone (the state read before it is
  * written back) and training goes on (one micro-batch per run and no accumulation, so that a
  * skipped batch is exactly one update that did not happen).
+ *
+ * The batches are an array (epochs over a fixed set, re-ordered each epoch) or a `BatchStream`
+ * read once in order (pretraining's corpus: one pass, as long as the stream gives batches or
+ * until `shouldStop`; its position is the caller's to checkpoint beside the `TrainState`). The
+ * learning rate follows a `ScheduleConfig` or any `LrSchedule` function of the update. A stream is
+ * never read ahead, and gives whole updates (no gradient accumulation).
  */
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
@@ -50,9 +56,21 @@ export const learningRate = (s: ScheduleConfig, step: number, total: number): nu
   return s.lr * Math.max(0, (total - t) / Math.max(1, total - s.warmupSteps));
 };
 
+/** A learning-rate schedule as a function: the rate of optimizer update `step` (1-based) of `total` (Infinity for a stream). */
+export type LrSchedule = (step: number, total: number) => number;
+
+/**
+ * Training batches read once, in order (a corpus stream): `next` gives the next batch, or
+ * undefined when the stream has ended.
+ */
+export interface BatchStream {
+  readonly next: () => Promise<Batch | undefined>;
+}
+
 export interface TrainerConfig {
+  /** Passes over array batches (a stream is read once: 1). */
   readonly epochs: number;
-  readonly schedule: ScheduleConfig;
+  readonly schedule: ScheduleConfig | LrSchedule;
   readonly optimizer: AdamWConfig;
   readonly seed: number;
   /** Stop when the dev loss has not improved for this many epochs (absent: never). */
@@ -156,6 +174,42 @@ export const epochOrder = (seed: number, epoch: number, n: number): number[] =>
   new Sampler((seed * 1000003 + epoch * 7919) >>> 0).shuffle(Array.from({ length: n }, (_, i) => i));
 
 /**
+ * The loop's view of its batches: how many per pass (Infinity for a stream) and, per epoch, a
+ * function taking up to `n` batches from position `b` (`last`: nothing follows them).
+ */
+const batchSource = (batches: readonly Batch[] | BatchStream): {
+  readonly count: number;
+  readonly stream: boolean;
+  readonly epoch: (seed: number, epoch: number) => (b: number, n: number) => Promise<{ batches: Batch[]; last: boolean }>;
+} => {
+  if (isBatchArray(batches)) {
+    const count = batches.length;
+    return {
+      count, stream: false,
+      epoch: (seed, epoch) => {
+        const order = epochOrder(seed, epoch, count);
+        return async (b, n) => ({ batches: order.slice(b, b + n).map((i) => batches[i]!), last: b + n >= count });
+      },
+    };
+  }
+  // read as needed and never ahead: the caller's stream position at a checkpoint is exactly what was trained on
+  return {
+    count: Infinity, stream: true,
+    epoch: () => async (_b, n) => {
+      const out: Batch[] = [];
+      for (let i = 0; i < n; i++) {
+        const x = await batches.next();
+        if (x === undefined) return { batches: out, last: true };
+        out.push(x);
+      }
+      return { batches: out, last: false };
+    },
+  };
+};
+
+const isBatchArray = (b: readonly Batch[] | BatchStream): b is readonly Batch[] => Array.isArray(b);
+
+/**
  * Trains `trainable` params of `loss` (a float32 scalar node whose graph's other params are
  * `frozen`). `train` batches are re-ordered every epoch; `dev` batches are evaluated after
  * each epoch with the forward graph alone.
@@ -166,7 +220,7 @@ export const train = async (args: {
   readonly trainable: readonly Trainable[];
   readonly init: Readonly<Record<string, HostTensor>>;
   readonly frozen: Readonly<Record<string, HostTensor>>;
-  readonly trainBatches: readonly Batch[];
+  readonly trainBatches: readonly Batch[] | BatchStream;
   readonly devBatches?: readonly Batch[];
   readonly config: TrainerConfig;
   readonly hooks?: TrainerHooks;
@@ -174,10 +228,18 @@ export const train = async (args: {
 }): Promise<TrainResult> => {
   const { backend, loss, trainable, config, hooks = {} } = args;
   const k = config.optimizer.accumulation ?? 1;
-  const nBatches = args.trainBatches.length;
+  const source = batchSource(args.trainBatches);
+  const nBatches = source.count;
   if (nBatches === 0) throw new Error('train: no training batches');
+  if (source.stream && config.epochs !== 1) throw new Error(`train: a batch stream is read once (epochs 1, got ${config.epochs})`);
+  // an update's micro-batches must be known to be complete, and a stream is never read ahead
+  if (source.stream && k > 1) throw new Error('train: gradient accumulation needs array batches (a stream gives whole updates: make its batches larger)');
   const updatesPerEpoch = Math.ceil(nBatches / k);
   const totalSteps = updatesPerEpoch * config.epochs;
+  const schedule = config.schedule;
+  if (source.stream && typeof schedule !== 'function' && schedule.decay === 'linear')
+    throw new Error('train: a linear decay needs the number of updates, which a batch stream does not have (use a constant schedule or an LrSchedule function)');
+  const lrAt = (step: number): number => (typeof schedule === 'function' ? schedule(step, totalSteps) : learningRate(schedule, step, totalSteps));
   const perRun = config.stepsPerRun ?? 1;
   if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`train: stepsPerRun must be a positive integer, got ${perRun}`);
   const skipNonFinite = config.onNonFinite === 'skip';
@@ -228,7 +290,7 @@ export const train = async (args: {
   };
   try {
     epochs: while (!st.done && st.epoch < config.epochs) {
-      const order = epochOrder(config.seed, st.epoch, nBatches);
+      const pick = source.epoch(config.seed, st.epoch);
       let lossSum = 0;
       let lossCount = 0;
       for (let b = st.batchInEpoch; b < nBatches; ) {
@@ -237,7 +299,9 @@ export const train = async (args: {
           st = await snapshot({});
           break epochs;
         }
-        const n = Math.min(perRun, nBatches - b);
+        const taken = await pick(b, Math.min(perRun, nBatches - b));
+        const n = taken.batches.length;
+        if (n === 0) break; // the stream has ended
         const run = await use(n);
         // the feeds of micro-batches b .. b+n-1, each under its step's names
         const feeds: Record<string, HostTensor> = {};
@@ -245,11 +309,11 @@ export const train = async (args: {
         let updates = st.step;
         for (let j = 0; j < n; j++) {
           const bj = b + j;
-          const batch = args.trainBatches[order[bj]!]!;
+          const batch = taken.batches[j]!;
           const micro = bj % k;
-          const lastOfGroup = micro === k - 1 || bj === nBatches - 1;
+          const lastOfGroup = micro === k - 1 || (taken.last && j === n - 1);
           const step = updates + 1; // the optimizer update this micro-batch contributes to
-          const lr = learningRate(config.schedule, step, totalSteps);
+          const lr = lrAt(step);
           const extra = hooks.extraFeeds?.(step * k + micro, batch, new Sampler((config.seed ^ (step * 2654435761 + micro)) >>> 0)) ?? {};
           const own: Record<string, HostTensor> = {
             ...batch.feeds, ...extra,
@@ -290,6 +354,7 @@ export const train = async (args: {
           if (lastOfGroup && config.checkpointEvery && step % config.checkpointEvery === 0) checkpointDue = true;
         }
         b += n;
+        if (taken.last) b = Math.max(b, nBatches); // a stream's last batch ends the pass
         if (checkpointDue && hooks.checkpoint && !(await checkpointIfFinite(await snapshot({})))) break epochs;
       }
       // end of epoch: dev evaluation and early stopping

@@ -218,3 +218,54 @@ test("onNonFinite 'skip': a batch whose loss is NaN is skipped every epoch and i
   assert.ok(finite(r.params));
   await assert.rejects(train({ ...base, config: { ...config, onNonFinite: 'skip', stepsPerRun: 2 } }), /needs stepsPerRun 1/);
 });
+
+/** A stream over `bs` in this order, counting what it gave. */
+const streamOf = (bs: readonly Batch[]) => {
+  let i = 0;
+  return { next: async () => bs[i++], get read() { return i; } };
+};
+
+test('a batch stream trains exactly as array batches fed in the same order, with an LrSchedule function', async () => {
+  const { inj, loss, init, frozen } = setup();
+  const bs = batches(7, 21);
+  const schedule = (step: number) => 0.05 / Math.sqrt(step);
+  const seen: number[] = [];
+  const cfgStream: TrainerConfig = { ...config, epochs: 1, schedule };
+  const viaStream = await train({ backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: streamOf(bs), config: cfgStream, hooks: { onStep: (m) => { seen.push(m.lr); } } });
+  // the array's one epoch visits array[order[i]] at position i: put the stream's i-th batch there
+  const order = epochOrder(config.seed, 0, bs.length);
+  const arr: Batch[] = new Array(bs.length);
+  order.forEach((o, i) => { arr[o] = bs[i]!; });
+  const viaArray = await train({ backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: arr, config: cfgStream });
+  assert.equal(viaStream.stopped, 'finished');
+  assert.equal(viaStream.state.step, 7);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7].map(schedule));
+  for (const p of inj.trainable) assert.deepEqual(viaStream.params[p.name]!.data, viaArray.params[p.name]!.data, p.name);
+  // and not trivially: another order gives other parameters
+  const other = await train({ backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: streamOf([...bs].reverse()), config: cfgStream });
+  assert.notDeepEqual(other.params[inj.trainable[0]!.name]!.data, viaStream.params[inj.trainable[0]!.name]!.data);
+});
+
+test('a stream stopped by shouldStop and resumed with the stream at its checkpoint ends with the uninterrupted parameters; the stream is never read ahead', async () => {
+  const { inj, loss, init, frozen } = setup();
+  const bs = batches(6, 22);
+  const base = { backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, config: { ...config, epochs: 1, schedule: { lr: 0.05, warmupSteps: 1, decay: 'constant' as const } } };
+  const full = await train({ ...base, trainBatches: streamOf(bs) });
+  for (const stopAt of [1, 4]) {
+    const s = streamOf(bs);
+    let calls = 0;
+    const part = await train({ ...base, trainBatches: s, hooks: { shouldStop: () => ++calls > stopAt } });
+    assert.equal(part.stopped, 'interrupted');
+    assert.equal(s.read, stopAt, 'the stream gave exactly the batches trained on');
+    const rest = await train({ ...base, trainBatches: streamOf(bs.slice(s.read)), resume: part.state });
+    for (const p of inj.trainable) assert.deepEqual(rest.params[p.name]!.data, full.params[p.name]!.data, `${p.name} after stopping at ${stopAt}`);
+  }
+});
+
+test('a stream refuses what it cannot do: several epochs, a linear decay, gradient accumulation', async () => {
+  const { inj, loss, init, frozen } = setup();
+  const base = { backend: referenceBackend(), loss, trainable: inj.trainable, init, frozen, trainBatches: streamOf(batches(2, 1)) };
+  await assert.rejects(train({ ...base, config: { ...config, epochs: 2, schedule: { lr: 0.1, warmupSteps: 0, decay: 'constant' } } }), /read once/);
+  await assert.rejects(train({ ...base, config: { ...config, epochs: 1 } }), /linear decay/);
+  await assert.rejects(train({ ...base, config: { ...config, epochs: 1, schedule: () => 0.1, optimizer: { ...config.optimizer, accumulation: 2 } } }), /accumulation/);
+});
