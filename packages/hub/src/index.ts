@@ -15,3 +15,11 @@ export { weightsDigest, checkAdapterBase } from './digest.ts';
 export { trainBpe, countWords, bpeTokenizerJson, bpeTokenizerConfig, byteToUnicode, GPT2_SPLIT, type BpeTrainOptions, type BpeVocabulary } from './bpe-train.ts';
 export { readGenerationConfig, modelGenerationConfig, GENERATION_ID_KEYS, specialIds, taskEos, taskTokenizer, prependSpace, maxPositions, type SpecialIds } from './generation.ts';
 export { generator, cutPrompt, checkIds, textPieces, byteTokenIds, GenerationError, type Generator, type GeneratorOptions, type Decoding, type Output, type StreamEvent } from './generator.ts';
+export { LOG_FILE, StepRecordC, EpochRecordC, LogRecordC, parseLog, readLog, truncateLog, appendLog, type StepRecord, type EpochRecord, type LogRecord } from './run-log.ts';
+export {
+  RUN_MANIFEST_FILE, RunManifestC, saveRunCheckpoint, hasRunCheckpoint, loadRunCheckpoint, directoryStorage, memoryStorage, type RunManifest, type RunStorage,
+} from './run-checkpoint.ts';
+export { makeBatches, batchesDigest, dropoutFeeds, rowsOf, modelDigest, describeVariant, paramCount, type BatchingOptions } from './batches.ts';
+export {
+  tune, planTune, TuneError, type TuneArgs, type TuneData, type TuneSettings, type TuneHooks, type TuneRunOptions, type TuneResult, type TunePlan, type TuneProgress,
+} from './tune.ts';

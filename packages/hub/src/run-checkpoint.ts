@@ -16,14 +16,14 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import { parseSafetensors, serializeSafetensors, toFloat32, type HostTensor, type TrainState, type TensorToWrite } from '@prefix-tuning/core';
-import { writeFileAtomic } from '@prefix-tuning/hub';
+import { writeFileAtomic } from './files.ts';
 
-export const MANIFEST_FILE = 'checkpoint.json';
+export const RUN_MANIFEST_FILE = 'checkpoint.json';
 
 const Count = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, 'Count');
 
 /** The manifest (`checkpoint.json`). */
-export const ManifestC = t.type({
+export const RunManifestC = t.type({
   format: t.literal(1),
   /** The resolved run configuration (see run/config.ts); compared on `--resume`. */
   run: t.UnknownRecord,
@@ -34,11 +34,11 @@ export const ManifestC = t.type({
     step: Count, epoch: Count, batchInEpoch: Count, bestDevLoss: t.union([t.number, t.null]), badEpochs: Count, done: t.boolean,
   }),
   tensors: t.type({ file: t.string, sha256: t.string, bytes: Count }),
-  /** The CLI's own bookkeeping (elapsed time, partial log aggregates). */
+  /** The workflow's own bookkeeping (elapsed time, partial log aggregates). */
   extra: t.UnknownRecord,
   written_at: t.string,
 }, 'CheckpointManifest');
-export type Manifest = t.TypeOf<typeof ManifestC>;
+export type RunManifest = t.TypeOf<typeof RunManifestC>;
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -52,10 +52,10 @@ const toWrite = (x: HostTensor): TensorToWrite => {
 };
 
 /** Writes a checkpoint into `dir` (see the module comment for the crash-safety argument). */
-export const saveCheckpoint = async (
+export const saveRunCheckpoint = async (
   dir: string,
   state: TrainState,
-  meta: Pick<Manifest, 'run' | 'model' | 'data' | 'extra'>,
+  meta: Pick<RunManifest, 'run' | 'model' | 'data' | 'extra'>,
 ): Promise<void> => {
   const tensors: Record<string, TensorToWrite> = {};
   for (const [n, x] of Object.entries(state.tensors)) tensors[`state/${n}`] = toWrite(x);
@@ -64,13 +64,13 @@ export const saveCheckpoint = async (
   const file = `state-${state.step}-${randomBytes(4).toString('hex')}.safetensors`;
   const w = await writeFileAtomic(join(dir, file), bytes);
   if (E.isLeft(w)) throw new Error(w.left);
-  const manifest: Manifest = {
+  const manifest: RunManifest = {
     format: 1, ...meta,
     counters: { step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, bestDevLoss: state.bestDevLoss, badEpochs: state.badEpochs, done: state.done },
     tensors: { file, sha256: sha256(bytes), bytes: bytes.length },
     written_at: new Date().toISOString(),
   };
-  const m = await writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const m = await writeFileAtomic(join(dir, RUN_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   if (E.isLeft(m)) throw new Error(m.left);
   // the manifest now names the new file: older tensor files and stray temp files can go
   for (const f of await readdir(dir))
@@ -78,11 +78,11 @@ export const saveCheckpoint = async (
 };
 
 /** True when `dir` holds a checkpoint manifest. */
-export const hasCheckpoint = (dir: string): boolean => existsSync(join(dir, MANIFEST_FILE));
+export const hasRunCheckpoint = (dir: string): boolean => existsSync(join(dir, RUN_MANIFEST_FILE));
 
 /** Reads and verifies a checkpoint. Left says what is wrong (corrupt JSON, missing or damaged tensor file). */
-export const loadCheckpoint = async (dir: string): Promise<E.Either<string, { manifest: Manifest; state: TrainState }>> => {
-  const mpath = join(dir, MANIFEST_FILE);
+export const loadRunCheckpoint = async (dir: string): Promise<E.Either<string, { manifest: RunManifest; state: TrainState }>> => {
+  const mpath = join(dir, RUN_MANIFEST_FILE);
   let text: string;
   try {
     text = await readFile(mpath, 'utf8');
@@ -95,7 +95,7 @@ export const loadCheckpoint = async (dir: string): Promise<E.Either<string, { ma
   } catch (e) {
     return E.left(`${mpath}: corrupt checkpoint: not valid JSON (${(e as Error).message})`);
   }
-  const m = ManifestC.decode(json);
+  const m = RunManifestC.decode(json);
   if (E.isLeft(m)) return E.left(`${mpath}: corrupt checkpoint: ${PathReporter.report(m).join('; ')}`);
   const manifest = m.right;
   const tpath = join(dir, manifest.tensors.file);
@@ -103,10 +103,10 @@ export const loadCheckpoint = async (dir: string): Promise<E.Either<string, { ma
   try {
     bytes = new Uint8Array(await readFile(tpath));
   } catch (e) {
-    return E.left(`${tpath}: corrupt checkpoint: the tensor file named by ${MANIFEST_FILE} cannot be read (${(e as Error).message})`);
+    return E.left(`${tpath}: corrupt checkpoint: the tensor file named by ${RUN_MANIFEST_FILE} cannot be read (${(e as Error).message})`);
   }
   if (bytes.length !== manifest.tensors.bytes || sha256(bytes) !== manifest.tensors.sha256)
-    return E.left(`${tpath}: corrupt checkpoint: ${bytes.length} bytes with SHA-256 ${sha256(bytes).slice(0, 12)}…, but ${MANIFEST_FILE} recorded ${manifest.tensors.bytes} bytes with ${manifest.tensors.sha256.slice(0, 12)}…`);
+    return E.left(`${tpath}: corrupt checkpoint: ${bytes.length} bytes with SHA-256 ${sha256(bytes).slice(0, 12)}…, but ${RUN_MANIFEST_FILE} recorded ${manifest.tensors.bytes} bytes with ${manifest.tensors.sha256.slice(0, 12)}…`);
   const file = parseSafetensors(bytes);
   if (E.isLeft(file)) return E.left(`${tpath}: corrupt checkpoint: ${file.left}`);
   const tensors: Record<string, HostTensor> = {};
@@ -130,4 +130,44 @@ export const loadCheckpoint = async (dir: string): Promise<E.Either<string, { ma
       tensors, best: Object.keys(best).length > 0 ? best : null,
     },
   });
+};
+
+/** What a training workflow needs of its checkpoint store (`tune`'s storage): a directory, a database, memory. */
+export interface RunStorage {
+  /** The latest checkpoint, undefined when there is none; Left says why it cannot be read. */
+  readonly load: () => Promise<E.Either<string, { readonly manifest: RunManifest; readonly state: TrainState } | undefined>>;
+  /** Stores a checkpoint; a failure rejects and leaves the previous one intact. */
+  readonly save: (state: TrainState, meta: Pick<RunManifest, 'run' | 'model' | 'data' | 'extra'>) => Promise<void>;
+  /** Where the checkpoints are, for messages. */
+  readonly where: string;
+}
+
+/** A run's checkpoints in a directory (crash-safe: see the module comment). */
+export const directoryStorage = (dir: string): RunStorage => ({
+  where: dir,
+  load: async () => (hasRunCheckpoint(dir) ? loadRunCheckpoint(dir) : E.right(undefined)),
+  save: (state, meta) => saveRunCheckpoint(dir, state, meta),
+});
+
+/** Checkpoints kept in memory (tests, short jobs): the last one saved. */
+export const memoryStorage = (): RunStorage & { readonly saved: number } => {
+  let last: { manifest: RunManifest; state: TrainState } | undefined;
+  let saved = 0;
+  return {
+    where: 'memory',
+    get saved() { return saved; },
+    load: async () => E.right(last),
+    save: async (state, meta) => {
+      saved++;
+      const c = state;
+      last = {
+        state,
+        manifest: {
+          format: 1, ...meta,
+          counters: { step: c.step, epoch: c.epoch, batchInEpoch: c.batchInEpoch, bestDevLoss: c.bestDevLoss, badEpochs: c.badEpochs, done: c.done },
+          tensors: { file: 'memory', sha256: '', bytes: 0 }, written_at: new Date().toISOString(),
+        },
+      };
+    },
+  };
 };

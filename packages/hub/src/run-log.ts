@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { writeFileAtomic } from '@prefix-tuning/hub';
+import { writeFileAtomic } from './files.ts';
 
 export const LOG_FILE = 'train-log.jsonl';
 

@@ -17,15 +17,16 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { E2E_METRICS, score, sharedDir, slotErrorRateOfSources, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
+import { E2E_METRICS, score, slotErrorRateOfSources, type MetricName, type MetricValue } from '@prefix-tuning/tasks';
 import { writeFileAtomic } from '@prefix-tuning/hub';
 import { UsageError, type Command } from '../cli.ts';
 import { claimRunDir } from '../run/lock.ts';
 import { loadModelOrExit } from '../run/model.ts';
 import { readAdapterDir } from '../run/adapter.ts';
-import { backendChoice, backendFromOptions, deviceOption } from '../run/backend.ts';
-import { makeGenerator, parseDecoding } from '../run/generation.ts';
-import { loadSplit } from '../run/data.ts';
+import { backendChoice, backendFromOptions } from '../run/backend.ts';
+import { generateLines } from '../run/generation.ts';
+import { metricsTable, quickstartDecoding, quickstartOptions } from '../run/quickstart-options.ts';
+import { e2eTestSplit } from '../run/data.ts';
 import { formatDuration } from '../run/progress.ts';
 import { trainCommand } from './train.ts';
 
@@ -37,51 +38,11 @@ export const EMBEDDED_MODEL = join(repoRoot, 'models', 'tiny-gpt2-en');
 /** Files of a previous quickstart run that a new one replaces (nothing else in --out is touched). */
 const OUTPUTS = ['checkpoint', 'adapter', 'finetune', 'run.json', 'train-log.jsonl', 'loss-curve.svg', 'results.md', 'metrics.json', 'hypotheses.txt'];
 
-const SCALE: Readonly<Record<string, number>> = { bleu: 100, meteor: 100, rouge_l: 100, nist: 1, cider: 1, slot_error: 100 };
-const TITLE: Readonly<Record<string, string>> = { bleu: 'BLEU', nist: 'NIST', meteor: 'METEOR', rouge_l: 'ROUGE-L', cider: 'CIDEr', slot_error: 'SER % (lower is better)' };
-const num = (v: MetricValue): number => (typeof v === 'number' ? v : v['fmeasure'] ?? Object.values(v)[0]!);
-const cell = (name: string, v: MetricValue): string => {
-  const s = SCALE[name] ?? 1;
-  return s === 100 ? (num(v) * 100).toFixed(1) : num(v).toFixed(2);
-};
-
-/** A markdown table: one row per system. */
-export const metricsTable = (names: readonly string[], rows: readonly (readonly [string, Readonly<Record<string, MetricValue>>])[]): string =>
-  [
-    `| | ${names.map((n) => TITLE[n] ?? n).join(' | ')} |`,
-    `|---|${names.map(() => '---:').join('|')}|`,
-    ...rows.map(([label, m]) => `| ${label} | ${names.map((n) => cell(n, m[n]!)).join(' | ')} |`),
-  ].join('\n');
-
 export const quickstartCommand: Command = {
   name: 'quickstart',
   summary: 'prefix-tune the embedded model on E2E in minutes, then compare it with the untuned model (pnpm start)',
   usage: 'prefix-tune quickstart [--max-train N] [--max-test N] [--epochs N] [--out DIR] [options]',
-  options: [
-    { name: 'model', short: 'm', type: 'string', description: 'base model directory (default: the embedded models/tiny-gpt2-en)' },
-    { name: 'data-dir', type: 'string', description: 'E2E csv directory (default: $PREFIX_TUNING_SHARED/data/e2e, ../shared/data/e2e, then the download cache)' },
-    { name: 'out', short: 'o', type: 'string', description: 'output directory (its previous quickstart files are replaced)', default: 'runs/quickstart' },
-    { name: 'max-train', type: 'number', description: 'training examples (sampled)', default: 8000 },
-    { name: 'max-test', type: 'number', description: 'test inputs generated and scored (the first N of the test set)', default: 50 },
-    { name: 'show', type: 'number', description: 'test inputs printed with their outputs', default: 5 },
-    { name: 'epochs', type: 'number', description: 'epochs', default: 3 },
-    { name: 'batch-size', type: 'number', description: 'examples per update', default: 10 },
-    { name: 'lr', type: 'number', description: 'peak learning rate (linear decay; high because the run is short)', default: 5e-3 },
-    { name: 'prefix-length', type: 'number', description: 'virtual tokens', default: 20 },
-    { name: 'mlp-hidden', type: 'number', description: 'hidden width of the prefix MLP', default: 512 },
-    { name: 'max-new-tokens', type: 'number', description: 'generated tokens at most', default: 60 },
-    { name: 'beams', type: 'number', description: 'beam search width (1: greedy)', default: 1 },
-    { name: 'no-repeat-ngram', type: 'number', description: 'never repeat an n-gram of this size in an output (0: off; both systems)', default: 3 },
-    { name: 'encoder-repetition-penalty', type: 'number', description: "favour the input's tokens by this factor (transformers' encoder_repetition_penalty; 1: off; both systems)", default: 1.5 },
-    { name: 'min-new-tokens', type: 'number', description: 'no end of text before this many new tokens (E2E references average 19 words; 0: off; both systems)', default: 20 },
-    { name: 'seed', type: 'number', description: 'seed of sampling and initialisation', default: 42 },
-    { name: 'finetune', type: 'boolean', description: 'also fine-tune every weight on the same examples (into OUT/finetune), for contrast; about as long again' },
-    { name: 'finetune-lr', type: 'number', description: 'peak learning rate of --finetune', default: 5e-4 },
-    { name: 'offline', type: 'boolean', description: 'never download the data' },
-    { name: 'backend', type: 'string', description: 'onnx | tfjs | reference', default: 'onnx' },
-    deviceOption,
-    { name: 'quiet', short: 'q', type: 'boolean', description: 'no progress output' },
-  ],
+  options: quickstartOptions,
   run: async (opts, positionals) => {
     if (positionals.length > 0)
       throw new UsageError(`unexpected argument(s) ${positionals.map((p) => `'${p}'`).join(' ')}: pass options directly, e.g. pnpm start --max-train 1000 (no '--' before them)`);
@@ -101,17 +62,7 @@ export const quickstartCommand: Command = {
     };
 
     // 1. data first: a missing dataset is one clear message, before anything slow
-    let test;
-    try {
-      test = (await loadSplit({ kind: 'task', task: 'e2e', dataDir }, 'test', opts['offline'] !== true))!;
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      throw new UsageError(
-        `the E2E dataset is not available: put trainset.csv, devset.csv and testset_w_refs.csv (the E2E NLG release) in ${join(sharedDir(), 'data', 'e2e')} ` +
-          '(the shared directory is $PREFIX_TUNING_SHARED, else ../shared beside the repository), or pass --data-dir DIR, or run once with network access to download them.\n' +
-          `  (${e.message})`,
-      );
-    }
+    const test = await e2eTestSplit(dataDir, opts['offline'] !== true);
     const groups = test.groups.slice(0, maxTest);
     for (const f of OUTPUTS) rmSync(join(out, f), { recursive: true, force: true });
 
@@ -140,43 +91,9 @@ export const quickstartCommand: Command = {
     const model = await loadModelOrExit(modelDir);
     const adapter = await readAdapterDir(join(out, 'adapter'), model, modelDir);
     const ftAdapter = finetune ? await readAdapterDir(join(out, 'finetune', 'adapter'), model, modelDir) : undefined;
-    const beams = Number(opts['beams']);
-    const noRepeat = Number(opts['no-repeat-ngram']);
-    const erp = Number(opts['encoder-repetition-penalty']);
-    const minNew = Number(opts['min-new-tokens']);
-    const dec = parseDecoding({
-      ...(beams > 1 ? { beams } : { greedy: true }), 'max-new-tokens': opts['max-new-tokens'], 'batch-size': 10,
-      ...(noRepeat > 0 ? { 'no-repeat-ngram': noRepeat } : {}),
-      ...(erp !== 1 ? { 'encoder-repetition-penalty': erp } : {}),
-      ...(minNew > 0 ? { 'min-new-tokens': minNew } : {}),
-    }, { beams: 1, maxNewTokens: 60 });
-    const decoding = [
-      beams > 1 ? `beam ${beams}` : 'greedy',
-      ...(noRepeat > 0 ? [`no repeated ${noRepeat}-grams`] : []),
-      ...(erp !== 1 ? [`input tokens favoured ×${erp}`] : []),
-      ...(minNew > 0 ? [`at least ${minNew} tokens`] : []),
-    ].join(', ');
+    const { dec, decoding } = quickstartDecoding(opts);
     const sources = groups.map((g) => g.source);
-    const gen = async (name: string, a: typeof adapter | undefined): Promise<string[]> => {
-      const g = await makeGenerator(backend, model, a);
-      const tty = process.stderr.isTTY === true;
-      let shown = 0;
-      try {
-        const outs = await g.run(sources, dec, (done) => {
-          if (quiet) return;
-          if (tty) process.stderr.write(`\rgenerating (${name}) ${done}/${sources.length}\x1b[K`);
-          // in a log: a line at every quarter
-          else if (done === sources.length || done - shown >= Math.ceil(sources.length / 4)) {
-            shown = done;
-            process.stderr.write(`generating (${name}) ${done}/${sources.length}\n`);
-          }
-        });
-        return outs.map((o) => o.text.replace(/\s*\n\s*/g, ' ').trim());
-      } finally {
-        await g.dispose();
-        if (!quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      }
-    };
+    const gen = (name: string, a: typeof adapter | undefined) => generateLines(backend, model, a, sources, dec, { label: name, quiet });
     say(`\ngenerating for ${groups.length} test inputs (${decoding}, at most ${dec.maxNewTokens} tokens): untuned, then prefix-tuned${finetune ? ', then fine-tuned' : ''}`);
     // the untuned model has no task format: it continues the table's text
     const untuned = await gen('untuned', undefined);

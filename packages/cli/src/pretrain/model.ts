@@ -22,9 +22,6 @@ export const PRESETS: Readonly<Record<string, { n_embd: number; n_layer: number;
 /** GPT-2's config.json and initialisation are the model's own (core `models/gpt2.ts`). */
 export { gpt2ConfigJson, initGpt2Params } from '@prefix-tuning/core/models';
 
-/** Whether AdamW decays this parameter (not biases, norms or position embeddings: nanoGPT's choice is 2-D weights). */
-export const decays = (name: string, shape: readonly number[]): boolean => shape.length >= 2 && !/ln_\d|ln_f/.test(name);
-
 /** Writes a Hugging Face model directory: config.json, model.safetensors (F16 or F32), the tokenizer files, generation_config.json. */
 export const exportModel = async (
   dir: string,

@@ -2,15 +2,18 @@
  * The resolved configuration of a training run (io-ts: written to `run.json` and into every
  * checkpoint, read back by `--resume`): command-line options over a recipe over the defaults.
  */
+import { dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
-import { VariantC, type Variant } from '@prefix-tuning/core';
+import { VariantC, type TrainState, type Variant } from '@prefix-tuning/core';
+import { hasRunCheckpoint, type RunManifest, type RunStorage } from '@prefix-tuning/hub';
 import { TaskName } from '@prefix-tuning/tasks';
 import { UsageError } from '../cli.ts';
 import { RECIPE_DEFAULTS as DEFAULTS, RecipeName, recipeValues, type RecipeValues } from '@prefix-tuning/tasks';
 import { BACKENDS, backendName } from './backend.ts';
 import type { DataSpec } from './data.ts';
+import { requireFile } from './model.ts';
 
 const Nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 const PosInt = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1, 'PositiveInt');
@@ -239,4 +242,42 @@ export const checkResumeOptions = (opts: Opts, saved: RunConfig): { run: RunConf
 export const checkResumeVariant = (given: { option: string; fresh: Variant }, saved: Variant, count: (text: string) => number): void => {
   const fresh = wordsLength(given.fresh, count);
   if (JSON.stringify(fresh) !== JSON.stringify(saved)) throw mismatch(given.option, 'variant', fresh, saved);
+};
+
+/**
+ * The run `train` is asked for: resolved from the options, or (`--resume`) the checkpoint's own
+ * with the run-control options given again, and the checkpoint itself; with the options outside
+ * the run's settings checked too (usage errors before anything loads or is written).
+ */
+export const runOrResume = async (opts: Opts, storage: RunStorage, say: (line: string) => void): Promise<{
+  run: RunConfig; stepsPerRun: number; resumeFrom?: { state: TrainState; manifest: RunManifest }; resumeVariant?: { option: string; fresh: Variant };
+}> => {
+  const r = await readRun(opts, storage, say);
+  const { run } = r;
+  const stepsPerRun = stepsPerRunOf(opts);
+  if (run.onNonFinite === 'skip' && (stepsPerRun > 1 || run.gradAccum > 1))
+    throw new UsageError(`--on-nonfinite skip needs --grad-accum 1 and --steps-per-run 1 (got ${run.gradAccum} and ${stepsPerRun}): a skipped batch must be one whole update`);
+  if (run.data.kind === 'jsonl') {
+    requireFile(run.data.train, '--jsonl');
+    if (run.data.dev !== null) requireFile(run.data.dev, '--dev-jsonl');
+  }
+  return { ...r, stepsPerRun };
+};
+
+const readRun = async (opts: Opts, storage: RunStorage, say: (line: string) => void): Promise<{
+  run: RunConfig; resumeFrom?: { state: TrainState; manifest: RunManifest }; resumeVariant?: { option: string; fresh: Variant };
+}> => {
+  const dir = storage.where;
+  if (opts['resume'] !== true) {
+    if (hasRunCheckpoint(dir)) throw new UsageError(`${dirname(dir)} already holds a training run (${dir}); pass --resume to continue it, or choose another --out`);
+    return { run: resolveRun(opts) };
+  }
+  const c = await storage.load();
+  if (E.isLeft(c)) throw new UsageError(`cannot resume: ${c.left}`);
+  if (c.right === undefined) throw new UsageError(`nothing to resume: ${dir} holds no checkpoint.json`);
+  const saved = decodeRunConfig(c.right.manifest.run);
+  if (E.isLeft(saved)) throw new UsageError(`cannot resume: ${dir}/checkpoint.json: corrupt checkpoint: run: ${saved.left}`);
+  const checked = checkResumeOptions(opts, saved.right);
+  for (const line of checked.changed) say(`resume: ${line}`);
+  return { run: checked.run, resumeFrom: c.right, ...(checked.variant ? { resumeVariant: checked.variant } : {}) };
 };

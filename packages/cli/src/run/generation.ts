@@ -238,3 +238,30 @@ export const makeGenerator = async (backend: Backend, model: LoadedModel, adapte
     dispose: () => g.dispose(),
   };
 };
+
+/**
+ * One line of text per source (newlines folded), from the model with `adapter` (none: the model
+ * itself), with progress on stderr: in place on a terminal, a line at every quarter in a log.
+ */
+export const generateLines = async (
+  backend: Backend, model: LoadedModel, adapter: LoadedAdapter | undefined, sources: readonly string[], dec: Decoding,
+  o: { readonly label: string; readonly quiet: boolean },
+): Promise<string[]> => {
+  const g = await makeGenerator(backend, model, adapter);
+  const tty = process.stderr.isTTY === true;
+  let shown = 0;
+  try {
+    const outs = await g.run(sources, dec, (done) => {
+      if (o.quiet) return;
+      if (tty) process.stderr.write(`\rgenerating (${o.label}) ${done}/${sources.length}\x1b[K`);
+      else if (done === sources.length || done - shown >= Math.ceil(sources.length / 4)) {
+        shown = done;
+        process.stderr.write(`generating (${o.label}) ${done}/${sources.length}\n`);
+      }
+    });
+    return outs.map((x) => x.text.replace(/\s*\n\s*/g, ' ').trim());
+  } finally {
+    await g.dispose();
+    if (!o.quiet && tty) process.stderr.write('\r\x1b[K');
+  }
+};
