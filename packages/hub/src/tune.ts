@@ -86,6 +86,7 @@ export interface TuneProgress {
   /** Micro-batches done (all epochs) and in all (Infinity for a stream). */
   readonly done: number;
   readonly total: number;
+  /** 1-based. */
   readonly epoch: number;
   readonly epochs: number;
   readonly step: number;

@@ -2,6 +2,7 @@
  * Progress reporting on stderr: a one-line bar redrawn in place on a terminal (loss, tokens/s,
  * ETA), plain log lines otherwise (CI logs, files).
  */
+import type { TuneProgress } from '@prefix-tuning/hub';
 
 /** "1h02m", "3m05s", "42s". */
 export const formatDuration = (s: number): string => {
@@ -14,17 +15,8 @@ export const formatDuration = (s: number): string => {
 
 const fmtRate = (r: number): string => (r >= 10000 ? `${(r / 1000).toFixed(1)}k` : r.toFixed(0));
 
-export interface ProgressState {
-  readonly done: number; // micro-batches done (all epochs)
-  readonly total: number;
-  readonly epoch: number; // 1-based
-  readonly epochs: number;
-  readonly step: number;
-  readonly totalSteps: number;
-  readonly loss: number;
-  readonly tokensPerS: number;
-  readonly etaS: number;
-}
+/** What a bar shows: the library's progress of a training run (`tune`'s). */
+export type ProgressState = TuneProgress;
 
 /** The bar's text for a terminal `width` columns wide. */
 export const barLine = (p: ProgressState, width: number): string => {
