@@ -6,14 +6,18 @@ import { join, dirname } from 'node:path';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-test('examples/low-rank-prefix.ts trains its custom variant and lowers the loss', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'low-rank-prefix.ts')], { encoding: 'utf8', cwd: dir });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /prefix\.U \[4,2\], prefix\.V \[2,64\], embedding\.embedding\.weight \[2,16\]/);
-  const m = /first epoch ([\d.]+), last epoch ([\d.]+)/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  assert.ok(Number(m[2]) < Number(m[1]) * 0.8, r.stdout);
-});
+for (const kind of ['low-rank', 'gated']) {
+  test(`examples/train-kind.ts ${kind}: tune trains the custom kind on the embedded model, its adapter reads back and generates`, () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'train-kind.ts'), kind], { encoding: 'utf8', cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    const m = new RegExp(`${kind}: train loss by epoch ([\\d. ]+)`).exec(r.stdout);
+    assert.ok(m, r.stdout);
+    const losses = m[1]!.trim().split(' ').map(Number);
+    assert.ok(losses.length === 30 && losses[29]! < losses[0]! * 0.75, r.stdout);
+    assert.match(r.stdout, /adapter: \d+ values, \d+ bytes, peft false/);
+    assert.match(r.stdout, /generate: name : Loch Fyne \| food : Indian -> \S/);
+  });
+}
 
 test('examples/prefix-bank.ts trains three users at once and serves them in one mixed batch', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'prefix-bank.ts')], { encoding: 'utf8', cwd: dir });

@@ -19,7 +19,7 @@ export {
   VariantC, type Variant, flattenVariant, type Injection, type ModelSites, inject, modelSites, injectedTrainGraph, virtualPrefixLength,
   trainingVirtualPositions, bartVirtualPositions, hasInfix, infixLength, initialValues, initialiseInjection,
   storedInjection, storedName, storedParams, storedActivationsGraph, storedFeeds, peftExpressible, serializeAdapter, parseAdapter,
-  type LoadedAdapter, type AdapterBytes, causalDecoder, seq2seqDecoder, causalPlan,
+  type LoadedAdapter, type AdapterBytes, causalDecoder, seq2seqDecoder, causalPlan, defineKind, type Kind,
 } from './prefix/index.ts';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, parseSafetensors, serializeSafetensors, toFloat32, type TensorToWrite } from './io/index.ts';
 // decoding

@@ -24,8 +24,11 @@ export const modelDigest = (cfg: ModelConfig, params: Readonly<Record<string, Ho
 };
 
 export const describeVariant = (inj: Injection): string => {
-  if (inj.groups.length === 0) return `${inj.variant.kind === 'finetune' ? 'fine-tuning' : inj.variant.kind} (${inj.trainable.length} weight tensors)`;
-  return inj.groups.map((g) => `${g.kind} ${g.length}${g.site && g.site !== 'self' ? ` at ${g.site}` : ''} (${g.reparam.kind === 'mlp' ? `MLP ${g.reparam.hidden}` : 'direct'}${g.initText !== undefined ? `, init ${JSON.stringify(g.initText)}` : ''})`).join(' + ');
+  if (inj.groups.length === 0 && inj.custom.length === 0) return `${inj.variant.kind === 'finetune' ? 'fine-tuning' : inj.variant.kind} (${inj.trainable.length} weight tensors)`;
+  return [
+    ...inj.groups.map((g) => `${g.kind} ${g.length}${g.site && g.site !== 'self' ? ` at ${g.site}` : ''} (${g.reparam.kind === 'mlp' ? `MLP ${g.reparam.hidden}` : 'direct'}${g.initText !== undefined ? `, init ${JSON.stringify(g.initText)}` : ''})`),
+    ...inj.custom.map((c) => `${c.name} (${Object.keys(c.kind.params).join(', ')})`),
+  ].join(' + ');
 };
 
 export const paramCount = (inj: Injection): number => inj.trainable.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);

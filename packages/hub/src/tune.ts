@@ -24,7 +24,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import {
   describeModel, flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, isEncoderDecoder, modelSites, trainingVirtualPositions, train,
   serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
-  type AdapterBytes, type Backend, type Batch, type HostTensor, type Injection, type ModelConfig, type Node, type TrainState, type Variant,
+  type AdapterBytes, type Backend, type Kind, type Batch, type HostTensor, type Injection, type ModelConfig, type Node, type TrainState, type Variant,
 } from '@prefix-tuning/core';
 import type { AdamWConfig, BatchStream, LrSchedule, NonFinite, ScheduleConfig, TrainResult } from '@prefix-tuning/core/train';
 import type { Pair } from '@prefix-tuning/tasks';
@@ -77,6 +77,8 @@ export interface TuneArgs {
   readonly model: Pick<LoadedModel, 'config' | 'params'> & Partial<Pick<LoadedModel, 'tokenizer' | 'dir'>> & { readonly name: string };
   readonly data: TuneData;
   readonly settings: TuneSettings;
+  /** User-defined kinds (`defineKind`) the variant's `custom` parts name. */
+  readonly kinds?: readonly Kind[];
   /** A checkpoint to continue (read from the run's storage); refused unless it is this run's. */
   readonly resume?: { readonly state: TrainState; readonly manifest: RunManifest };
 }
@@ -183,11 +185,11 @@ export const planTune = (args: TuneArgs): TunePlan => {
   const { model, data, settings: s, resume } = args;
   const cfg = model.config;
   const k = s.optimizer.accumulation ?? 1;
-  const hasDropout = flattenVariant(s.variant).some((p) => p.kind !== 'finetune' && (p.dropout ?? 0) > 0);
+  const hasDropout = flattenVariant(s.variant).some((p) => p.kind !== 'finetune' && p.kind !== 'custom' && (p.dropout ?? 0) > 0);
   let inj: Injection;
   let loss: Node;
   try {
-    inj = inject(modelSites(cfg), s.variant, { dropout: hasDropout });
+    inj = inject(modelSites(cfg), s.variant, { dropout: hasDropout, ...(args.kinds ? { kinds: args.kinds } : {}) });
     loss = injectedTrainGraph(cfg, inj, { loss: s.loss }).outputs['loss']!;
   } catch (e) {
     if (e instanceof Error) return fail(`the variant does not fit model '${model.name}' (${describeModel(cfg)}): ${e.message}`);

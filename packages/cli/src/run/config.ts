@@ -136,7 +136,7 @@ export const resolveVariant = (opts: Opts, rv: RecipeValues): Variant => {
  */
 export const wordsLength = (v: Variant, count: (text: string) => number): Variant => {
   if (v.kind === 'compose') return { ...v, parts: v.parts.map((p) => wordsLength(p, count)) };
-  if (v.kind === 'finetune' || v.length !== 0 || v.init?.kind !== 'words') return v;
+  if (v.kind === 'finetune' || v.kind === 'custom' || v.length !== 0 || v.init?.kind !== 'words') return v;
   const n = count(v.init.text);
   if (n === 0) throw new UsageError(`the initialisation text ${JSON.stringify(v.init.text)} has no tokens`);
   return { ...v, length: n };

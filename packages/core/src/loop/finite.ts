@@ -23,8 +23,13 @@ export const nonFiniteTensor = (ts: Readonly<Record<string, HostTensor>>): { nam
  * `parseAdapter`, refusing an adapter with non-finite values; the one reader of adapter files
  * for generate, eval, quickstart and serve. Left is one line.
  */
-export const parseFiniteAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uint8Array): E.Either<string, LoadedAdapter> => {
-  const a = parseAdapter(cfg, configJson, weights);
+export const parseFiniteAdapter = (
+  cfg: ModelConfig,
+  configJson: unknown,
+  weights: Uint8Array,
+  opts: Parameters<typeof parseAdapter>[3] = {},
+): E.Either<string, LoadedAdapter> => {
+  const a = parseAdapter(cfg, configJson, weights, opts);
   if (E.isLeft(a)) return a;
   const bad = nonFiniteTensor(a.right.params);
   if (bad === undefined) return a;

@@ -127,8 +127,9 @@ export const bartVirtualPositions = (inj: Injection): { source: number; target: 
   const perLayer = new Map<number, number>();
   for (const g of inj.groups)
     if (g.kind === 'prefix' && g.site === 'self') for (const l of g.layers ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + g.length);
+  for (const c of inj.custom) for (const [l, n] of c.lengths.past.get('self') ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + n);
   return {
-    source: inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0),
+    source: inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0) + inj.custom.reduce((s, c) => s + c.lengths.embeddings, 0),
     target: Math.max(0, ...perLayer.values()),
   };
 };

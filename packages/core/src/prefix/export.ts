@@ -6,7 +6,8 @@
  * activation group becomes one `<scope>.embedding.weight` tensor — [P, 2·L·td] for key/value
  * groups in PEFT's layout, [P, D] for embedding groups, with a leading [U] for a prefix bank —
  * which is exactly the parameter of the same variant injected with `mode: 'stored'`.
- * Fine-tuned model weights (finetune variants) are stored as they are, under their graph names.
+ * Fine-tuned model weights (finetune variants) and the parameters of user-defined kinds are
+ * stored as they are, under their graph names.
  *
  * Files: when PEFT can express the variant (one prefix at every self-attention layer, no bank:
  * for BART, at every decoder self-attention layer, as PEFT's `SEQ_2_SEQ_LM` prefix tuning
@@ -32,6 +33,7 @@ import { formatShape } from '../io/tensors.ts';
 import { VariantC, flattenVariant, type Variant } from './variant.ts';
 import { type Injection, type ModelSites, type ActivationGroup, inject, groupActivations } from './inject.ts';
 import { tokenDim } from './params.ts';
+import type { Kind } from './kind.ts';
 import { modelSites } from './graphs.ts';
 
 /** The key of our own fields in `adapter_config.json`. */
@@ -60,7 +62,8 @@ export type AdapterExtras = t.TypeOf<typeof AdapterExtrasC>;
 export const storedName = (g: Pick<ActivationGroup, 'scope'>): string => `${g.scope}.embedding.weight`;
 
 /** The injection that reads a stored adapter (`mode: 'stored'`). */
-export const storedInjection = (model: ModelSites, variant: Variant, users = 0): Injection => inject(model, variant, { mode: 'stored', users });
+export const storedInjection = (model: ModelSites, variant: Variant, users = 0, kinds?: readonly Kind[]): Injection =>
+  inject(model, variant, { mode: 'stored', users, ...(kinds ? { kinds } : {}) });
 
 /** The output of `storedActivationsGraph` that holds a group's activations. */
 export const computedName = (g: Pick<ActivationGroup, 'scope'>): string => `${g.scope}:computed`;
@@ -81,8 +84,14 @@ export const storedFeeds = (inj: Injection): Record<string, HostTensor> =>
 
 /** Names of the fine-tuned model weights of an injection (stored as they are). */
 export const finetunedNames = (inj: Injection): string[] => {
-  const scopes = new Set(inj.groups.map((g) => g.scope));
+  const scopes = new Set([...inj.groups, ...inj.custom].map((g) => g.scope));
   return inj.trainable.map((p) => p.name).filter((n) => !scopes.has(n.slice(0, n.indexOf('.'))));
+};
+
+/** Names of the parameters of an injection's custom parts (stored as they are). */
+export const customNames = (inj: Injection): string[] => {
+  const scopes = new Set(inj.custom.map((c) => c.scope));
+  return inj.trainable.map((p) => p.name).filter((n) => scopes.has(n.slice(0, n.indexOf('.'))));
 };
 
 /**
@@ -98,7 +107,7 @@ export const storedParams = (
   const acts = inj.groups.length === 0 ? {} : computed ?? evaluate(storedActivationsGraph(inj), storedFeeds(inj), trained);
   const out: Record<string, HostTensor> = {};
   for (const g of inj.groups) out[storedName(g)] = acts[computedName(g)]!;
-  for (const n of finetunedNames(inj)) out[n] = trained[n]!;
+  for (const n of [...customNames(inj), ...finetunedNames(inj)]) out[n] = trained[n]!;
   return out;
 };
 
@@ -177,7 +186,7 @@ export const serializeAdapter = (
       peft: true,
     };
   }
-  const names = [...inj.groups.map(storedName), ...finetunedNames(inj)];
+  const names = [...inj.groups.map(storedName), ...customNames(inj), ...finetunedNames(inj)];
   const tensors: Record<string, string> = {};
   const data: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
   for (const n of names) {
@@ -227,7 +236,12 @@ const f32Tensor = (shape: readonly number[], data: Float32Array): HostTensor => 
  * Reads adapter files for `cfg` (the inverse of `serializeAdapter`; also reads adapters PEFT
  * wrote). Left names the file and what does not fit the model.
  */
-export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uint8Array): E.Either<string, LoadedAdapter> => {
+export const parseAdapter = (
+  cfg: ModelConfig,
+  configJson: unknown,
+  weights: Uint8Array,
+  opts: { /** The user-defined kinds its variant may name. */ readonly kinds?: readonly Kind[] } = {},
+): E.Either<string, LoadedAdapter> => {
   const sites = modelSites(cfg);
   const isOwn = typeof configJson === 'object' && configJson !== null && (configJson as Record<string, unknown>)['peft_type'] === OWN_PEFT_TYPE;
   if (!isOwn) {
@@ -267,7 +281,7 @@ export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uin
     );
   let injection: Injection;
   try {
-    injection = storedInjection(sites, x.variant, x.users);
+    injection = storedInjection(sites, x.variant, x.users, opts.kinds);
   } catch (e) {
     return E.left(`adapter_config.json: the variant does not fit this model (${(e as Error).message})`);
   }
@@ -288,5 +302,5 @@ export const parseAdapter = (cfg: ModelConfig, configJson: unknown, weights: Uin
   }
   const missing = [...expected.keys()].filter((n) => !(n in params));
   if (missing.length > 0) return E.left(`adapter_model.safetensors: missing ${missing.join(', ')}`);
-  return E.right({ variant: x.variant, ...(injection.groups.length > 0 ? { injection } : {}), params, peft: false, base: baseOf(configJson, weights) });
+  return E.right({ variant: x.variant, ...(injection.groups.length > 0 || injection.custom.length > 0 ? { injection } : {}), params, peft: false, base: baseOf(configJson, weights) });
 };

@@ -180,14 +180,23 @@ export const kvLengths = (inj: Injection, kind: 'prefix' | 'infix'): Map<number,
   const perLayer = new Map<number, number>();
   for (const g of inj.groups)
     if (g.kind === kind && g.site === 'self' && g.length > 0) for (const l of g.layers ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + g.length);
+  if (kind === 'prefix')
+    for (const c of inj.custom) for (const [l, n] of c.lengths.past.get('self') ?? []) if (n > 0) perLayer.set(l, (perLayer.get(l) ?? 0) + n);
   return perLayer;
 };
+
+/** Virtual embedding positions of the variant (built-in embedding parts and custom kinds' embeddings). */
+const embeddingLength = (inj: Injection): number =>
+  inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0) + inj.custom.reduce((s, c) => s + c.lengths.embeddings, 0);
+
+/** The longest per-layer self-attention past of the custom parts. */
+const customSelfLength = (inj: Injection): number =>
+  inj.custom.reduce((s, c) => s + Math.max(0, ...(c.lengths.past.get('self')?.values() ?? [])), 0);
 
 /** Number of virtual positions the variant puts before the prompt (to build masks and positions on the host). */
 export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number => {
   void cfg;
-  const emb = inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0);
-  return kvLength(inj, 'prefix') + emb;
+  return kvLength(inj, 'prefix') + embeddingLength(inj);
 };
 
 /**
@@ -199,8 +208,8 @@ export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number =>
 export const trainingVirtualPositions = (cfg: ModelConfig, inj: Injection): number => {
   const lengthOf = (p: (g: Injection['groups'][number]) => boolean): number => inj.groups.reduce((s, g) => s + (p(g) ? g.length : 0), 0);
   return cfg.model_type === 'bart'
-    ? Math.max(lengthOf((g) => g.kind === 'embedding'), lengthOf((g) => g.kind === 'prefix' && g.site === 'self'))
-    : lengthOf((g) => g.kind === 'embedding' || g.site === 'self');
+    ? Math.max(embeddingLength(inj), lengthOf((g) => g.kind === 'prefix' && g.site === 'self') + customSelfLength(inj))
+    : embeddingLength(inj) + lengthOf((g) => g.site === 'self') + customSelfLength(inj);
 };
 
 /** Positions an infix variant puts between the source and the target (the longest layer's infix; 0 without one). */

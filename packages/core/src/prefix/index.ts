@@ -5,13 +5,16 @@ export {
   computedActivations, promptToPast, bankLookup,
 } from './params.ts';
 export {
-  type ModelSites, type InjectOptions, type Parametrisation, type GroupShape, type ActivationGroup, type Injection, inject, groupActivations, groupPast, sitePast,
-  embeddingPrefix, userIdsInput,
+  type ModelSites, type InjectOptions, type ActivationGroup, type CustomPart, type Injection, inject, groupActivations, groupPast, sitePast,
+  embeddingPrefix, userIdsInput, customEdits,
 } from './inject.ts';
 export {
   modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength, trainingVirtualPositions, infixLength, hasInfix,
   type TrainGraphOptions,
 } from './graphs.ts';
+export {
+  defineKind, type Kind, type KindDefinition, type KindParam, type KindModel, type KindContext, type SiteEdits, type RealisedKind, type KindSite, kindContext, siteOf,
+} from './kind.ts';
 export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';
 export * from './export.ts';
 export * from './bart-generation.ts';

@@ -106,7 +106,6 @@ export const fitToActivations = (
   const { scope, length: P, width: W } = group;
   if (target.length !== P * W) throw new Error(`word initialisation: ${target.length / W} word positions for a prefix of length ${P}`);
   if (group.reparam.kind === 'direct') return { [`${scope}.embedding.weight`]: { dtype: 'float32', shape: [P, W], data: Float32Array.from(target) } };
-  if (group.reparam.kind !== 'mlp') throw new Error(`word initialisation is not defined for the '${group.reparam.name}' parametrisation`);
   const h = group.reparam.hidden;
   const D = group.inDim;
   const e = current[`${scope}.embedding.weight`]!.data as Float32Array;

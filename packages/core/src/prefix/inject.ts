@@ -9,6 +9,8 @@
  *              (`[x; INFIX; y]`): the source is encoded first, the target attends to
  *              source ++ infix ++ itself;
  * - finetune   the model's own weights (all, or the top k layers) become trainable;
+ * - custom     a user-defined kind (./kind.ts): its transform's edits at the sites, after the
+ *              built-in parts' activations there;
  * - compose    all of its parts at once (activations at one site are concatenated in order).
  *
  * Positions and masks (as the official code and PEFT): a past of P virtual positions shifts
@@ -19,6 +21,7 @@
  * A prefix *bank* (`users` > 0) holds one prefix per user; a `user_ids` [B] input picks each
  * row's prefix, so one batch mixes users in training and in generation.
  */
+import * as E from 'fp-ts/lib/Either.js';
 import type { Node } from '../ir/node.ts';
 import { withPath } from '../ir/node.ts';
 import { type Dim, sym } from '../types/dim.ts';
@@ -31,6 +34,7 @@ import { matmul, mT } from '../ops/matmul.ts';
 import type { KeyValue, PastKeyValues } from '../models/common.ts';
 import { type Variant, type Reparam, type Site, flattenVariant, selectLayers } from './variant.ts';
 import { type ParamSpec, type SiteGeometry, activationParamSpecs, promptToPast, tokenDim } from './params.ts';
+import { type Kind, type KindModel, type RealisedKind, type SiteEdits, kindContext, checkEdits } from './kind.ts';
 
 /** What a variant needs to know about the model: its attention sites and embedding width. */
 export interface ModelSites {
@@ -44,32 +48,9 @@ export interface ModelSites {
   readonly layers: number;
 }
 
-/**
- * A user-defined parametrisation of a group of trainable activations: the extension point for
- * new variants. `params` names the trainable parameters (under the group's scope); `build`
- * computes the activations [P, width] from their graph nodes. Register it in
- * `InjectOptions.parametrisations` and select it with `reparam: { kind: 'custom', name }`.
- * See `examples/low-rank-prefix.ts`.
- */
-export interface Parametrisation {
-  readonly params: (g: GroupShape, options: unknown) => readonly ParamSpec[];
-  readonly build: (g: GroupShape, options: unknown, param: (name: string, shape: readonly number[]) => Node) => Node;
-}
-
-/** What a parametrisation sees of its group. */
-export interface GroupShape {
-  readonly scope: string;
-  /** Virtual positions P. */
-  readonly length: number;
-  /** Width of one position's activations: 2·L·td for key/value groups, D for embeddings. */
-  readonly width: number;
-  /** Natural input width (td for key/value groups, D for embeddings). */
-  readonly inDim: number;
-}
-
 export interface InjectOptions {
-  /** User-defined parametrisations by name (for `reparam: { kind: 'custom', name }`). */
-  readonly parametrisations?: Readonly<Record<string, Parametrisation>>;
+  /** User-defined kinds (`defineKind`), for the variant's `{ kind: 'custom', name }` parts. */
+  readonly kinds?: readonly Kind[];
   /** Prefix bank: one set of activations per user, selected by a `user_ids` [B] input. */
   readonly users?: number;
   /**
@@ -113,15 +94,28 @@ export interface ActivationGroup {
   readonly initText?: string;
 }
 
+/** One part of a user-defined kind: its parameters live under `scope` (`<scope>.<name>`). */
+export interface CustomPart {
+  readonly scope: string;
+  /** The kind's name. */
+  readonly name: string;
+  readonly kind: RealisedKind;
+  /** Lengths of its edits (decided when the graph is built): per site and layer, and of its embeddings. */
+  readonly lengths: { readonly past: ReadonlyMap<Site, ReadonlyMap<number, number>>; readonly embeddings: number };
+}
+
 export interface Injection {
   readonly variant: Variant;
   readonly groups: readonly ActivationGroup[];
+  /** Parts of user-defined kinds, in variant order. */
+  readonly custom: readonly CustomPart[];
+  /** The model's sites, as kinds see them. */
+  readonly model: KindModel;
   /** Trainable parameters: the groups' and the model weights made trainable by finetune parts. */
   readonly trainable: readonly ParamSpec[];
   readonly users: number;
   readonly mode: 'train' | 'stored';
   readonly dropoutInputs: boolean;
-  readonly parametrisations: Readonly<Record<string, Parametrisation>>;
 }
 
 const scopeName = (kind: string, i: number): string => (i === 0 ? kind : `${kind}_${i}`);
@@ -143,7 +137,20 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
   const counts: Record<string, number> = {};
   const groups: ActivationGroup[] = [];
   const finetune = new Set<string>();
+  const custom: CustomPart[] = [];
+  const kindModel: KindModel = { sites: model.sites, embedDim: model.embedDim };
+  const next = (kind: string): string => scopeName(kind, (counts[kind] = (counts[kind] ?? -1) + 1));
   for (const part of flattenVariant(variant)) {
+    if (part.kind === 'custom') {
+      const kind = (opts.kinds ?? []).find((k) => k.name === part.name);
+      if (!kind) throw new Error(`inject: no kind '${part.name}' (known: ${(opts.kinds ?? []).map((k) => k.name).join(', ') || 'none; pass it in the options\' kinds'})`);
+      const r = kind.realise(part.options, kindModel);
+      if (E.isLeft(r)) throw new Error(`inject: ${r.left}`);
+      const scope = next(part.name);
+      const edits = r.right.transform(kindNodes(scope, r.right, users, BATCH), kindContext(kindModel, BATCH));
+      custom.push({ scope, name: part.name, kind: r.right, lengths: checkEdits(part.name, kindModel, BATCH, edits) });
+      continue;
+    }
     if (part.kind === 'finetune') {
       const layers = new Set(checkedLayers(part.layers, model.layers, 'the model'));
       const all = part.layers === 'all';
@@ -158,7 +165,6 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
       dropout: part.dropout ?? 0,
       ...(part.init?.kind === 'words' ? { initText: part.init.text } : {}),
     };
-    const next = (kind: string): string => scopeName(kind, (counts[kind] = (counts[kind] ?? -1) + 1));
     if (part.kind === 'embedding') {
       groups.push({ ...common, scope: next('embedding'), width: model.embedDim, inDim: model.embedDim });
       continue;
@@ -183,25 +189,35 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
       groups.push({ ...common, scope: next(base), site, layers, shared, geometry: g, width, inDim: tokenDim(g) });
     }
   }
-  const parametrisations = opts.parametrisations ?? {};
-  const groupParams = (g: ActivationGroup): readonly ParamSpec[] => {
-    if (g.reparam.kind !== 'custom')
-      return activationParamSpecs(g.scope, g.length, g.width, g.inDim, g.reparam).map((p) =>
-        users > 0 && p.name.endsWith('.embedding.weight') ? { ...p, shape: [users, ...p.shape] } : p);
-    const custom = parametrisations[g.reparam.name];
-    if (!custom) throw new Error(`inject: no parametrisation '${g.reparam.name}' registered (known: ${Object.keys(parametrisations).join(', ') || 'none'})`);
-    if (users > 0) throw new Error(`inject: the custom parametrisation '${g.reparam.name}' cannot be used with a prefix bank`);
-    return custom.params(g, g.reparam.options);
-  };
+  const groupParams = (g: ActivationGroup): readonly ParamSpec[] =>
+    activationParamSpecs(g.scope, g.length, g.width, g.inDim, g.reparam).map((p) =>
+      users > 0 && p.name.endsWith('.embedding.weight') ? { ...p, shape: [users, ...p.shape] } : p);
   const trainable: ParamSpec[] = [
     ...groups.flatMap(groupParams),
+    ...custom.flatMap((c) => Object.entries(c.kind.params).map(([n, p]): ParamSpec => ({
+      name: `${c.scope}.${n}`, shape: users > 0 ? [users, ...p.shape] : p.shape, init: p.init, decay: p.decay ?? true,
+    }))),
     ...model.weights.filter((w) => finetune.has(w.name)).map((w): ParamSpec => ({
       name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name },
       decay: !/(^|\.)(bias|ln_\w+|layer_?norm\w*|norm)(\.|$)|_layer_norm|layernorm|\.ln_|final_logits_bias/i.test(w.name),
     })),
   ];
-  return { variant, groups, trainable, users, mode, dropoutInputs: opts.dropout === true, parametrisations };
+  return { variant, groups, custom, model: kindModel, trainable, users, mode, dropoutInputs: opts.dropout === true };
 };
+
+/**
+ * The nodes a kind's transform receives: each parameter with a leading batch axis, `[B, ...shape]`
+ * (broadcast, or in a bank gathered by `user_ids` from the stored `[U, ...shape]`).
+ */
+const kindNodes = (scope: string, kind: RealisedKind, users: number, B: Dim): Record<string, Node> =>
+  withPath(scope, () => Object.fromEntries(Object.entries(kind.params).map(([n, p]) => {
+    if (users > 0) return [n, gather(param(`${scope}.${n}`, [users, ...p.shape]), userIdsInput(B))];
+    return [n, broadcastTo(reshape(param(`${scope}.${n}`, p.shape), [1, ...p.shape]), [B, ...p.shape])];
+  })));
+
+/** The edits of a custom part for a batch of `B`. */
+export const customEdits = (inj: Injection, c: CustomPart, B: Dim): SiteEdits =>
+  withPath(c.scope, () => c.kind.transform(kindNodes(c.scope, c.kind, inj.users, B), kindContext(inj.model, B)));
 
 /** The batch-size symbol used by injected graphs. */
 export const BATCH: Dim = sym('B');
@@ -223,7 +239,6 @@ export const groupActivations = (inj: Injection, g: ActivationGroup, B: Dim): No
     };
     let a: Node;
     if (g.reparam.kind === 'direct') a = emb([g.length, g.width]);
-    else if (g.reparam.kind === 'custom') a = inj.parametrisations[g.reparam.name]!.build(g, g.reparam.options, (n, s) => param(n, s));
     else {
       const h = g.reparam.hidden;
       const w0 = param(`${g.scope}.transform.0.weight`, [h, g.inDim]);
@@ -254,9 +269,11 @@ const concatPasts = (a: KeyValue | undefined, b: KeyValue): KeyValue =>
 /** Merged per-layer activations of every group of `kind` at `site` (concatenated in variant order). */
 export const sitePast = (inj: Injection, kind: 'prefix' | 'infix', site: Site, B: Dim): { past: PastKeyValues; length: Dim; layers: Map<number, Dim> } | undefined => {
   const groups = inj.groups.filter((g) => g.kind === kind && g.site === site && g.length > 0);
-  if (groups.length === 0) return undefined;
+  const custom = kind === 'prefix' ? inj.custom.filter((c) => [...(c.lengths.past.get(site)?.values() ?? [])].some((n) => n > 0)) : [];
+  if (groups.length === 0 && custom.length === 0) return undefined;
   const merged = new Map<number, KeyValue>();
   for (const g of groups) for (const [l, kv] of groupPast(inj, g, B)) merged.set(l, concatPasts(merged.get(l), kv));
+  for (const c of custom) for (const [l, kv] of customEdits(inj, c, B).past![site]!) if (kv.key.shape[2] !== 0) merged.set(l, concatPasts(merged.get(l), kv));
   const lengths = new Map<number, Dim>([...merged].map(([l, kv]) => [l, kv.key.shape[2]!]));
   const length = Math.max(0, ...[...lengths.values()].map((d) => d as number));
   return { past: (l) => merged.get(l), length, layers: lengths };
@@ -268,5 +285,6 @@ export const embeddingPrefix = (inj: Injection, B: Dim): Node | undefined => {
     const a = groupActivations(inj, g, B);
     return a.shape.length === 3 ? a : broadcastTo(reshape(a, [1, g.length, g.width]), [B, g.length, g.width]);
   });
+  for (const c of inj.custom) if (c.lengths.embeddings > 0) parts.push(customEdits(inj, c, B).embeddings!);
   return parts.length === 0 ? undefined : concat(parts, 1);
 };

@@ -65,7 +65,7 @@ export const activationParamSpecs = (
   length: number,
   width: number,
   inDim: number,
-  reparam: Exclude<Reparam, { kind: 'custom' }>,
+  reparam: Reparam,
   std = 1,
 ): ParamSpec[] => {
   if (reparam.kind === 'direct')
@@ -88,7 +88,7 @@ export const paramNode = (s: ParamSpec): Node => param(s.name, s.shape);
  * (direct) or `tanh(E W0ᵀ + b0) W2ᵀ + b2` (mlp). `stored` replaces the MLP by the computed
  * prefix (inference, or after training).
  */
-export const computedActivations = (scope: string, length: number, width: number, inDim: number, reparam: Exclude<Reparam, { kind: 'custom' }>): Node => {
+export const computedActivations = (scope: string, length: number, width: number, inDim: number, reparam: Reparam): Node => {
   if (reparam.kind === 'direct') return param(`${scope}.embedding.weight`, [length, width]);
   const h = reparam.hidden;
   const e = param(`${scope}.embedding.weight`, [length, inDim]); // [P, td]

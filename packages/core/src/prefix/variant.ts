@@ -8,6 +8,7 @@
  * - `infix`     the INFIX ablation: [x; INFIX; y], trainable activations at every layer placed
  *               between the source and the target;
  * - `finetune`  the baselines: every weight (FT-full) or the top k layers (FT-top2);
+ * - `custom`    a user-defined kind (`defineKind` in ./kind.ts) by name, with its options;
  * - `compose`   several variants at once (prefix + infix, prefix on some layers + embedding…).
  *
  * Options shared by the trainable-activation variants: `length`, the parametrisation
@@ -24,8 +25,6 @@ const Probability = t.refinement(t.number, (n) => n >= 0 && n < 1, 'Probability'
 export const ReparamC = t.union([
   t.type({ kind: t.literal('direct') }),
   t.type({ kind: t.literal('mlp'), hidden: PositiveInt }),
-  /** A user-defined parametrisation registered by name in `inject`'s options (see `Parametrisation`). */
-  t.intersection([t.type({ kind: t.literal('custom'), name: t.string }), t.partial({ options: t.unknown })]),
 ], 'Reparam');
 export type Reparam = t.TypeOf<typeof ReparamC>;
 
@@ -73,15 +72,25 @@ export const InfixC = t.intersection([
 
 export const FinetuneC = t.type({ kind: t.literal('finetune'), layers: LayersC }, 'FinetuneVariant');
 
+/**
+ * A user-defined kind (`defineKind`, passed to `inject` as `kinds`), by name, with its options
+ * (decoded by the kind's own codec when injected).
+ */
+export const CustomC = t.intersection([
+  t.type({ kind: t.literal('custom'), name: t.string }),
+  t.partial({ options: t.unknown }),
+], 'CustomVariant');
+
 export type Variant =
   | t.TypeOf<typeof PrefixC>
   | t.TypeOf<typeof EmbeddingC>
   | t.TypeOf<typeof InfixC>
   | t.TypeOf<typeof FinetuneC>
+  | t.TypeOf<typeof CustomC>
   | { readonly kind: 'compose'; readonly parts: readonly Variant[] };
 
 export const VariantC: t.Type<Variant> = t.recursion('Variant', () =>
-  t.union([PrefixC, EmbeddingC, InfixC, FinetuneC, t.type({ kind: t.literal('compose'), parts: t.readonlyArray(VariantC) })]),
+  t.union([PrefixC, EmbeddingC, InfixC, FinetuneC, CustomC, t.type({ kind: t.literal('compose'), parts: t.readonlyArray(VariantC) })]),
 );
 
 /** The paper's method with its table-to-text defaults (length 10, MLP 512). */
