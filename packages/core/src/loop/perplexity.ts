@@ -10,7 +10,7 @@
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import { graph } from '../ir/graph.ts';
-import type { BartConfig, CausalLmConfig, ModelConfig } from '../models/config.ts';
+import { type BartConfig, type CausalLmConfig, type ModelConfig, isEncoderDecoder } from '../models/config.ts';
 import { causalLmGraph } from '../models/causal.ts';
 import { bartGraph } from '../models/seq2seq.ts';
 
@@ -36,7 +36,7 @@ export const windows = (tokens: readonly number[], len: number): number[][] => {
  * new values can be written without recompiling (pretraining's validation).
  */
 export const compileLossSum = async (backend: Backend, cfg: ModelConfig, params: Readonly<Record<string, HostTensor>>): Promise<Executable> => {
-  const full = cfg.model_type === 'bart' ? bartGraph(cfg, { loss: 'sum', shiftLabels: true }) : causalLmGraph(cfg, { loss: 'sum' });
+  const full = isEncoderDecoder(cfg) ? bartGraph(cfg, { loss: 'sum', shiftLabels: true }) : causalLmGraph(cfg, { loss: 'sum' });
   return backend.compile(graph({ loss: full.outputs['loss']! }), { params: {}, state: Object.fromEntries(Object.entries(params).map(([n, t]) => [n, { init: t }])) });
 };
 

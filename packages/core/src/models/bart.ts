@@ -23,8 +23,9 @@ import { gather } from '../ops/gather.ts';
 import { layerNorm } from '../nn/norm.ts';
 import { attention } from '../nn/attention.ts';
 import type { BartConfig } from './config.ts';
+import { modelParamShapes } from './checkpoint.ts';
 import {
-  type KeyValue, type PastKeyValues,
+  type KeyValue, type PastKeyValues, type ModelSites, weightsByLayer,
   activation, inputLength, linear, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
 } from './common.ts';
 
@@ -189,4 +190,26 @@ export const bartDecoderForward = (cfg: BartConfig, inp: BartDecoderInputs): Bar
   const head = param(cfg.tie_word_embeddings ? 'shared.weight' : 'lm_head.weight', [cfg.vocab_size, cfg.d_model]);
   const logits = withPath('lm_head', () => add(matmul(out.hidden, mT(head)), param('final_logits_bias', [1, cfg.vocab_size]))); // [B, T, V]
   return { logits, ...out };
+};
+
+/**
+ * Where a variant may act on BART: the encoder's self-attention (`encoder`), the decoder's
+ * (`self`) and its cross-attention (`cross`), the token embeddings (d_model wide), and for
+ * finetune decoder layer i's weights `decoder.layers.{i}.*` (its `top` counts decoder layers;
+ * encoder weights are never "top"); biases (`final_logits_bias` too) and the layer norms take
+ * no weight decay.
+ */
+export const bartSites = (cfg: BartConfig): ModelSites => {
+  const site = (layers: number, heads: number) => ({ layers, kvHeads: heads, headDim: cfg.d_model / heads });
+  return {
+    sites: { self: site(cfg.decoder_layers, cfg.decoder_attention_heads), encoder: site(cfg.encoder_layers, cfg.encoder_attention_heads), cross: site(cfg.decoder_layers, cfg.decoder_attention_heads) },
+    embedDim: cfg.d_model,
+    weights: weightsByLayer(
+      modelParamShapes(cfg),
+      Array.from({ length: cfg.decoder_layers }, (_, i) => `decoder.layers.${i}`),
+      (n) => n.endsWith('.bias') || n === 'final_logits_bias' || n.endsWith('layer_norm.weight') || n.endsWith('.layernorm_embedding.weight'),
+      (n) => n.startsWith('encoder.'),
+    ),
+    layers: cfg.decoder_layers,
+  };
 };

@@ -174,3 +174,55 @@ export const inputLength = (what: string, inp: { readonly ids?: Node; readonly i
   else checkEmbeds(what, inp.inputsEmbeds!, d);
   return (inp.ids ?? inp.inputsEmbeds!).shape[1]!;
 };
+
+// ------------------------------------------------------------------ injection sites
+
+/** An attention site a variant may act at: decoder(-only) self-attention, BART's encoder self-attention, cross-attention. */
+export type AttentionSite = 'self' | 'encoder' | 'cross';
+
+/** Geometry of the attention layers at a site: what a past key/value there must look like. */
+export interface SiteGeometry {
+  /** Number of layers at the site. */
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+/** One model weight as variants see it. */
+export interface SiteWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** The layer counted by finetune's `top` (BART: decoder layers); -1 outside the layers, -2 never "top" (BART's encoder). */
+  readonly layer: number;
+  /** Whether AdamW's weight decay applies when it is trained (not to biases and norms, as the official trainer). */
+  readonly decay: boolean;
+}
+
+/**
+ * Where a variant may act on a model, declared by the model's own file: its attention sites
+ * (per-layer past keys/values), the width of its input embeddings (virtual tokens), its weights
+ * by layer (finetune), and the number of layers finetune's `top` counts.
+ */
+export interface ModelSites {
+  readonly sites: Partial<Record<AttentionSite, SiteGeometry>>;
+  readonly embedDim: number;
+  readonly weights: readonly SiteWeight[];
+  readonly layers: number;
+}
+
+/**
+ * The weights of `shapes` by layer: `blocks[i]` is layer i's name prefix (as the model's
+ * builders name them), `noDecay` says which take no weight decay, `never` marks weights that
+ * belong to layers finetune's `top` never counts.
+ */
+export const weightsByLayer = (
+  shapes: Readonly<Record<string, readonly number[]>>,
+  blocks: readonly string[],
+  noDecay: (name: string) => boolean,
+  never: (name: string) => boolean = () => false,
+): SiteWeight[] =>
+  Object.entries(shapes).map(([name, shape]) => ({
+    name, shape,
+    layer: never(name) ? -2 : blocks.findIndex((b) => name.startsWith(`${b}.`)),
+    decay: !noDecay(name),
+  }));

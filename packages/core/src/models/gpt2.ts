@@ -19,8 +19,8 @@ import { Sampler } from '../random.ts';
 import type { Gpt2Config, ModelConfig } from './config.ts';
 import { modelParamShapes } from './checkpoint.ts';
 import {
-  type CausalLmInputs, type CausalLmOutputs, type KeyValue,
-  activation, conv1d, inputLength, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
+  type CausalLmInputs, type CausalLmOutputs, type KeyValue, type ModelSites,
+  activation, conv1d, weightsByLayer, inputLength, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
 } from './common.ts';
 
 const ln = (cfg: Gpt2Config, x: Node, name: string): Node =>
@@ -74,6 +74,25 @@ export const gpt2Forward = (cfg: Gpt2Config, inp: CausalLmInputs): CausalLmOutpu
   const logits = withPath('lm_head', () => matmul(hidden, mT(head))); // [B, T, V]
   return { logits, hidden, presents };
 };
+
+/**
+ * Where a variant may act on GPT-2: every block's self-attention (past keys/values of n_head
+ * heads), the token embeddings (n_embd wide), and block i's weights `h.{i}.*` for finetune;
+ * biases and the layer norms (`ln_1`, `ln_2`, `ln_f`) take no weight decay.
+ */
+export const gpt2Sites = (cfg: Gpt2Config): ModelSites => ({
+  sites: { self: { layers: cfg.n_layer, kvHeads: cfg.n_head, headDim: cfg.n_embd / cfg.n_head } },
+  embedDim: cfg.n_embd,
+  weights: weightsByLayer(
+    modelParamShapes(cfg),
+    Array.from({ length: cfg.n_layer }, (_, i) => `h.${i}`),
+    (n) => n.endsWith('.bias') || n === 'ln_f.weight' || n.endsWith('.ln_1.weight') || n.endsWith('.ln_2.weight'),
+  ),
+  layers: cfg.n_layer,
+});
+
+/** The last position GPT-2's learned table holds (positions are clamped to it where a finished row runs on). */
+export const gpt2LastPosition = (cfg: Gpt2Config): number => cfg.n_positions - 1;
 
 // ------------------------------------------------------------------ config and initialisation
 

@@ -9,16 +9,17 @@ export {
 } from './config.ts';
 export {
   type KeyValue, type PastKeyValues, type CausalLmInputs, type CausalLmOutputs,
-  extendKeyMask, positionRange, toKeyMask, lastPosition,
+  type AttentionSite, type SiteGeometry, type SiteWeight, type ModelSites, extendKeyMask, positionRange, toKeyMask, lastPosition,
 } from './common.ts';
-export { gpt2Forward, gpt2TokenEmbeddings, gpt2ConfigJson, initGpt2Params, asGpt2Config } from './gpt2.ts';
-export { llamaForward, llamaTokenEmbeddings, ropeInvFreq, ropeCosSin, applyRope } from './llama.ts';
+export { modelSites } from './sites.ts';
+export { gpt2Forward, gpt2TokenEmbeddings, gpt2Sites, gpt2LastPosition, gpt2ConfigJson, initGpt2Params, asGpt2Config } from './gpt2.ts';
+export { llamaForward, llamaTokenEmbeddings, llamaSites, ropeInvFreq, ropeCosSin, applyRope } from './llama.ts';
 export {
-  bartEncoderForward, bartDecoderForward, bartTokenEmbeddings, BART_POSITION_OFFSET,
+  bartEncoderForward, bartDecoderForward, bartTokenEmbeddings, bartSites, BART_POSITION_OFFSET,
   type BartEncoderInputs, type BartEncoderOutputs, type BartDecoderInputs, type BartDecoderOutputs,
 } from './bart.ts';
 export {
-  causalLmForward, causalLmTokenEmbeddings, causalLmKvGeometry, causalLmLoss, causalLmGraph, prefillGraph, stepGraph,
+  causalLmForward, causalLmTokenEmbeddings, causalLmKvGeometry, causalLmLastPosition, causalLmLoss, causalLmGraph, prefillGraph, stepGraph,
   pastInputs, presentOutputs, type KvGeometry, type CausalLmGraphOptions,
 } from './causal.ts';
 export {

@@ -17,8 +17,9 @@ import { concat, reshape, slice } from '../ops/layout.ts';
 import { rmsNorm } from '../nn/norm.ts';
 import { attention } from '../nn/attention.ts';
 import type { LlamaConfig } from './config.ts';
+import { modelParamShapes } from './checkpoint.ts';
 import {
-  type CausalLmInputs, type CausalLmOutputs, type KeyValue,
+  type CausalLmInputs, type CausalLmOutputs, type KeyValue, type ModelSites, weightsByLayer,
   activation, inputLength, linear, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
 } from './common.ts';
 
@@ -145,3 +146,20 @@ export const llamaForward = (cfg: LlamaConfig, inp: CausalLmInputs): CausalLmOut
   const logits = withPath('lm_head', () => matmul(hidden, mT(head))); // [B, T, V]
   return { logits, hidden, presents };
 };
+
+/**
+ * Where a variant may act on Llama: every layer's self-attention (past keys/values of
+ * num_key_value_heads heads: grouped-query geometry), the token embeddings, and layer i's
+ * weights `layers.{i}.*` for finetune; biases and the RMS norms (`input_layernorm`,
+ * `post_attention_layernorm`, `norm`) take no weight decay.
+ */
+export const llamaSites = (cfg: LlamaConfig): ModelSites => ({
+  sites: { self: { layers: cfg.num_hidden_layers, kvHeads: cfg.num_key_value_heads, headDim: cfg.head_dim } },
+  embedDim: cfg.hidden_size,
+  weights: weightsByLayer(
+    modelParamShapes(cfg),
+    Array.from({ length: cfg.num_hidden_layers }, (_, i) => `layers.${i}`),
+    (n) => n.endsWith('.bias') || n === 'norm.weight' || n.endsWith('.input_layernorm.weight') || n.endsWith('.post_attention_layernorm.weight'),
+  ),
+  layers: cfg.num_hidden_layers,
+});

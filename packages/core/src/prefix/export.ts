@@ -24,7 +24,7 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import type { HostTensor } from '../backend/tensor.ts';
 import { evaluate } from '../backend/reference.ts';
 import { type Graph, graph } from '../ir/graph.ts';
-import type { ModelConfig } from '../models/config.ts';
+import { type ModelConfig, isEncoderDecoder } from '../models/config.ts';
 import {
   parseAdapterConfig, parseAdapterWeights, makePrefixTuningConfig, serializeAdapterConfig, PREFIX_EMBEDDINGS_KEY,
 } from '../io/peft.ts';
@@ -171,11 +171,11 @@ export const serializeAdapter = (
   const meta = { format: 'pt', ...(opts.baseModelDigest !== undefined ? { [BASE_DIGEST_KEY]: opts.baseModelDigest } : {}) };
   const sites = modelSites(cfg);
   const self = sites.sites.self!;
-  const task = cfg.model_type === 'bart' ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM';
+  const task = isEncoderDecoder(cfg) ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM';
   if (peftExpressible(cfg, inj)) {
     const g = inj.groups[0]!;
     const x = stored[storedName(g)]!;
-    const p = cfg.model_type === 'bart' ? peftSeq2seqPrefix(g, x) : { numLayers: self.layers, data: f32Data(x), shape: x.shape };
+    const p = isEncoderDecoder(cfg) ? peftSeq2seqPrefix(g, x) : { numLayers: self.layers, data: f32Data(x), shape: x.shape };
     const config = makePrefixTuningConfig({
       numVirtualTokens: g.length, numLayers: p.numLayers, tokenDim: tokenDim(self), numAttentionHeads: self.kvHeads,
       taskType: task, baseModelNameOrPath: opts.baseModel ?? null,
@@ -248,7 +248,7 @@ export const parseAdapter = (
     const c = parseAdapterConfig(configJson);
     if (E.isLeft(c)) return c;
     const pc = c.right;
-    const seq2seq = cfg.model_type === 'bart';
+    const seq2seq = isEncoderDecoder(cfg);
     if (seq2seq !== (pc.task_type === 'SEQ_2_SEQ_LM'))
       return E.left(seq2seq
         ? `adapter_config.json: task_type is ${JSON.stringify(pc.task_type ?? null)}, but the model is an encoder-decoder (bart), whose PEFT prefix adapters are SEQ_2_SEQ_LM`

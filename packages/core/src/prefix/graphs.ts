@@ -19,39 +19,15 @@ import { scalar, iota } from '../ops/leaves.ts';
 import { add } from '../ops/binary.ts';
 import { reduceSum } from '../ops/reduce.ts';
 import { GraphError } from '../errors.ts';
-import type { CausalLmConfig, BartConfig, ModelConfig } from '../models/config.ts';
+import { type CausalLmConfig, type BartConfig, type ModelConfig, isEncoderDecoder } from '../models/config.ts';
 import { type KeyValue, type PastKeyValues, extendKeyMask, lastPosition } from '../models/common.ts';
-import { causalLmForward, causalLmTokenEmbeddings, causalLmKvGeometry, causalLmLoss, presentOutputs } from '../models/causal.ts';
-import { bartKvGeometry, shiftTokensRight, seq2seqLoss } from '../models/seq2seq.ts';
-import { modelParamShapes } from '../models/checkpoint.ts';
-import { type Injection, type ModelSites, sitePast, embeddingPrefix } from './inject.ts';
+import { causalLmForward, causalLmTokenEmbeddings, causalLmLoss, presentOutputs } from '../models/causal.ts';
+import { shiftTokensRight, seq2seqLoss } from '../models/seq2seq.ts';
+import { type Injection, sitePast, embeddingPrefix } from './inject.ts';
 import { injectedBartEncoder, injectedBartDecoder } from './bart-generation.ts';
 
-/** The attention sites, embedding width and weights of a model config (what `inject` needs). */
-export const modelSites = (cfg: ModelConfig): ModelSites => {
-  const shapes = modelParamShapes(cfg);
-  const layerOf = (name: string): number => {
-    const m = /(?:^|\.)(?:h|layers)\.(\d+)\./.exec(name);
-    return m ? Number(m[1]) : -1;
-  };
-  const weights = Object.entries(shapes).map(([name, shape]) => ({
-    name, shape,
-    // BART: finetune's top-k counts decoder layers; encoder layers are never "top"
-    layer: cfg.model_type === 'bart' && name.startsWith('encoder.') ? -2 : layerOf(name),
-  }));
-  if (cfg.model_type === 'bart') {
-    const g = bartKvGeometry(cfg);
-    const kv = (x: { layers: number; heads: number; headDim: number }) => ({ layers: x.layers, kvHeads: x.heads, headDim: x.headDim });
-    return { sites: { self: kv(g.decoder), encoder: kv(g.encoder), cross: kv(g.cross) }, embedDim: cfg.d_model, weights, layers: cfg.decoder_layers };
-  }
-  const g = causalLmKvGeometry(cfg);
-  return {
-    sites: { self: { layers: g.layers, kvHeads: g.heads, headDim: g.headDim } },
-    embedDim: cfg.model_type === 'gpt2' ? cfg.n_embd : cfg.hidden_size,
-    weights,
-    layers: g.layers,
-  };
-};
+/** The attention sites, embedding width and weights of a model config (what `inject` needs; declared by each model's file). */
+export { modelSites } from '../models/sites.ts';
 
 const B: Dim = sym('B');
 
@@ -141,7 +117,7 @@ export interface TrainGraphOptions {
 
 /** The training graph: named inputs (see the module comment) -> `loss` (and `logits`). */
 export const injectedTrainGraph = (cfg: ModelConfig, inj: Injection, opts: TrainGraphOptions): Graph => {
-  if (cfg.model_type === 'bart') return bartTrainGraph(cfg, inj, opts);
+  if (isEncoderDecoder(cfg)) return bartTrainGraph(cfg, inj, opts);
   const T = sym('T');
   const ids = input('input_ids', [B, T], 'int32');
   const mask = input('attention_mask', [B, T], 'int32');
@@ -207,7 +183,7 @@ export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number =>
  */
 export const trainingVirtualPositions = (cfg: ModelConfig, inj: Injection): number => {
   const lengthOf = (p: (g: Injection['groups'][number]) => boolean): number => inj.groups.reduce((s, g) => s + (p(g) ? g.length : 0), 0);
-  return cfg.model_type === 'bart'
+  return isEncoderDecoder(cfg)
     ? Math.max(embeddingLength(inj), lengthOf((g) => g.kind === 'prefix' && g.site === 'self') + customSelfLength(inj))
     : embeddingLength(inj) + lengthOf((g) => g.site === 'self') + customSelfLength(inj);
 };

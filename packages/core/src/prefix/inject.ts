@@ -31,22 +31,13 @@ import { gather } from '../ops/gather.ts';
 import { add, mul } from '../ops/binary.ts';
 import { tanh } from '../ops/unary.ts';
 import { matmul, mT } from '../ops/matmul.ts';
-import type { KeyValue, PastKeyValues } from '../models/common.ts';
+import type { KeyValue, PastKeyValues, ModelSites } from '../models/common.ts';
 import { type Variant, type Reparam, type Site, flattenVariant, selectLayers } from './variant.ts';
 import { type ParamSpec, type SiteGeometry, activationParamSpecs, promptToPast, tokenDim } from './params.ts';
 import { type Kind, type KindModel, type RealisedKind, type SiteEdits, kindContext, checkEdits } from './kind.ts';
 
-/** What a variant needs to know about the model: its attention sites and embedding width. */
-export interface ModelSites {
-  /** Attention sites with their geometry: `self` for decoder-only models and BART's decoder. */
-  readonly sites: Partial<Record<Site, SiteGeometry>>;
-  /** Width of the input embeddings (for embedding-only prefixes). */
-  readonly embedDim: number;
-  /** Names of the model's weights by layer (for finetune variants): layer -1 = not in a layer. */
-  readonly weights: readonly { readonly name: string; readonly shape: readonly number[]; readonly layer: number }[];
-  /** Number of layers counted by finetune's `top` (decoder layers for BART). */
-  readonly layers: number;
-}
+/** What a variant needs to know about the model (declared by the model's own file, `modelSites`). */
+export type { ModelSites } from '../models/common.ts';
 
 export interface InjectOptions {
   /** User-defined kinds (`defineKind`), for the variant's `{ kind: 'custom', name }` parts. */
@@ -198,8 +189,7 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
       name: `${c.scope}.${n}`, shape: users > 0 ? [users, ...p.shape] : p.shape, init: p.init, decay: p.decay ?? true,
     }))),
     ...model.weights.filter((w) => finetune.has(w.name)).map((w): ParamSpec => ({
-      name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name },
-      decay: !/(^|\.)(bias|ln_\w+|layer_?norm\w*|norm)(\.|$)|_layer_norm|layernorm|\.ln_|final_logits_bias/i.test(w.name),
+      name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name }, decay: w.decay,
     })),
   ];
   return { variant, groups, custom, model: kindModel, trainable, users, mode, dropoutInputs: opts.dropout === true };

@@ -23,14 +23,10 @@ import { matmul, mT } from '../ops/matmul.ts';
 import { reshape, transpose, slice, broadcastTo } from '../ops/layout.ts';
 import { gather } from '../ops/gather.ts';
 import type { Reparam } from './variant.ts';
+import type { SiteGeometry } from '../models/common.ts';
 
-/** Geometry of the attention layers a prefix attaches to (read from the model). */
-export interface SiteGeometry {
-  /** Number of layers that receive the prefix. */
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-}
+/** Geometry of the attention layers a prefix attaches to (declared by the model). */
+export type { SiteGeometry } from '../models/common.ts';
 
 /** PEFT's token_dim: key/value width per layer. */
 export const tokenDim = (g: SiteGeometry): number => g.kvHeads * g.headDim;

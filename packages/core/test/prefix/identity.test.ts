@@ -11,8 +11,10 @@
  * the logits move (asserted for every example whose width is at least 4, and for at least one
  * example per run).
  *
- * (The repository's variants have no gate, so "a zero prefix with a zero gate" has nothing to
- * check here; a zero-length part is the identity this file states.)
+ * User-defined kinds take part: a gated kind (one prefix shared by every self-attention layer,
+ * scaled per layer by 1 + gate, as `examples/gated-prefix.ts`) is one of the leaves, at length 0
+ * the identity too. (A zero gate is not an identity for key/value prefixes: zero keys still take
+ * attention. What a zero gate is — the built-in shared prefix — is tested with the example.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +28,9 @@ import { causalLmGraph, bartGraph, isEncoderDecoder, type CausalLmConfig, type M
 import { inject, type InjectOptions } from '../../src/prefix/inject.ts';
 import { hasInfix, injectedBartForward, injectedCausalForward, injectedTrainGraph, modelSites } from '../../src/prefix/graphs.ts';
 import type { Variant } from '../../src/prefix/variant.ts';
+import { defineKind, siteOf } from '../../src/prefix/kind.ts';
+import { add, mul, reshape, scalar, slice } from '../../src/graph.ts';
+import * as t from 'io-ts';
 import { gpt2Json, llamaJson, bartJson, decodeOk, randomParams, prng, randomIds } from '../models/random.ts';
 
 const TOL = 1e-5;
@@ -33,6 +38,19 @@ const TOL = 1e-5;
 const RUNS = 50;
 
 type Leaf = Exclude<Variant, { kind: 'compose' }>;
+
+const gated = defineKind({
+  name: 'gated',
+  codec: t.type({ length: t.Int }),
+  params: ({ length }, m) => ({
+    shared: { shape: [length, 2 * siteOf(m, 'self').tokenDim], init: { kind: 'normal', std: 1 } },
+    gate: { shape: [siteOf(m, 'self').layers], init: { kind: 'zeros' } },
+  }),
+  transform: ({ shared, gate }, _o, ctx) => ({
+    past: { self: new Map(siteOf(ctx, 'self').indices.flatMap((l) =>
+      [...ctx.toPast(mul(shared, add(scalar(1), reshape(slice(gate, 1, l, l + 1), [ctx.batch, 1, 1]))), 'self', [l])])) },
+  }),
+});
 
 // Lengths here are the positive lengths of the non-vacuity check; the identity sets them to 0.
 // (At most three parts of length <= 2 plus T <= 3 real tokens stay inside the smallest position table, 12.)
@@ -53,6 +71,7 @@ const leaf = (encDec: boolean): fc.Arbitrary<Leaf> => fc.oneof(
     fc.record({ kind: fc.constant('infix' as const), length, layers, reparam }),
     ...(encDec ? [fc.record({ kind: fc.constant('prefix' as const), length, reparam, sites: fc.subarray(['self', 'encoder', 'cross'] as const, { minLength: 1 }) })] : []),
   ) },
+  { weight: 1, arbitrary: length.map((n): Leaf => ({ kind: 'custom', name: 'gated', options: { length: n } })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('finetune' as const), layers }) },
 );
 
@@ -66,7 +85,7 @@ const build = (leaves: readonly Leaf[], nest: boolean): Variant =>
 
 /** Every activation part at length 0 (finetune parts kept). */
 const zeroOf = (parts: readonly Leaf[], nest: boolean): Variant =>
-  build(parts.map((p) => (p.kind === 'finetune' ? p : { ...p, length: 0 })), nest);
+  build(parts.map((p) => (p.kind === 'finetune' ? p : p.kind === 'custom' ? { ...p, options: { length: 0 } } : { ...p, length: 0 })), nest);
 
 /**
  * The same parts at their positive lengths, less what a positive length cannot take in the
@@ -88,6 +107,7 @@ const injectOptions: fc.Arbitrary<InjectOptions> = fc.record({
   mode: fc.constantFrom('train' as const, 'stored' as const),
   users: fc.constantFrom(0, 2),
   dropout: fc.boolean(),
+  kinds: fc.constant([gated]),
 });
 
 const i32 = (shape: number[], data: number[]): HostTensor => ({ dtype: 'int32', shape, data: Int32Array.from(data) });
@@ -227,11 +247,11 @@ test('property: decoder-only, source and target apart: zero-length parts give th
       const baseTarget: HostTensor = { dtype: 'float32', shape: [B, T, V], data: Float32Array.from(rows((r) => [...full.data.slice((r * (S + T) + S) * V, (r + 1) * (S + T) * V)].map(Number))) };
 
       const zero = zeroOf(parts, nest);
-      const zeroInj = inject(modelSites(cfg), zero);
+      const zeroInj = inject(modelSites(cfg), zero, { kinds: [gated] });
       const d = maxAbsDiff(run(split(zeroInj), pool, withTrainable(weights, zeroInj.trainable, seed + 1), B)['logits']!, baseTarget);
       assert.ok(d <= TOL, `${cfg.model_type} ${JSON.stringify(zero)}: target logits differ from the base model on [source; target] by ${d}`);
 
-      const posInj = inject(modelSites(cfg), { kind: 'compose', parts: [zero, { kind: 'infix', length: infixLen, layers: infixLayers }] });
+      const posInj = inject(modelSites(cfg), { kind: 'compose', parts: [zero, { kind: 'infix', length: infixLen, layers: infixLayers }] }, { kinds: [gated] });
       assert.equal(hasInfix(posInj), true);
       const dp = maxAbsDiff(run(split(posInj), pool, withTrainable(weights, posInj.trainable, seed + 1), B)['logits']!, baseTarget);
       if (width(cfg) >= 4) assert.ok(dp > TOL, `${cfg.model_type} ${JSON.stringify(posInj.variant)}: a positive infix left the logits unchanged (${dp})`);
