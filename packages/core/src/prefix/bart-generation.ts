@@ -22,6 +22,7 @@ import { extendKeyMask, lastPosition } from '../models/common.ts';
 import { bartEncoderForward, bartDecoderForward, bartTokenEmbeddings, type BartDecoderOutputs } from '../models/bart.ts';
 import { presentOutputs } from '../models/causal.ts';
 import { type Injection, sitePast, embeddingPrefix } from './inject.ts';
+import { hasInfix } from './geometry.ts';
 
 const B: Dim = sym('B');
 
@@ -37,7 +38,7 @@ const uniformLength = (p: SitePast, layers: number, what: string): Dim => {
 };
 
 const checkBart = (inj: Injection): void => {
-  if (inj.groups.some((g) => g.kind === 'infix' && g.length > 0))
+  if (hasInfix(inj))
     throw new GraphError('inject', 'infix', 'infix variants apply to decoder-only models (the encoder-decoder already separates source and target)');
 };
 
@@ -118,18 +119,4 @@ export const injectedBartPrefillGraph = (cfg: BartConfig, inj: Injection): Graph
   });
 };
 
-/**
- * Positions a variant takes from BART's learned position tables: `source` on the encoder side
- * (virtual embedding tokens before the source), `target` on the decoder side (the decoder
- * self-attention prefix, after which decoder positions start).
- */
-export const bartVirtualPositions = (inj: Injection): { source: number; target: number } => {
-  const perLayer = new Map<number, number>();
-  for (const g of inj.groups)
-    if (g.kind === 'prefix' && g.site === 'self') for (const l of g.layers ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + g.length);
-  for (const c of inj.custom) for (const [l, n] of c.lengths.past.get('self') ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + n);
-  return {
-    source: inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0) + inj.custom.reduce((s, c) => s + c.lengths.embeddings, 0),
-    target: Math.max(0, ...perLayer.values()),
-  };
-};
+export { bartVirtualPositions } from './geometry.ts';

@@ -24,6 +24,7 @@ import { type KeyValue, type PastKeyValues, extendKeyMask, lastPosition } from '
 import { causalLmForward, causalLmTokenEmbeddings, causalLmLoss, presentOutputs } from '../models/causal.ts';
 import { shiftTokensRight, seq2seqLoss } from '../models/seq2seq.ts';
 import { type Injection, sitePast, embeddingPrefix } from './inject.ts';
+import { hasInfix } from './geometry.ts';
 import { injectedBartEncoder, injectedBartDecoder } from './bart-generation.ts';
 
 /** The attention sites, embedding width and weights of a model config (what `inject` needs; declared by each model's file). */
@@ -148,51 +149,7 @@ export const injectedPrefillGraph = (cfg: CausalLmConfig, inj: Injection): Graph
   return graph({ logits: lastPosition(out.logits), ...presentOutputs(out.presents) });
 };
 
-/** The longest per-layer length of the key/value groups of `kind` at the self-attention site (what the graphs use). */
-const kvLength = (inj: Injection, kind: 'prefix' | 'infix'): number => Math.max(0, ...kvLengths(inj, kind).values());
-
-/** Per-layer length of the key/value groups of `kind` at the self-attention site (layers without any are absent). */
-export const kvLengths = (inj: Injection, kind: 'prefix' | 'infix'): Map<number, number> => {
-  const perLayer = new Map<number, number>();
-  for (const g of inj.groups)
-    if (g.kind === kind && g.site === 'self' && g.length > 0) for (const l of g.layers ?? []) perLayer.set(l, (perLayer.get(l) ?? 0) + g.length);
-  if (kind === 'prefix')
-    for (const c of inj.custom) for (const [l, n] of c.lengths.past.get('self') ?? []) if (n > 0) perLayer.set(l, (perLayer.get(l) ?? 0) + n);
-  return perLayer;
-};
-
-/** Virtual embedding positions of the variant (built-in embedding parts and custom kinds' embeddings). */
-const embeddingLength = (inj: Injection): number =>
-  inj.groups.filter((g) => g.kind === 'embedding').reduce((s, g) => s + g.length, 0) + inj.custom.reduce((s, c) => s + c.lengths.embeddings, 0);
-
-/** The longest per-layer self-attention past of the custom parts. */
-const customSelfLength = (inj: Injection): number =>
-  inj.custom.reduce((s, c) => s + Math.max(0, ...(c.lengths.past.get('self')?.values() ?? [])), 0);
-
-/** Number of virtual positions the variant puts before the prompt (to build masks and positions on the host). */
-export const virtualPrefixLength = (cfg: ModelConfig, inj: Injection): number => {
-  void cfg;
-  return kvLength(inj, 'prefix') + embeddingLength(inj);
-};
-
-/**
- * Positions the variant takes from every training sequence, so examples are cut to the model's
- * positions minus this: embedding, prefix and infix activations all shift the real tokens of a
- * decoder-only model; for BART the embedding prefix shifts the source and the decoder's
- * self-attention prefix the target, and each side gets the same length, so the larger counts.
- */
-export const trainingVirtualPositions = (cfg: ModelConfig, inj: Injection): number => {
-  const lengthOf = (p: (g: Injection['groups'][number]) => boolean): number => inj.groups.reduce((s, g) => s + (p(g) ? g.length : 0), 0);
-  return isEncoderDecoder(cfg)
-    ? Math.max(embeddingLength(inj), lengthOf((g) => g.kind === 'prefix' && g.site === 'self') + customSelfLength(inj))
-    : embeddingLength(inj) + lengthOf((g) => g.site === 'self') + customSelfLength(inj);
-};
-
-/** Positions an infix variant puts between the source and the target (the longest layer's infix; 0 without one). */
-export const infixLength = (inj: Injection): number => kvLength(inj, 'infix');
-
-/** Whether the variant has an infix (its prefill and decoding take the source separately). */
-export const hasInfix = (inj: Injection): boolean => inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
+export { kvLengths, virtualPrefixLength, trainingVirtualPositions, infixLength, hasInfix } from './geometry.ts';
 
 // ---------------------------------------------------------------------------------- BART
 

@@ -6,8 +6,10 @@ export {
 } from './params.ts';
 export {
   type ModelSites, type InjectOptions, type ActivationGroup, type CustomPart, type Injection, inject, groupActivations, groupPast, sitePast,
-  embeddingPrefix, userIdsInput, customEdits,
+  embeddingPrefix, userIdsInput, customEdits, type InjectedPart, type PartEdits, type PartLengths, type Geometry,
 } from './inject.ts';
+export { type KindRecord, type KindEntry, type RealiseContext, kindEntry } from './part.ts';
+export { kindTable, kindOf, type Leaf } from './kinds/index.ts';
 export {
   modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength, trainingVirtualPositions, infixLength, hasInfix,
   type TrainGraphOptions,

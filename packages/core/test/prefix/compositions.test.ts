@@ -19,7 +19,8 @@ import type { Variant } from '../../src/prefix/variant.ts';
 import { isEncoderDecoder, type ModelConfig } from '../../src/models/config.ts';
 import { gpt2Json, llamaJson, bartJson, decodeOk, randomParams, prng } from '../models/random.ts';
 
-const length = fc.integer({ min: 1, max: 3 });
+// at most three parts of length <= 2 and sizes of 3 (source and target) fit the smallest position table (12)
+const length = fc.integer({ min: 1, max: 2 });
 const reparam = fc.oneof(fc.constant({ kind: 'direct' as const }), fc.record({ kind: fc.constant('mlp' as const), hidden: fc.integer({ min: 1, max: 4 }) }));
 const layers = fc.oneof(fc.constant('all' as const), fc.constant({ top: 1 }), fc.constant([0]));
 
