@@ -1,6 +1,6 @@
 /**
  * Random compositions of the variant kinds (prefix with a layer subset, shared, direct or MLP,
- * at BART's sites; embedding; infix on decoder-only models) on random small GPT-2, Llama and
+ * at BART's sites; embedding; infix on decoder-only models; a user-defined gated kind) on random small GPT-2, Llama and
  * BART configs: every output's shape is decided when the graph is built, and the reference
  * evaluator's outputs have exactly those shapes once the symbolic sizes are bound; the loss is
  * a finite scalar.
@@ -16,6 +16,7 @@ import type { HostTensor } from '../../src/backend/tensor.ts';
 import { inject } from '../../src/prefix/inject.ts';
 import { hasInfix, injectedBartForward, injectedCausalForward, injectedTrainGraph, modelSites } from '../../src/prefix/graphs.ts';
 import type { Variant } from '../../src/prefix/variant.ts';
+import { gated } from './gated-kind.ts';
 import { isEncoderDecoder, type ModelConfig } from '../../src/models/config.ts';
 import { gpt2Json, llamaJson, bartJson, decodeOk, randomParams, prng } from '../models/random.ts';
 
@@ -29,6 +30,7 @@ const leaf = (encDec: boolean): fc.Arbitrary<Variant> => fc.oneof(
   fc.record({ kind: fc.constant('prefix' as const), length, reparam, layers: encDec ? fc.constant('all' as const) : layers }),
   fc.record({ kind: fc.constant('prefix' as const), length, shared: fc.constant(true) }),
   fc.record({ kind: fc.constant('embedding' as const), length }),
+  length.map((n): Variant => ({ kind: 'custom', name: 'gated', options: { length: n } })),
   ...(encDec
     ? [fc.record({ kind: fc.constant('prefix' as const), length, sites: fc.subarray(['self', 'encoder', 'cross'] as const, { minLength: 1 }) })]
     : [fc.record({ kind: fc.constant('infix' as const), length, layers })]),
@@ -69,7 +71,7 @@ const checkShapes = (g: Graph, cfg: ModelConfig, params: Record<string, HostTens
 
 test('property: random compositions on random GPT-2, Llama and BART configs: build-time shapes are the evaluated shapes', () => {
   fc.assert(fc.property(configAndVariant, fc.integer({ min: 0, max: 1e6 }), ([cfg, variant], seed) => {
-    const inj = inject(modelSites(cfg), variant);
+    const inj = inject(modelSites(cfg), variant, { kinds: [gated] });
     const rnd = prng(seed + 1);
     const params = { ...randomParams(cfg, seed), ...Object.fromEntries(inj.trainable.map((p) => [p.name, {
       dtype: 'float32' as const, shape: [...p.shape], data: Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => rnd() - 0.5),

@@ -28,9 +28,7 @@ import { causalLmGraph, bartGraph, isEncoderDecoder, type CausalLmConfig, type M
 import { inject, type InjectOptions } from '../../src/prefix/inject.ts';
 import { hasInfix, injectedBartForward, injectedCausalForward, injectedTrainGraph, modelSites } from '../../src/prefix/graphs.ts';
 import type { Variant } from '../../src/prefix/variant.ts';
-import { defineKind, siteOf } from '../../src/prefix/kind.ts';
-import { add, mul, reshape, scalar, slice } from '../../src/graph.ts';
-import * as t from 'io-ts';
+import { gated } from './gated-kind.ts';
 import { gpt2Json, llamaJson, bartJson, decodeOk, randomParams, prng, randomIds } from '../models/random.ts';
 
 const TOL = 1e-5;
@@ -39,18 +37,6 @@ const RUNS = 50;
 
 type Leaf = Exclude<Variant, { kind: 'compose' }>;
 
-const gated = defineKind({
-  name: 'gated',
-  codec: t.type({ length: t.Int }),
-  params: ({ length }, m) => ({
-    shared: { shape: [length, 2 * siteOf(m, 'self').tokenDim], init: { kind: 'normal', std: 1 } },
-    gate: { shape: [siteOf(m, 'self').layers], init: { kind: 'zeros' } },
-  }),
-  transform: ({ shared, gate }, _o, ctx) => ({
-    past: { self: new Map(siteOf(ctx, 'self').indices.flatMap((l) =>
-      [...ctx.toPast(mul(shared, add(scalar(1), reshape(slice(gate, 1, l, l + 1), [ctx.batch, 1, 1]))), 'self', [l])])) },
-  }),
-});
 
 // Lengths here are the positive lengths of the non-vacuity check; the identity sets them to 0.
 // (At most three parts of length <= 2 plus T <= 3 real tokens stay inside the smallest position table, 12.)
