@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeGenerationConfig, eosTokenIds, type GenerationConfig, type ModelConfig } from '@prefix-tuning/core';
+import { decodeGenerationConfig, eosTokenIds, isEncoderDecoder, type GenerationConfig, type ModelConfig } from '@prefix-tuning/core';
+import { encodesLeadingSpace, positionCount } from '@prefix-tuning/core/models';
 import type { LoadedModel } from './model.ts';
 
 /** The model's `generation_config.json` ({} without one); Left when it is not a JSON object. */
@@ -97,13 +98,12 @@ export const taskTokenizer = (m: LoadedModel) =>
     encode: (text: string): readonly number[] => m.tokenizer.encode(text, { addSpecialTokens: false }),
     eosId,
     padId: m.tokenizer.padId ?? eosId,
-    ...(m.config.model_type === 'bart' && m.tokenizer.bosId !== undefined ? { bosId: m.tokenizer.bosId } : {}),
-    ...(m.config.model_type === 'bart' ? { decoderStartId: (m.config as { decoder_start_token_id?: number | null }).decoder_start_token_id ?? eosId } : {}),
+    ...(isEncoderDecoder(m.config) && m.tokenizer.bosId !== undefined ? { bosId: m.tokenizer.bosId } : {}),
+    ...(isEncoderDecoder(m.config) ? { decoderStartId: m.config.decoder_start_token_id ?? eosId } : {}),
   }))(taskEos(m));
 
 /** Whether examples encode `' ' + text` (GPT-2's byte-level BPE, as the official code does). */
-export const prependSpace = (cfg: ModelConfig): boolean => cfg.model_type === 'gpt2' || cfg.model_type === 'bart';
+export const prependSpace = (cfg: ModelConfig): boolean => encodesLeadingSpace(cfg);
 
 /** Positions a decoder-only model can attend over. */
-export const maxPositions = (cfg: ModelConfig): number =>
-  cfg.model_type === 'gpt2' ? cfg.n_positions : cfg.max_position_embeddings;
+export const maxPositions = (cfg: ModelConfig): number => positionCount(cfg);

@@ -24,7 +24,7 @@ import { randomInt } from 'node:crypto';
 import * as E from 'fp-ts/lib/Either.js';
 import { beamSearch } from '@prefix-tuning/core/decode';
 import {
-  continuousDecoder, mergeGenerationConfigs, newTokensFor, resolveGeneration, rowSeed, virtualPrefixLength, type Backend, type CausalLmConfig, type ContinuousDecoder, type GenerateOptions, type GenerationConfig
+  continuousDecoder, isEncoderDecoder, mergeGenerationConfigs, newTokensFor, resolveGeneration, rowSeed, virtualPrefixLength, type Backend, type CausalLmConfig, type ContinuousDecoder, type GenerateOptions, type GenerationConfig
 } from '@prefix-tuning/core';
 import { GENERATION_ID_KEYS, maxPositions, modelGenerationConfig, prependSpace, specialIds, taskTokenizer, type LoadedModel, type SpecialIds } from '@prefix-tuning/hub';
 import { buildDecoderPrompt } from '@prefix-tuning/tasks';
@@ -187,7 +187,7 @@ export interface Engine {
 
 /** Builds the engine for a decoder-only model (`baseId`: the name clients use for the base model). */
 export const makeEngine = async (backend: Backend, model: LoadedModel, baseId: string, opts: EngineOptions): Promise<E.Either<string, Engine>> => {
-  if (model.config.model_type === 'bart') return E.left('the server runs decoder-only models (GPT-2, Llama); encoder-decoder models (BART) are not served yet');
+  if (isEncoderDecoder(model.config)) return E.left('the server runs decoder-only models (GPT-2, Llama); encoder-decoder models (BART) are not served yet');
   const cfg = model.config as CausalLmConfig;
   const idsE = specialIds(model);
   if (E.isLeft(idsE)) return idsE;

@@ -3,7 +3,7 @@
  * map from a loaded checkpoint to their parameters.
  */
 export {
-  decodeModelConfig, eosTokenIds, formatErrors, supportedModelTypes, isEncoderDecoder, describeModel, modelTypeName,
+  decodeModelConfig, eosTokenIds, formatErrors, supportedModelTypes, isEncoderDecoder, describeModel, modelTypeName, positionCount, encodesLeadingSpace,
   ModelConfig, Gpt2Config, LlamaConfig, BartConfig, Gpt2ConfigJson, LlamaConfigJson, BartConfigJson, Activation,
   type CausalLmConfig,
 } from './config.ts';

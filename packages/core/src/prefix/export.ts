@@ -24,7 +24,7 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import type { HostTensor } from '../backend/tensor.ts';
 import { evaluate } from '../backend/reference.ts';
 import { type Graph, graph } from '../ir/graph.ts';
-import { type ModelConfig, isEncoderDecoder } from '../models/config.ts';
+import { type ModelConfig, isEncoderDecoder, modelTypeName } from '../models/config.ts';
 import {
   parseAdapterConfig, parseAdapterWeights, makePrefixTuningConfig, serializeAdapterConfig, PREFIX_EMBEDDINGS_KEY,
 } from '../io/peft.ts';
@@ -274,7 +274,8 @@ export const parseAdapter = (
   const ex = AdapterExtrasC.decode((configJson as Record<string, unknown>)[ADAPTER_EXTRAS_KEY]);
   if (E.isLeft(ex)) return E.left(`adapter_config.json: ${ADAPTER_EXTRAS_KEY}: ${PathReporter.report(ex).join('; ')}`);
   const x = ex.right;
-  if (x.model.model_type !== cfg.model_type || x.model.layers !== sites.layers || x.model.embed_dim !== sites.embedDim)
+  const here = { model_type: modelTypeName(cfg), layers: sites.layers, embed_dim: sites.embedDim };
+  if ((Object.keys(here) as (keyof typeof here)[]).some((k) => x.model[k] !== here[k]))
     return E.left(
       `adapter_config.json: the adapter was trained for a ${x.model.model_type} with ${x.model.layers} layers and width ${x.model.embed_dim}; ` +
         `this model is a ${cfg.model_type} with ${sites.layers} layers and width ${sites.embedDim}`,

@@ -1,0 +1,26 @@
+/**
+ * A model family is known in one home (issue 15): outside `core/src/models/` no source of the
+ * library's packages branches on `model_type` — they ask the model (`isEncoderDecoder`,
+ * `modelSites`, `positionCount`, `causalLmLastPosition`, …), whose own file answers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const files = (dir: string): string[] =>
+  readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []));
+
+test('no branch on model_type outside core/src/models', () => {
+  const models = join(packages, 'core', 'src', 'models');
+  const offending = readdirSync(packages)
+    .filter((p) => statSync(join(packages, p, 'src'), { throwIfNoEntry: false })?.isDirectory())
+    .flatMap((p) => files(join(packages, p, 'src')))
+    .filter((f) => !f.startsWith(models + '/'))
+    .flatMap((f) => readFileSync(f, 'utf8').split('\n').map((line, i) => [f, i + 1, line] as const))
+    .filter(([, , line]) => /model_type\s*[!=]==|[!=]==\s*'(gpt2|llama|bart)'/.test(line))
+    .map(([f, n, line]) => `${relative(packages, f)}:${n}: ${line.trim()}`);
+  assert.deepEqual(offending, []);
+});
