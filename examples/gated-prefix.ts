@@ -2,12 +2,13 @@
  * A placement no built-in kind has: one prefix shared by every self-attention layer, scaled
  * per layer by a learned gate, layer l's keys and values = (1 + g_l)·S. With the gates at
  * zero (their initialisation) it is exactly the built-in `shared: true` prefix; training
- * lets each layer take more or less of it. 2·P·td + L parameters.
+ * lets each layer take more or less of it. 2·P·td + L parameters. Its variant:
+ * `gatedPrefix.variant({ length })`.
  *
  *   node --import tsx examples/train-kind.ts gated
  */
 import * as t from 'io-ts';
-import { defineKind, type Variant } from '@prefix-tuning/core';
+import { defineKind } from '@prefix-tuning/core';
 import { siteOf } from '@prefix-tuning/core/prefix';
 import { add, mul, reshape, scalar, slice } from '@prefix-tuning/core/graph';
 
@@ -28,6 +29,3 @@ export const gatedPrefix = defineKind({
     return { past: { self: new Map(self.indices.flatMap((l) => [...layer(l)])) } };
   },
 });
-
-/** The variant that uses it. */
-export const gatedVariant = (length: number): Variant => ({ kind: 'custom', name: 'gated', options: { length } });

@@ -11,12 +11,12 @@ import * as E from 'fp-ts/lib/Either.js';
 import { parseAdapter, type Kind, type Variant } from '@prefix-tuning/core';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
 import { loadModel, tune, generator } from '@prefix-tuning/hub';
-import { lowRankPrefix, lowRankVariant } from './low-rank-prefix.ts';
-import { gatedPrefix, gatedVariant } from './gated-prefix.ts';
+import { lowRankPrefix } from './low-rank-prefix.ts';
+import { gatedPrefix } from './gated-prefix.ts';
 
 const kinds: Record<string, { kind: Kind; variant: Variant }> = {
-  'low-rank': { kind: lowRankPrefix, variant: lowRankVariant(5, 2) },
-  gated: { kind: gatedPrefix, variant: gatedVariant(5) },
+  'low-rank': { kind: lowRankPrefix, variant: lowRankPrefix.variant({ length: 5, rank: 2 }) },
+  gated: { kind: gatedPrefix, variant: gatedPrefix.variant({ length: 5 }) },
 };
 
 const foods = ['Thai', 'Italian', 'French', 'Indian', 'Chinese', 'English'];

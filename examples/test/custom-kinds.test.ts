@@ -1,7 +1,7 @@
 /**
  * The two custom-kind examples as first-class variants: each trains on the reference evaluator,
  * ONNX and tfjs with the same losses and parameters (1e-4), exports an adapter that reads back
- * with the kind and generates the reference's tokens on ONNX; the gated kind composed with a
+ * with the kind and generates the reference's tokens on ONNX and tfjs; the gated kind composed with a
  * built-in prefix runs in a prefix bank where each row decodes exactly as its user alone; a zero
  * gate is the built-in shared prefix, a length of 0 the base model; bad options and unknown
  * kinds are one-line errors.
@@ -10,15 +10,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  inject, modelSites, injectedTrainGraph, decodeModelConfig, modelParamShapes, referenceBackend, train, Sampler, initialValues,
+  defineKind, inject, modelSites, injectedTrainGraph, decodeModelConfig, modelParamShapes, referenceBackend, train, Sampler, initialValues,
   storedParams, serializeAdapter, parseAdapter, causalDecoder, generate, evaluate,
   type Backend, type HostTensor, type CausalLmConfig, type Injection, type Variant, type Batch,
 } from '@prefix-tuning/core';
 import { injectedPrefillGraph } from '@prefix-tuning/core/prefix';
+import * as t from 'io-ts';
 import { onnxBackend } from '@prefix-tuning/backend-onnx';
 import { tfjsBackend } from '@prefix-tuning/backend-tfjs';
-import { lowRankPrefix, lowRankVariant } from '../low-rank-prefix.ts';
-import { gatedPrefix, gatedVariant } from '../gated-prefix.ts';
+import { lowRankPrefix } from '../low-rank-prefix.ts';
+import { gatedPrefix } from '../gated-prefix.ts';
+
+const lowRankVariant = (length: number, rank: number) => lowRankPrefix.variant({ length, rank });
+const gatedVariant = (length: number) => gatedPrefix.variant({ length });
 
 const decoded = decodeModelConfig({ model_type: 'gpt2', vocab_size: 32, n_positions: 32, n_embd: 16, n_layer: 3, n_head: 2 });
 if (E.isLeft(decoded)) throw new Error(decoded.left);
@@ -69,7 +73,7 @@ const logits = (inj: Injection, params: Record<string, HostTensor>, prompts: num
 const examples: [string, Variant][] = [['low-rank', lowRankVariant(4, 2)], ['gated', gatedVariant(4)]];
 
 for (const [name, variant] of examples) {
-  test(`the ${name} kind trains on ONNX and tfjs as on the reference evaluator, exports an adapter and generates with it`, async () => {
+  test(`the ${name} kind trains on ONNX and tfjs as on the reference evaluator, exports an adapter and generates with it on both`, async () => {
     const inj = inject(modelSites(cfg), variant, { kinds });
     assert.ok(inj.trainable.length > 0 && inj.trainable.every((p) => p.name.startsWith(`${name}.`)), inj.trainable.map((p) => p.name).join());
     // start away from the identity so every parameter gets a gradient
@@ -86,7 +90,7 @@ for (const [name, variant] of examples) {
     const bytes = serializeAdapter(cfg, inj, storedParams(inj, ref.params), { baseModel: 'random' });
     assert.equal(bytes.peft, false);
     const missing = parseAdapter(cfg, JSON.parse(bytes.config), bytes.weights);
-    assert.ok(E.isLeft(missing) && new RegExp(`no kind '${name}'`).test(missing.left), E.isLeft(missing) ? missing.left : 'parsed without its kind');
+    assert.ok(E.isLeft(missing) && new RegExp(`uses the user-defined kind '${name}'; read it with parseAdapter`).test(missing.left), E.isLeft(missing) ? missing.left : 'parsed without its kind');
     const loaded = parseAdapter(cfg, JSON.parse(bytes.config), bytes.weights, { kinds });
     assert.ok(E.isRight(loaded), E.isLeft(loaded) ? loaded.left : '');
     for (const p of inj.trainable) assert.deepEqual(loaded.right.params[p.name]!.data, ref.params[p.name]!.data, p.name);
@@ -99,7 +103,8 @@ for (const [name, variant] of examples) {
       return out.tokens;
     };
     const want = await decode(referenceBackend(), ref.params, inj);
-    assert.deepEqual(await decode(onnxBackend(), loaded.right.params, loaded.right.injection!), want);
+    for (const backend of [onnxBackend(), tfjsBackend({ log: false })])
+      assert.deepEqual(await decode(backend, loaded.right.params, loaded.right.injection!), want, backend.name);
     // the kind steers: the base model's logits differ
     const base = inject(modelSites(cfg), { kind: 'prefix', length: 0 });
     const [a, b] = [logits(inj, ref.params, [[2, 3, 4]]), logits(base, {}, [[2, 3, 4]])];
@@ -156,4 +161,19 @@ test('custom kinds refuse, in one line, options their codec rejects, an unknown 
   refuse(() => inject(modelSites(cfg), { kind: 'custom', name: 'gated', options: { length: 2.5 } }, { kinds }), /options of kind 'gated' are invalid/);
   refuse(() => inject(modelSites(cfg), { kind: 'custom', name: 'keys-only' }, { kinds }), /no kind 'keys-only' \(known: low-rank, gated\)/);
   refuse(() => inject(modelSites(cfg), gatedVariant(2)), /no kind 'gated'/);
+  // a kind that acts at cross-attention, which a decoder-only model lacks
+  const cross = defineKind({
+    name: 'cross-only', codec: t.type({}), params: () => ({ p: { shape: [2, 2 * 16], init: { kind: 'zeros' } } }),
+    transform: ({ p }, _o, ctx) => ({ past: { cross: ctx.toPast(p, 'cross', [0]) } }),
+  });
+  refuse(() => inject(modelSites(cfg), cross.variant({}), { kinds: [cross] }), /no 'cross' attention/);
+  // a prompt of the wrong width for its layers, a parameter named like a model weight, and two kinds of one name
+  const wide = defineKind({
+    name: 'wide', codec: t.type({}), params: () => ({ p: { shape: [2, 3 * 16], init: { kind: 'zeros' } } }),
+    transform: ({ p }, _o, ctx) => ({ past: { self: ctx.toPast(p, 'self', [0]) } }),
+  });
+  refuse(() => inject(modelSites(cfg), wide.variant({}), { kinds: [wide] }), /toPast: a prompt for 1 'self' layer\(s\) is \[B, P, 32\]/);
+  const wte = defineKind({ name: 'wte', codec: t.type({}), params: () => ({ weight: { shape: [32, 16], init: { kind: 'zeros' } } }), transform: () => ({}) });
+  refuse(() => inject(modelSites(cfg), wte.variant({}), { kinds: [wte] }), /parameter 'wte.weight' is a weight of the model/);
+  refuse(() => inject(modelSites(cfg), gatedVariant(2), { kinds: [gatedPrefix, gatedPrefix] }), /two kinds are named 'gated'/);
 });

@@ -4,7 +4,7 @@
  * (dropout masks), and what a run records about its model, variant and data (digests, counts).
  */
 import { createHash } from 'node:crypto';
-import { isEncoderDecoder, type Batch, type HostTensor, type Injection, type ModelConfig, type Sampler } from '@prefix-tuning/core';
+import { hasInfix, isEncoderDecoder, type Batch, type HostTensor, type Injection, type ModelConfig, type Sampler } from '@prefix-tuning/core';
 import {
   IGNORE_INDEX, batches, buildDecoderExample, buildSeq2SeqExample, collateDecoder, collateSeq2Seq, type Pair, type TokenizerLike,
 } from '@prefix-tuning/tasks';
@@ -24,7 +24,7 @@ export const modelDigest = (cfg: ModelConfig, params: Readonly<Record<string, Ho
 };
 
 export const describeVariant = (inj: Injection): string => {
-  if (inj.groups.length === 0 && inj.custom.length === 0) return `${inj.variant.kind === 'finetune' ? 'fine-tuning' : inj.variant.kind} (${inj.trainable.length} weight tensors)`;
+  if (inj.parts.every((p) => p.part.shape === 'weights')) return `fine-tuning (${inj.trainable.length} weight tensors)`;
   return [
     ...inj.groups.map((g) => `${g.kind} ${g.length}${g.site && g.site !== 'self' ? ` at ${g.site}` : ''} (${g.reparam.kind === 'mlp' ? `MLP ${g.reparam.hidden}` : 'direct'}${g.initText !== undefined ? `, init ${JSON.stringify(g.initText)}` : ''})`),
     ...inj.custom.map((c) => `${c.name} (${Object.keys(c.kind.params).join(', ')})`),
@@ -103,7 +103,7 @@ export const makeBatches = (
     });
     return { batches: out, truncated, maxId, emptyTargets, emptyPairs };
   }
-  const infix = inj.groups.some((g) => g.kind === 'infix' && g.length > 0);
+  const infix = hasInfix(inj);
   // infix batches pad sources and targets separately, so each side gets half the length
   const half = Math.floor(o.maxLength / 2);
   const build = buildDecoderExample(tok, infix

@@ -22,7 +22,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  describeModel, flattenVariant, initialValues, initialiseInjection, inject, injectedTrainGraph, isEncoderDecoder, modelSites, trainingVirtualPositions, train,
+  describeModel, initialValues, initialiseInjection, inject, injectedTrainGraph, isEncoderDecoder, modelSites, trainingVirtualPositions, train,
   serializeAdapter, storedActivationsGraph, storedFeeds, storedParams, peftExpressible,
   type AdapterBytes, type Backend, type Kind, type Batch, type HostTensor, type Injection, type ModelConfig, type Node, type TrainState, type Variant,
 } from '@prefix-tuning/core';
@@ -185,11 +185,13 @@ export const planTune = (args: TuneArgs): TunePlan => {
   const { model, data, settings: s, resume } = args;
   const cfg = model.config;
   const k = s.optimizer.accumulation ?? 1;
-  const hasDropout = flattenVariant(s.variant).some((p) => p.kind !== 'finetune' && p.kind !== 'custom' && (p.dropout ?? 0) > 0);
   let inj: Injection;
   let loss: Node;
   try {
-    inj = inject(modelSites(cfg), s.variant, { dropout: hasDropout, ...(args.kinds ? { kinds: args.kinds } : {}) });
+    const kinds = args.kinds ? { kinds: args.kinds } : {};
+    const plain = inject(modelSites(cfg), s.variant, kinds);
+    // dropout masks are fed where a group has dropout
+    inj = plain.groups.some((g) => g.dropout > 0) ? inject(modelSites(cfg), s.variant, { ...kinds, dropout: true }) : plain;
     loss = injectedTrainGraph(cfg, inj, { loss: s.loss }).outputs['loss']!;
   } catch (e) {
     if (e instanceof Error) return fail(`the variant does not fit model '${model.name}' (${describeModel(cfg)}): ${e.message}`);

@@ -30,7 +30,8 @@ import {
 } from '../io/peft.ts';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../io/safetensors.ts';
 import { formatShape } from '../io/tensors.ts';
-import { VariantC, flattenVariant, type Variant } from './variant.ts';
+import { flattenVariant, type Variant } from './variant.ts';
+import { VariantC } from './kinds/index.ts';
 import { type Injection, type ModelSites, type ActivationGroup, inject, groupActivations } from './inject.ts';
 import { tokenDim } from './params.ts';
 import type { Kind } from './kind.ts';
@@ -83,15 +84,15 @@ export const storedFeeds = (inj: Injection): Record<string, HostTensor> =>
   inj.users > 0 ? { user_ids: { dtype: 'int32', shape: [inj.users], data: Int32Array.from({ length: inj.users }, (_, i) => i) } } : {};
 
 /** Names of the fine-tuned model weights of an injection (stored as they are). */
-export const finetunedNames = (inj: Injection): string[] => {
-  const scopes = new Set([...inj.groups, ...inj.custom].map((g) => g.scope));
-  return inj.trainable.map((p) => p.name).filter((n) => !scopes.has(n.slice(0, n.indexOf('.'))));
-};
+export const finetunedNames = (inj: Injection): string[] => partNames(inj, 'weights');
 
 /** Names of the parameters of an injection's custom parts (stored as they are). */
-export const customNames = (inj: Injection): string[] => {
-  const scopes = new Set(inj.custom.map((c) => c.scope));
-  return inj.trainable.map((p) => p.name).filter((n) => scopes.has(n.slice(0, n.indexOf('.'))));
+export const customNames = (inj: Injection): string[] => partNames(inj, 'custom');
+
+/** The trainable parameters of the parts of one shape, in `trainable`'s order. */
+const partNames = (inj: Injection, shape: 'weights' | 'custom'): string[] => {
+  const own = new Set(inj.parts.filter((p) => p.part.shape === shape).flatMap((p) => p.trainable.map((s) => s.name)));
+  return inj.trainable.map((p) => p.name).filter((n) => own.has(n));
 };
 
 /**
@@ -206,11 +207,18 @@ export const serializeAdapter = (
     inference_mode: true,
     peft_type: OWN_PEFT_TYPE,
     task_type: task,
-    ...(inj.groups.length > 0 ? { num_virtual_tokens: inj.groups.reduce((s, g) => s + g.length, 0) } : {}),
+    ...(inj.groups.length + inj.custom.length > 0 ? { num_virtual_tokens: virtualTokens(inj) } : {}),
     [ADAPTER_EXTRAS_KEY]: extras,
   };
   return { config: JSON.stringify(config, null, 2), weights: serializeSafetensors(data, meta), peft: false };
 };
+
+const longestOf = (m: ReadonlyMap<number, number> | undefined): number => Math.max(0, ...(m?.values() ?? []));
+
+/** Virtual positions, summed over the activation groups and the custom parts (informative, as PEFT's `num_virtual_tokens`). */
+const virtualTokens = (inj: Injection): number =>
+  inj.groups.reduce((s, g) => s + g.length, 0) +
+  inj.parts.filter((p) => p.part.shape === 'custom').reduce((s, p) => s + (p.lengths.embeddings ?? 0) + Math.max(0, ...[...(p.lengths.past?.values() ?? [])].map(longestOf)), 0);
 
 /** A loaded adapter: the injection that reads it (absent for pure fine-tuned weights) and its parameters. */
 export interface LoadedAdapter {
@@ -274,12 +282,15 @@ export const parseAdapter = (
   const ex = AdapterExtrasC.decode((configJson as Record<string, unknown>)[ADAPTER_EXTRAS_KEY]);
   if (E.isLeft(ex)) return E.left(`adapter_config.json: ${ADAPTER_EXTRAS_KEY}: ${PathReporter.report(ex).join('; ')}`);
   const x = ex.right;
-  const here = { model_type: modelTypeName(cfg), layers: sites.layers, embed_dim: sites.embedDim };
-  if ((Object.keys(here) as (keyof typeof here)[]).some((k) => x.model[k] !== here[k]))
+  // the adapter's record of the model it was trained for, against this one (data, not a family branch)
+  if (x.model.model_type !== modelTypeName(cfg) || x.model.layers !== sites.layers || x.model.embed_dim !== sites.embedDim)
     return E.left(
       `adapter_config.json: the adapter was trained for a ${x.model.model_type} with ${x.model.layers} layers and width ${x.model.embed_dim}; ` +
         `this model is a ${cfg.model_type} with ${sites.layers} layers and width ${sites.embedDim}`,
     );
+  const unknownKind = flattenVariant(x.variant).find((l) => l.kind === 'custom' && !(opts.kinds ?? []).some((k) => k.name === l.name));
+  if (unknownKind?.kind === 'custom')
+    return E.left(`adapter_config.json: the adapter uses the user-defined kind '${unknownKind.name}'; read it with parseAdapter(…, { kinds: [${unknownKind.name} kind] }) from code that defines it (the CLI and the server load no user code)`);
   let injection: Injection;
   try {
     injection = storedInjection(sites, x.variant, x.users, opts.kinds);

@@ -9,13 +9,13 @@ export {
   embeddingPrefix, userIdsInput, customEdits, type InjectedPart, type PartEdits, type PartLengths, type Geometry,
 } from './inject.ts';
 export { type KindRecord, type KindEntry, type RealiseContext, kindEntry } from './part.ts';
-export { kindTable, kindOf, type Leaf } from './kinds/index.ts';
+export { kindTable, kindOf, VariantC, type Leaf } from './kinds/index.ts';
 export {
   modelSites, injectedCausalForward, injectedTrainGraph, injectedPrefillGraph, injectedBartForward, virtualPrefixLength, trainingVirtualPositions, infixLength, hasInfix,
   type TrainGraphOptions,
 } from './graphs.ts';
 export {
-  defineKind, type Kind, type KindDefinition, type KindParam, type KindModel, type KindContext, type SiteEdits, type RealisedKind, type KindSite, kindContext, siteOf,
+  defineKind, type Kind, type DefinedKind, type KindDefinition, type KindParam, type KindModel, type KindContext, type SiteEdits, type RealisedKind, type KindSite, kindContext, siteOf,
 } from './kind.ts';
 export { initialValues, wordActivations, fitToActivations, initialiseInjection } from './init.ts';
 export * from './export.ts';

@@ -78,12 +78,19 @@ export const inject = (model: ModelSites, variant: Variant, opts: InjectOptions 
   const parts = flattenVariant(variant).flatMap((leaf) => kindOf(leaf).realise(leaf, ctx));
   const groups = parts.flatMap((p) => (p.part.shape === 'activations' ? [p.part.group] : []));
   const custom = parts.flatMap((p) => (p.part.shape === 'custom' ? [p.part.custom] : []));
-  const weights = new Set(parts.flatMap((p) => (p.part.shape === 'weights' ? [...p.part.names] : [])));
+  // activations first, then custom parts, then model weights (in the model's order, once each)
+  const rank = { activations: 0, custom: 1, weights: 2 } as const;
+  const order = new Map(model.weights.map((w, i) => [w.name, i]));
+  const specs = [...parts].sort((a, b) => rank[a.part.shape] - rank[b.part.shape]).flatMap((p) => p.trainable);
   const trainable: ParamSpec[] = [
-    ...parts.filter((p) => p.part.shape === 'activations').flatMap((p) => p.trainable),
-    ...parts.filter((p) => p.part.shape === 'custom').flatMap((p) => p.trainable),
-    ...model.weights.filter((w) => weights.has(w.name)).map((w): ParamSpec => ({ name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name }, decay: w.decay })),
+    ...specs.filter((p) => !order.has(p.name)),
+    ...[...new Map(specs.filter((p) => order.has(p.name)).map((p) => [p.name, p])).values()].sort((a, b) => order.get(a.name)! - order.get(b.name)!),
   ];
+  const seen = new Set<string>();
+  for (const p of trainable) {
+    if (seen.has(p.name)) throw new Error(`inject: two parts name the parameter '${p.name}' (rename a user-defined kind?)`);
+    seen.add(p.name);
+  }
   return {
     variant, parts, groups, custom, model: { sites: model.sites, embedDim: model.embedDim }, trainable, geometry: geometryOf(parts),
     users: ctx.users, mode: ctx.mode, dropoutInputs: opts.dropout === true,
@@ -106,7 +113,13 @@ export const sitePast = (inj: Injection, where: 'prefix' | 'infix', site: Site, 
     if (![...(own?.values() ?? [])].some((n) => n > 0)) continue;
     const e = p.edits(inj, B);
     const kvs = where === 'infix' ? e.infix : e.past?.[site];
-    for (const [l, kv] of kvs ?? []) if ((own!.get(l) ?? 0) > 0) merged.set(l, concatPasts(merged.get(l), kv));
+    for (const [l, kv] of kvs ?? []) {
+      const n = own!.get(l) ?? 0;
+      if (n === 0) continue;
+      // the geometry the host and the plans read is the graph's: a part's lengths and its edits agree
+      if (kv.key.shape[2] !== n) throw new Error(`bug: a ${p.kind} part declares ${n} positions at '${site}' layer ${l} but its edits have ${String(kv.key.shape[2])}`);
+      merged.set(l, concatPasts(merged.get(l), kv));
+    }
   }
   const layers = new Map<number, Dim>([...lengths]);
   return { past: (l) => merged.get(l), length: Math.max(0, ...lengths.values()), layers };
@@ -114,6 +127,10 @@ export const sitePast = (inj: Injection, where: 'prefix' | 'infix', site: Site, 
 
 /** Virtual-token embeddings of every part, [B, Pe, D] (concatenated in variant order), or undefined. */
 export const embeddingPrefix = (inj: Injection, B: Dim): Node | undefined => {
-  const rows = inj.parts.filter((p) => (p.lengths.embeddings ?? 0) > 0).map((p) => p.edits(inj, B).embeddings!);
+  const rows = inj.parts.filter((p) => (p.lengths.embeddings ?? 0) > 0).map((p) => {
+    const e = p.edits(inj, B).embeddings!;
+    if (e.shape[1] !== p.lengths.embeddings) throw new Error(`bug: a ${p.kind} part declares ${p.lengths.embeddings} virtual embeddings but its edits have ${String(e.shape[1])}`);
+    return e;
+  });
   return rows.length === 0 ? undefined : concat(rows, 1);
 };

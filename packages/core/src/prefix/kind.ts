@@ -15,9 +15,11 @@
  * The transform sees every parameter with a leading batch axis, `[B, ...shape]`: one value
  * broadcast to every row, or, in a prefix bank (`users` U), row b's user's own values (the
  * parameter is stored as `[U, ...shape]`), so every kind works in a bank without knowing it.
- * Its edits are placed after the built-in parts' activations at the same site (positions,
- * masks and virtual lengths follow from their shapes, which are decided when the graph is
- * built). Its adapter stores its parameters as they are.
+ * Its edits join the other parts' at the same site in variant order (positions, masks and
+ * virtual lengths follow from their shapes, which are decided when the graph is built). Its
+ * adapter stores its parameters as they are; reading it back needs the kind
+ * (`parseAdapter(…, { kinds })`), so the CLI and the server, which load no user code, refuse it
+ * in one line.
  *
  * See `examples/low-rank-prefix.ts` and `examples/gated-prefix.ts`.
  */
@@ -65,11 +67,11 @@ export interface KindContext extends KindModel {
   readonly toPast: (prompt: Node, site: Site, layers: readonly number[]) => Map<number, KeyValue>;
 }
 
-/** A kind's definition: what `defineKind` takes. */
-export interface KindDefinition<O, K extends string> {
+/** A kind's definition: what `defineKind` takes (`O` its decoded options, `A` their JSON form). */
+export interface KindDefinition<O, K extends string, A = O> {
   /** Its name in variants (`{ kind: 'custom', name }`) and its parameters' scope. */
   readonly name: string;
-  readonly codec: t.Decoder<unknown, O>;
+  readonly codec: t.Type<O, A, unknown>;
   readonly params: (options: O, model: KindModel) => Readonly<Record<K, KindParam>>;
   readonly transform: (nodes: Readonly<Record<K, Node>>, options: O, ctx: KindContext) => SiteEdits;
 }
@@ -87,6 +89,11 @@ export interface Kind {
   readonly realise: (options: unknown, model: KindModel) => E.Either<string, RealisedKind>;
 }
 
+/** A defined kind: also makes its variant leaf from typed options (`{ kind: 'custom', name, options }`). */
+export interface DefinedKind<A> extends Kind {
+  readonly variant: (options: A) => { readonly kind: 'custom'; readonly name: string; readonly options: A };
+}
+
 const NAME = /^[a-z][a-z0-9-]*$/;
 const PARAM = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -94,10 +101,11 @@ const PARAM = /^[A-Za-z][A-Za-z0-9_]*$/;
  * Defines a kind. The parameter names `K` tie `params` to `transform`: the transform receives
  * exactly the nodes of the parameters `params` declares, so one cannot drift from the other.
  */
-export const defineKind = <O, K extends string>(k: KindDefinition<O, K>): Kind => {
+export const defineKind = <O, K extends string, A = O>(k: KindDefinition<O, K, A>): DefinedKind<A> => {
   if (!NAME.test(k.name)) throw new Error(`defineKind: name '${k.name}' must be lower-case letters, digits and '-', starting with a letter`);
   return {
     name: k.name,
+    variant: (options) => ({ kind: 'custom', name: k.name, options }),
     realise: (options, model) => {
       const o = k.codec.decode(options);
       if (E.isLeft(o)) return E.left(`the options of kind '${k.name}' are invalid: ${PathReporter.report(o).join('; ')}`);
@@ -132,6 +140,9 @@ export const kindContext = (model: KindModel, batch: Dim): KindContext => ({
   toPast: (prompt, site, layers) => {
     const g = model.sites[site];
     if (!g) throw new Error(`toPast: the model has no '${site}' attention`);
+    const want = 2 * layers.length * tokenDim(g);
+    if (prompt.shape.length !== 3 || !dimEq(prompt.shape[0]!, batch) || prompt.shape[2] !== want)
+      throw new Error(`toPast: a prompt for ${layers.length} '${site}' layer(s) is [${dimToString(batch)}, P, ${want}] (2·layers·td), got ${fmt(prompt.shape)}`);
     const kvs = promptToPast(prompt, g, batch, layers.length);
     return new Map(layers.map((l, j) => [l, kvs[j]!]));
   },

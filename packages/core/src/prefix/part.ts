@@ -141,7 +141,7 @@ export interface RealiseContext {
  * realises, and the transform of a part: what it adds at the model's sites for a batch of B.
  */
 export interface KindRecord<V, P> {
-  readonly codec: t.Decoder<unknown, V>;
+  readonly codec: t.Type<V, unknown, unknown>;
   readonly parts: (leaf: V, ctx: RealiseContext) => readonly P[];
   readonly describe: (part: P) => InjectedPart['part'];
   readonly params: (part: P, ctx: RealiseContext) => readonly ParamSpec[];
@@ -151,7 +151,7 @@ export interface KindRecord<V, P> {
 
 /** A kind's record with its part type closed over: what the table holds. */
 export interface KindEntry<V> {
-  readonly codec: t.Decoder<unknown, V>;
+  readonly codec: t.Type<V, unknown, unknown>;
   readonly realise: (leaf: V, ctx: RealiseContext) => InjectedPart[];
 }
 

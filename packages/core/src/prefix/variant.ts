@@ -89,9 +89,6 @@ export type Variant =
   | t.TypeOf<typeof CustomC>
   | { readonly kind: 'compose'; readonly parts: readonly Variant[] };
 
-export const VariantC: t.Type<Variant> = t.recursion('Variant', () =>
-  t.union([PrefixC, EmbeddingC, InfixC, FinetuneC, CustomC, t.type({ kind: t.literal('compose'), parts: t.readonlyArray(VariantC) })]),
-);
 
 /** The paper's method with its table-to-text defaults (length 10, MLP 512). */
 export const paperPrefix = (length = 10, hidden = 512): Variant => ({ kind: 'prefix', length, reparam: { kind: 'mlp', hidden } });

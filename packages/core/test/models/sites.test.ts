@@ -44,5 +44,6 @@ test('property: each model declares every weight with the layer and decay rule o
     }
     // every layer has weights, and finetune's `top` never reaches BART's encoder
     for (let l = 0; l < s.layers; l++) assert.ok(s.weights.some((w) => w.layer === l), `layer ${l} has weights`);
+    if (isEncoderDecoder(cfg)) for (const w of s.weights) assert.equal(w.layer === -2, w.name.startsWith('encoder.'), `${w.name}: only the encoder's weights are never "top"`);
   }), { numRuns: 200 });
 });

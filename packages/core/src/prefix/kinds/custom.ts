@@ -14,6 +14,8 @@ export const customKind = kindEntry({
   codec: CustomC,
   parts: (leaf, ctx): CustomPart[] => {
     const kinds = ctx.opts.kinds ?? [];
+    const twice = kinds.find((k, i) => kinds.findIndex((o) => o.name === k.name) !== i);
+    if (twice) throw new Error(`inject: two kinds are named '${twice.name}'`);
     const kind = kinds.find((k) => k.name === leaf.name);
     if (!kind) throw new Error(`inject: no kind '${leaf.name}' (known: ${kinds.map((k) => k.name).join(', ') || 'none; pass it in the options\' kinds'})`);
     const r = kind.realise(leaf.options, { sites: ctx.model.sites, embedDim: ctx.model.embedDim });
@@ -21,9 +23,11 @@ export const customKind = kindEntry({
     return [{ scope: ctx.scope(leaf.name), name: leaf.name, kind: r.right }];
   },
   describe: (custom) => ({ shape: 'custom', custom }),
-  params: (c, ctx) => Object.entries(c.kind.params).map(([n, p]) => ({
-    name: `${c.scope}.${n}`, shape: ctx.users > 0 ? [ctx.users, ...p.shape] : p.shape, init: p.init, decay: p.decay ?? true,
-  })),
+  params: (c, ctx) => Object.entries(c.kind.params).map(([n, p]) => {
+    const name = `${c.scope}.${n}`;
+    if (ctx.model.weights.some((w) => w.name === name)) throw new Error(`inject: kind '${c.name}': its parameter '${name}' is a weight of the model (rename the kind or the parameter)`);
+    return { name, shape: ctx.users > 0 ? [ctx.users, ...p.shape] : p.shape, init: p.init, decay: p.decay ?? true };
+  }),
   lengths: (c, ctx) => {
     // its edits built once to read their shapes (the graphs build the same nodes again, hash-consed)
     const model = { sites: ctx.model.sites, embedDim: ctx.model.embedDim };

@@ -13,8 +13,8 @@ export const finetuneKind = kindEntry({
     return [new Set(ctx.model.weights.filter((w) => leaf.layers === 'all' || layers.has(w.layer)).map((w) => w.name))];
   },
   describe: (names) => ({ shape: 'weights', names }),
-  // the union over every finetune leaf, in the model's order, is made once by `inject`
-  params: () => [],
+  // each weight starts as the model's own value; `inject` keeps one spec per weight when leaves overlap
+  params: (names, ctx) => ctx.model.weights.filter((w) => names.has(w.name)).map((w) => ({ name: w.name, shape: w.shape, init: { kind: 'copy', from: w.name }, decay: w.decay })),
   lengths: () => ({}),
   transform: () => ({}),
 });

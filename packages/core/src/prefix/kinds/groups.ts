@@ -5,7 +5,7 @@
  */
 import type { Reparam, Site, Layers } from '../variant.ts';
 import { type ParamSpec, activationParamSpecs, tokenDim } from '../params.ts';
-import type { ActivationGroup, InjectedPart, PartLengths, RealiseContext } from '../part.ts';
+import type { ActivationGroup, InjectedPart, RealiseContext } from '../part.ts';
 
 /** The options every activation kind takes. */
 export interface ActivationOptions {
@@ -65,4 +65,3 @@ export const layerLengths = (g: ActivationGroup): Map<number, number> =>
 /** The part description of a group. */
 export const activations = (group: ActivationGroup): InjectedPart['part'] => ({ shape: 'activations', group });
 
-export type { PartLengths };
