@@ -1,7 +1,7 @@
 /**
  * A model family is known in one home (issue 15): outside `core/src/models/` no source of the
  * library's packages branches on `model_type` (a comparison, a switch, an index) — they ask the
- * model (`isEncoderDecoder`, `modelSites`, `positionCount`, `causalLmLastPosition`, …), whose own
+ * model (`isEncoderDecoder`, `modelSites`, `positionCount`, `lastLearnedPosition`, …: the family table), whose own
  * file answers. Two uses are not branches and are allowed by name: an adapter's record of the
  * model it was trained for compared with the model it is loaded on, and the generator's typed
  * table of prompt engines per family (a family without one does not compile).

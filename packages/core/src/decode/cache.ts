@@ -19,7 +19,8 @@
  */
 import type { HostTensor } from '../backend/tensor.ts';
 import type { CausalLmConfig } from '../models/config.ts';
-import { causalLmForward, causalLmKvGeometry, causalLmLastPosition } from '../models/causal.ts';
+import { causalLmForward, causalLmKvGeometry } from '../models/causal.ts';
+import { lastLearnedPosition } from '../models/family.ts';
 import { lastPosition } from '../models/common.ts';
 import { type Graph, graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
@@ -121,7 +122,7 @@ export const greedyStepsGraph = (cfg: CausalLmConfig, n: number): Graph => {
     pos = add(pos, scalar(1, 'int32'));
     // a row that finished earlier runs on past its limit (its tokens are dropped): keep its
     // positions inside the learned table
-    const last = causalLmLastPosition(cfg);
+    const last = lastLearnedPosition(cfg);
     if (last !== undefined) pos = minimum(pos, scalar(last, 'int32'));
   }
   const outputs: Record<string, Node> = { logits: logits! };

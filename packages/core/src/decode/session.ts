@@ -10,7 +10,8 @@
 import type { Backend, Executable } from '../backend/backend.ts';
 import type { HostTensor } from '../backend/tensor.ts';
 import type { CausalLmConfig } from '../models/config.ts';
-import { prefillGraph, causalLmKvGeometry, causalLmLastPosition } from '../models/causal.ts';
+import { prefillGraph, causalLmKvGeometry } from '../models/causal.ts';
+import { lastLearnedPosition } from '../models/family.ts';
 import type { CausalPlan } from './plan.ts';
 import type { DecodeSession } from './search.ts';
 import { appendStepGraph, greedyStepsGraph, KvCache } from './cache.ts';
@@ -68,7 +69,7 @@ export const causalSession = async (backend: Backend, cfg: CausalLmConfig, param
   const V = cfg.vocab_size;
   // rows stop at their own limits while the batch goes on: a finished row's filler steps may pass
   // the learned positions' end, so its (discarded) positions stay at the last row of the table
-  const lastLearned = causalLmLastPosition(cfg) ?? Number.MAX_SAFE_INTEGER;
+  const lastLearned = lastLearnedPosition(cfg) ?? Number.MAX_SAFE_INTEGER;
   const posFeed = (p: Int32Array): HostTensor => i32([p.length, 1], p.map((x) => Math.min(x, lastLearned)));
   return {
     async start(prompts, opts = {}) {

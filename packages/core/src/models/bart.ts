@@ -25,7 +25,7 @@ import { attention } from '../nn/attention.ts';
 import type { BartConfig } from './config.ts';
 import { modelParamShapes } from './checkpoint.ts';
 import {
-  type KeyValue, type PastKeyValues, type ModelSites, weightsByLayer,
+  type KeyValue, type PastKeyValues, type ModelSites, type ModelFamily, weightsByLayer,
   activation, inputLength, linear, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
 } from './common.ts';
 
@@ -212,4 +212,13 @@ export const bartSites = (cfg: BartConfig): ModelSites => {
     ),
     layers: cfg.decoder_layers,
   };
+};
+
+/** BART as a family: learned positions (max_position_embeddings, offset 2), byte-level BPE after a space; counts decoder layers. */
+export const bartFamily: ModelFamily<BartConfig> = {
+  sites: bartSites,
+  describe: (c) => `bart, ${c.decoder_layers} layers, width ${c.d_model}, vocab ${c.vocab_size}`,
+  positions: (c) => c.max_position_embeddings,
+  lastPosition: () => undefined,
+  leadingSpace: true,
 };

@@ -17,7 +17,7 @@ import { concat, reshape, slice, broadcastTo } from '../ops/layout.ts';
 import { crossEntropy } from '../nn/loss.ts';
 import type { CausalLmConfig } from './config.ts';
 import { type CausalLmInputs, type CausalLmOutputs, type KeyValue, lastPosition } from './common.ts';
-import { gpt2Forward, gpt2TokenEmbeddings, gpt2LastPosition } from './gpt2.ts';
+import { gpt2Forward, gpt2TokenEmbeddings } from './gpt2.ts';
 import { llamaForward, llamaTokenEmbeddings } from './llama.ts';
 
 /** The forward pass of a decoder-only model (dispatch on `model_type`). */
@@ -27,10 +27,6 @@ export const causalLmForward = (cfg: CausalLmConfig, inp: CausalLmInputs): Causa
 /** Token embeddings as the model computes them from ids (the rows an `inputsEmbeds` prefix joins). */
 export const causalLmTokenEmbeddings = (cfg: CausalLmConfig, ids: Node): Node =>
   cfg.model_type === 'gpt2' ? gpt2TokenEmbeddings(cfg, ids) : llamaTokenEmbeddings(cfg, ids);
-
-/** The last position a learned position table holds (GPT-2), or undefined where positions are unbounded (Llama's RoPE). */
-export const causalLmLastPosition = (cfg: CausalLmConfig): number | undefined =>
-  cfg.model_type === 'gpt2' ? gpt2LastPosition(cfg) : undefined;
 
 /** Attention geometry per layer: key/value heads and head width (the shape of a past). */
 export interface KvGeometry {

@@ -226,3 +226,20 @@ export const weightsByLayer = (
     layer: never(name) ? -2 : blocks.findIndex((b) => name.startsWith(`${b}.`)),
     decay: !noDecay(name),
   }));
+
+/**
+ * What a model family answers about a config of its own (one record per family, in the family's
+ * file; `families` in ./family.ts holds them, typed so that a family without one does not compile).
+ */
+export interface ModelFamily<C> {
+  /** Where a variant may act. */
+  readonly sites: (c: C) => ModelSites;
+  /** One line: type and size (`gpt2, 4 layers, width 256, vocab 4096`). */
+  readonly describe: (c: C) => string;
+  /** Positions the model attends over. */
+  readonly positions: (c: C) => number;
+  /** The last row of a learned position table that decoding clamps to, or undefined (RoPE). */
+  readonly lastPosition: (c: C) => number | undefined;
+  /** Whether its byte-level BPE tokenizer expects text after a space (the official code's `' ' + text`). */
+  readonly leadingSpace: boolean;
+}

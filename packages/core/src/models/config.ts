@@ -271,18 +271,6 @@ export const isEncoderDecoder = (c: ModelConfig): c is BartConfig => c.model_typ
 /** The model's type as messages name it (`gpt2`, `llama`, `bart`); code that behaves differently per family asks `isEncoderDecoder` or the model's own file. */
 export const modelTypeName = (c: ModelConfig): string => c.model_type;
 
-/** One line about a model: its type and size (`gpt2, 4 layers, width 256, vocab 4096`; BART counts decoder layers). */
-export const describeModel = (c: ModelConfig): string =>
-  c.model_type === 'gpt2' ? `gpt2, ${c.n_layer} layers, width ${c.n_embd}, vocab ${c.vocab_size}`
-    : c.model_type === 'llama' ? `llama, ${c.num_hidden_layers} layers, width ${c.hidden_size}, vocab ${c.vocab_size}`
-      : `bart, ${c.decoder_layers} layers, width ${c.d_model}, vocab ${c.vocab_size}`;
-
-/** Positions the model can attend over (its learned or RoPE position range: `n_positions`, `max_position_embeddings`). */
-export const positionCount = (c: ModelConfig): number => (c.model_type === 'gpt2' ? c.n_positions : c.max_position_embeddings);
-
-/** Whether its byte-level BPE tokenizer expects text after a space (`' ' + text`, as the official code encodes GPT-2 and BART examples). */
-export const encodesLeadingSpace = (c: ModelConfig): boolean => c.model_type === 'gpt2' || c.model_type === 'bart';
-
 const isWrapper = (ty: t.Decoder<unknown, unknown>): boolean =>
   ty instanceof t.UnionType || ty instanceof t.IntersectionType || ty instanceof t.ReadonlyType || ty instanceof t.ExactType;
 

@@ -19,7 +19,7 @@ import { Sampler } from '../random.ts';
 import type { Gpt2Config, ModelConfig } from './config.ts';
 import { modelParamShapes } from './checkpoint.ts';
 import {
-  type CausalLmInputs, type CausalLmOutputs, type KeyValue, type ModelSites,
+  type CausalLmInputs, type CausalLmOutputs, type KeyValue, type ModelSites, type ModelFamily,
   activation, conv1d, weightsByLayer, inputLength, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
 } from './common.ts';
 
@@ -93,6 +93,15 @@ export const gpt2Sites = (cfg: Gpt2Config): ModelSites => ({
 
 /** The last position GPT-2's learned table holds (positions are clamped to it where a finished row runs on). */
 export const gpt2LastPosition = (cfg: Gpt2Config): number => cfg.n_positions - 1;
+
+/** GPT-2 as a family: learned positions (n_positions), byte-level BPE after a space. */
+export const gpt2Family: ModelFamily<Gpt2Config> = {
+  sites: gpt2Sites,
+  describe: (c) => `gpt2, ${c.n_layer} layers, width ${c.n_embd}, vocab ${c.vocab_size}`,
+  positions: (c) => c.n_positions,
+  lastPosition: gpt2LastPosition,
+  leadingSpace: true,
+};
 
 // ------------------------------------------------------------------ config and initialisation
 

@@ -19,7 +19,7 @@ import { attention } from '../nn/attention.ts';
 import type { LlamaConfig } from './config.ts';
 import { modelParamShapes } from './checkpoint.ts';
 import {
-  type CausalLmInputs, type CausalLmOutputs, type KeyValue, type ModelSites, weightsByLayer,
+  type CausalLmInputs, type CausalLmOutputs, type KeyValue, type ModelSites, type ModelFamily, weightsByLayer,
   activation, inputLength, linear, mergeHeads, pastLength, positionRange, splitHeads, toKeyMask, withPast,
 } from './common.ts';
 
@@ -163,3 +163,12 @@ export const llamaSites = (cfg: LlamaConfig): ModelSites => ({
   ),
   layers: cfg.num_hidden_layers,
 });
+
+/** Llama as a family: RoPE positions up to max_position_embeddings (nothing to clamp), SentencePiece-style text as it is. */
+export const llamaFamily: ModelFamily<LlamaConfig> = {
+  sites: llamaSites,
+  describe: (c) => `llama, ${c.num_hidden_layers} layers, width ${c.hidden_size}, vocab ${c.vocab_size}`,
+  positions: (c) => c.max_position_embeddings,
+  lastPosition: () => undefined,
+  leadingSpace: false,
+};

@@ -28,7 +28,7 @@ import { hasInfix } from './geometry.ts';
 import { injectedBartEncoder, injectedBartDecoder } from './bart-generation.ts';
 
 /** The attention sites, embedding width and weights of a model config (what `inject` needs; declared by each model's file). */
-export { modelSites } from '../models/sites.ts';
+export { modelSites } from '../models/family.ts';
 
 const B: Dim = sym('B');
 

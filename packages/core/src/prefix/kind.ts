@@ -10,7 +10,8 @@
  *               from the options and the model's sites;
  * - `transform` the graph it adds at the model's sites, from the nodes made of those
  *               parameters: per-layer past keys/values at an attention site (`self`, and for
- *               BART `encoder` and `cross`), and/or virtual-token embeddings before the input.
+ *               BART `encoder` and `cross`), virtual-token embeddings before the input,
+ *               and/or (decoder-only) key/values between the source and the target.
  *
  * The transform sees every parameter with a leading batch axis, `[B, ...shape]`: one value
  * broadcast to every row, or, in a prefix bank (`users` U), row b's user's own values (the
@@ -54,6 +55,12 @@ export interface KindModel {
 export interface SiteEdits {
   readonly past?: Partial<Record<Site, ReadonlyMap<number, KeyValue>>>;
   readonly embeddings?: Node;
+  /**
+   * Decoder-only models: per self-attention layer, key/values between the source and the
+   * target (`[x; INFIX; y]`, as the infix kind places them); the graphs then take the source
+   * apart (`source_ids`, `source_mask`).
+   */
+  readonly infix?: ReadonlyMap<number, KeyValue>;
 }
 
 /** Helpers a transform gets with its nodes. */
@@ -155,9 +162,11 @@ const fmt = (s: readonly Dim[]): string => `[${s.map(dimToString).join(', ')}]`;
  * Checks a transform's edits against the model (sites, layers, shapes; static lengths) and
  * returns them with their lengths: per site and layer, and of the embeddings.
  */
-export const checkEdits = (name: string, model: KindModel, batch: Dim, edits: SiteEdits): { past: Map<Site, Map<number, number>>; embeddings: number } => {
+export const checkEdits = (name: string, model: KindModel, batch: Dim, edits: SiteEdits): { past: Map<Site, Map<number, number>>; embeddings: number; infix: Map<number, number> } => {
   const past = new Map<Site, Map<number, number>>();
-  for (const [site, layers] of Object.entries(edits.past ?? {}) as [Site, ReadonlyMap<number, KeyValue>][]) {
+  const entries = Object.entries(edits.past ?? {}) as [Site, ReadonlyMap<number, KeyValue>][];
+  let infix = new Map<number, number>();
+  for (const [site, layers, isInfix] of [...entries.map(([a, b]) => [a, b, false] as const), ...(edits.infix ? [['self', edits.infix, true] as const] : [])]) {
     const g = model.sites[site];
     if (!g) throw new Error(`kind '${name}': the model has no '${site}' attention (it has ${Object.keys(model.sites).join(', ')})`);
     const lens = new Map<number, number>();
@@ -170,7 +179,8 @@ export const checkEdits = (name: string, model: KindModel, batch: Dim, edits: Si
         if (!same(x.shape, want) || x.dtype !== 'float32') throw new Error(`kind '${name}': its '${site}' layer ${l} ${what} must be float32 ${fmt(want)}, got ${x.dtype} ${fmt(x.shape)}`);
       lens.set(l, P);
     }
-    past.set(site, lens);
+    if (isInfix) infix = lens;
+    else past.set(site, lens);
   }
   let embeddings = 0;
   if (edits.embeddings) {
@@ -180,7 +190,7 @@ export const checkEdits = (name: string, model: KindModel, batch: Dim, edits: Si
       throw new Error(`kind '${name}': its embeddings must be float32 [${dimToString(batch)}, P, ${model.embedDim}], got ${e.dtype} ${fmt(e.shape)}`);
     embeddings = P;
   }
-  return { past, embeddings };
+  return { past, embeddings, infix };
 };
 
 /** A site's geometry as kinds use it: its layers' indices and td = kvHeads·headDim. */

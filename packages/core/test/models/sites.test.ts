@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { modelParamShapes, modelSites, causalLmKvGeometry, bartKvGeometry, isEncoderDecoder, type ModelConfig } from '../../src/models/index.ts';
+import { modelParamShapes, modelSites, causalLmKvGeometry, bartKvGeometry, isEncoderDecoder, families, supportedModelTypes, type ModelConfig } from '../../src/models/index.ts';
 import { gpt2Json, llamaJson, bartJson, decodeOk } from './random.ts';
 
 /** The rules as they were (prefix/graphs.ts and prefix/inject.ts before the sites moved into the models). */
@@ -46,4 +46,12 @@ test('property: each model declares every weight with the layer and decay rule o
     for (let l = 0; l < s.layers; l++) assert.ok(s.weights.some((w) => w.layer === l), `layer ${l} has weights`);
     if (isEncoderDecoder(cfg)) for (const w of s.weights) assert.equal(w.layer === -2, w.name.startsWith('encoder.'), `${w.name}: only the encoder's weights are never "top"`);
   }), { numRuns: 200 });
+});
+
+test('the family table is complete by type: a model type without its record does not compile', () => {
+  const { bart: _dropped, ...partial } = families;
+  // @ts-expect-error bart's record is missing
+  const incomplete: typeof families = partial;
+  void incomplete;
+  assert.deepEqual(Object.keys(families).sort(), [...supportedModelTypes].sort());
 });
