@@ -15,7 +15,8 @@ for (const kind of ['low-rank', 'gated']) {
     const losses = m[1]!.trim().split(' ').map(Number);
     assert.ok(losses.length === 30 && losses[29]! < losses[0]! * 0.75, r.stdout);
     assert.match(r.stdout, /adapter: \d+ values, \d+ bytes, peft false/);
-    assert.match(r.stdout, /generate: name : Loch Fyne \| food : Indian -> \S/);
+    // a held-out name: the kind has learnt the task's form (the name itself is not always copied)
+    assert.match(r.stdout, /generate: name : Loch Fyne \| food : Indian -> .*\bserves\b/);
   });
 }
 
