@@ -217,7 +217,6 @@ export const bartSites = (cfg: BartConfig): ModelSites => {
 /** BART as a family: learned positions (max_position_embeddings, offset 2), byte-level BPE after a space; counts decoder layers. */
 export const bartFamily: ModelFamily<BartConfig> = {
   sites: bartSites,
-  describe: (c) => `bart, ${c.decoder_layers} layers, width ${c.d_model}, vocab ${c.vocab_size}`,
   positions: (c) => c.max_position_embeddings,
   lastPosition: () => undefined,
   leadingSpace: true,

@@ -30,15 +30,22 @@ export interface CheckpointTensor {
 /** A loaded checkpoint: tensors by their names in the file. */
 export type Checkpoint = Readonly<Record<string, CheckpointTensor>>;
 
+/** Shapes by config object: building the model graph to read them is the costly part, and a config is never changed. */
+const shapesOf = new WeakMap<ModelConfig, Readonly<Record<string, readonly number[]>>>();
+
 /** Name and shape of every parameter of the model graph of `cfg` (what a checkpoint must supply). */
-export const modelParamShapes = (cfg: ModelConfig): Record<string, readonly number[]> => {
+export const modelParamShapes = (cfg: ModelConfig): Readonly<Record<string, readonly number[]>> => {
+  const known = shapesOf.get(cfg);
+  if (known) return known;
   const g = cfg.model_type === 'bart' ? bartGraph(cfg) : causalLmGraph(cfg);
   const out: Record<string, readonly number[]> = {};
   for (const p of graphParams(g)) {
     if (!isConcreteShape(p.shape)) throw new Error(`bug: parameter ${p.attrs.name} has a symbolic shape ${shapeToString(p.shape)}`);
     out[p.attrs.name] = p.shape;
   }
-  return out;
+  const frozen = Object.freeze(out);
+  shapesOf.set(cfg, frozen);
+  return frozen;
 };
 
 /** The number of scalars in the model's parameters (buffers that are graph parameters, like BART's `final_logits_bias`, included). */

@@ -234,8 +234,6 @@ export const weightsByLayer = (
 export interface ModelFamily<C> {
   /** Where a variant may act. */
   readonly sites: (c: C) => ModelSites;
-  /** One line: type and size (`gpt2, 4 layers, width 256, vocab 4096`). */
-  readonly describe: (c: C) => string;
   /** Positions the model attends over. */
   readonly positions: (c: C) => number;
   /** The last row of a learned position table that decoding clamps to, or undefined (RoPE). */

@@ -1,7 +1,8 @@
 /**
  * The model families: one record per `model_type`, each defined in the family's own file
  * (`gpt2Family`, `llamaFamily`, `bartFamily`), in a table typed so that a family without its
- * record does not compile. Everything a caller asks a model about itself goes through here.
+ * record does not compile. Everything a caller asks a model about itself goes through here
+ * (and what follows from its sites, such as its one-line description).
  */
 import type { ModelConfig } from './config.ts';
 import type { ModelFamily, ModelSites } from './common.ts';
@@ -23,8 +24,11 @@ export const familyOf = (c: ModelConfig): ModelFamily<ModelConfig> => families[c
 /** Where a variant may act on the model of `cfg`: attention sites, embedding width, weights by layer. */
 export const modelSites = (cfg: ModelConfig): ModelSites => familyOf(cfg).sites(cfg);
 
-/** One line about a model: its type and size (`gpt2, 4 layers, width 256, vocab 4096`; BART counts decoder layers). */
-export const describeModel = (c: ModelConfig): string => familyOf(c).describe(c);
+/** One line about a model: its type and size as its sites count them (`gpt2, 4 layers, width 256, vocab 4096`; BART counts decoder layers). */
+export const describeModel = (c: ModelConfig): string => {
+  const s = modelSites(c);
+  return `${c.model_type}, ${s.layers} layers, width ${s.embedDim}, vocab ${c.vocab_size}`;
+};
 
 /** Positions the model can attend over (its learned or RoPE position range: `n_positions`, `max_position_embeddings`). */
 export const positionCount = (c: ModelConfig): number => familyOf(c).positions(c);

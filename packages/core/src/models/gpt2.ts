@@ -97,7 +97,6 @@ export const gpt2LastPosition = (cfg: Gpt2Config): number => cfg.n_positions - 1
 /** GPT-2 as a family: learned positions (n_positions), byte-level BPE after a space. */
 export const gpt2Family: ModelFamily<Gpt2Config> = {
   sites: gpt2Sites,
-  describe: (c) => `gpt2, ${c.n_layer} layers, width ${c.n_embd}, vocab ${c.vocab_size}`,
   positions: (c) => c.n_positions,
   lastPosition: gpt2LastPosition,
   leadingSpace: true,

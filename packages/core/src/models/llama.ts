@@ -167,7 +167,6 @@ export const llamaSites = (cfg: LlamaConfig): ModelSites => ({
 /** Llama as a family: RoPE positions up to max_position_embeddings (nothing to clamp), SentencePiece-style text as it is. */
 export const llamaFamily: ModelFamily<LlamaConfig> = {
   sites: llamaSites,
-  describe: (c) => `llama, ${c.num_hidden_layers} layers, width ${c.hidden_size}, vocab ${c.vocab_size}`,
   positions: (c) => c.max_position_embeddings,
   lastPosition: () => undefined,
   leadingSpace: false,

@@ -71,7 +71,7 @@ export const groupPast = (inj: Injection, g: ActivationGroup, B: Dim): Map<numbe
  * The nodes a kind's transform receives: each parameter with a leading batch axis, `[B, ...shape]`
  * (broadcast, or in a bank gathered by `user_ids` from the stored `[U, ...shape]`).
  */
-export const kindNodes = (scope: string, kind: RealisedKind, users: number, B: Dim): Record<string, Node> =>
+const kindNodes = (scope: string, kind: RealisedKind, users: number, B: Dim): Record<string, Node> =>
   withPath(scope, () => Object.fromEntries(Object.entries(kind.params).map(([n, p]) => {
     if (users > 0) return [n, gather(param(`${scope}.${n}`, [users, ...p.shape]), userIdsInput(B))];
     return [n, broadcastTo(reshape(param(`${scope}.${n}`, p.shape), [1, ...p.shape]), [B, ...p.shape])];

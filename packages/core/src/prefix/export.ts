@@ -35,6 +35,8 @@ import { VariantC } from './kinds/index.ts';
 import { type Injection, type ModelSites, type ActivationGroup, inject, groupActivations } from './inject.ts';
 import { tokenDim } from './params.ts';
 import type { Kind } from './kind.ts';
+import { UnknownKind } from './kinds/custom.ts';
+import { longest } from './geometry.ts';
 import { modelSites } from './graphs.ts';
 
 /** The key of our own fields in `adapter_config.json`. */
@@ -213,12 +215,10 @@ export const serializeAdapter = (
   return { config: JSON.stringify(config, null, 2), weights: serializeSafetensors(data, meta), peft: false };
 };
 
-const longestOf = (m: ReadonlyMap<number, number> | undefined): number => Math.max(0, ...(m?.values() ?? []));
-
-/** Virtual positions, summed over the activation groups and the custom parts (informative, as PEFT's `num_virtual_tokens`). */
+/** Virtual positions, summed over the activation groups and the custom parts' placements (informative, as PEFT's `num_virtual_tokens`). */
 const virtualTokens = (inj: Injection): number =>
-  inj.groups.reduce((s, g) => s + g.length, 0) +
-  inj.parts.filter((p) => p.part.shape === 'custom').reduce((s, p) => s + (p.lengths.embeddings ?? 0) + Math.max(0, ...[...(p.lengths.past?.values() ?? [])].map(longestOf)), 0);
+  inj.groups.reduce((s, g) => s + g.length, 0) + inj.parts.filter((p) => p.part.shape === 'custom').reduce((s, { lengths: l }) =>
+    s + (l.embeddings ?? 0) + longest(l.infix) + [...(l.past?.values() ?? [])].reduce((a, m) => a + longest(m), 0), 0);
 
 /** A loaded adapter: the injection that reads it (absent for pure fine-tuned weights) and its parameters. */
 export interface LoadedAdapter {
@@ -288,13 +288,12 @@ export const parseAdapter = (
       `adapter_config.json: the adapter was trained for a ${x.model.model_type} with ${x.model.layers} layers and width ${x.model.embed_dim}; ` +
         `this model is a ${cfg.model_type} with ${sites.layers} layers and width ${sites.embedDim}`,
     );
-  const unknownKind = flattenVariant(x.variant).find((l) => l.kind === 'custom' && !(opts.kinds ?? []).some((k) => k.name === l.name));
-  if (unknownKind?.kind === 'custom')
-    return E.left(`adapter_config.json: the adapter uses the user-defined kind '${unknownKind.name}'; read it with parseAdapter(…, { kinds: [${unknownKind.name} kind] }) from code that defines it (the CLI and the server load no user code)`);
   let injection: Injection;
   try {
     injection = storedInjection(sites, x.variant, x.users, opts.kinds);
   } catch (e) {
+    if (e instanceof UnknownKind)
+      return E.left(`adapter_config.json: the adapter uses the user-defined kind '${e.kind}'; read it with parseAdapter(…, { kinds: [${e.kind} kind] }) from code that defines it (the CLI and the server load no user code)`);
     return E.left(`adapter_config.json: the variant does not fit this model (${(e as Error).message})`);
   }
   const file = parseSafetensors(weights);

@@ -7,7 +7,8 @@
 import { type ModelConfig, isEncoderDecoder } from '../models/config.ts';
 import type { Injection, InjectedPart } from './part.ts';
 
-const longest = (m: ReadonlyMap<number, number> | undefined): number => Math.max(0, ...(m?.values() ?? []));
+/** The longest of per-layer lengths (0 for none). */
+export const longest = (m: ReadonlyMap<number, number> | undefined): number => Math.max(0, ...(m?.values() ?? []));
 
 /** Per-layer positions before the input (`prefix`) or between source and target (`infix`) at the self-attention site; layers without any are absent. */
 export const kvLengths = (inj: Injection, where: 'prefix' | 'infix'): Map<number, number> =>

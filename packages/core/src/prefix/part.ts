@@ -7,11 +7,10 @@
  */
 import type * as t from 'io-ts';
 import type { Dim } from '../types/dim.ts';
-import type { Node } from '../ir/node.ts';
-import type { KeyValue, ModelSites, SiteGeometry } from '../models/common.ts';
+import type { ModelSites, SiteGeometry } from '../models/common.ts';
 import type { Variant, Reparam, Site, Layers } from './variant.ts';
 import type { ParamSpec } from './params.ts';
-import type { Kind, KindModel, RealisedKind } from './kind.ts';
+import type { Kind, KindModel, RealisedKind, SiteEdits } from './kind.ts';
 
 export interface InjectOptions {
   /** User-defined kinds (`defineKind`), for the variant's `{ kind: 'custom', name }` parts. */
@@ -67,15 +66,8 @@ export interface CustomPart {
   readonly kind: RealisedKind;
 }
 
-/** What a part adds at the model's sites: before the input (as a kind's `SiteEdits`), and between source and target. */
-export interface PartEdits {
-  /** Per site, per layer: key/value activations [B, kvHeads, P, headDim] before the input's. */
-  readonly past?: Partial<Record<Site, ReadonlyMap<number, KeyValue>>>;
-  /** Virtual-token embeddings [B, P, D] before the input. */
-  readonly embeddings?: Node;
-  /** Per self-attention layer: key/values between the source and the target (`[x; INFIX; y]`). */
-  readonly infix?: ReadonlyMap<number, KeyValue>;
-}
+/** What a part adds at the model's sites: the same edits a user-defined kind's transform returns. */
+export type PartEdits = SiteEdits;
 
 /** The lengths of a part's edits, decided when it is realised (one geometry serves every graph). */
 export interface PartLengths {

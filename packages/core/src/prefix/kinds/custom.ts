@@ -10,6 +10,14 @@ import { BATCH, customEdits } from '../activations.ts';
 import { checkEdits } from '../kind.ts';
 import { kindEntry, type CustomPart } from '../part.ts';
 
+/** A variant names a user-defined kind the caller did not pass (`inject`'s, `tune`'s or `parseAdapter`'s `kinds`). */
+export class UnknownKind extends Error {
+  override readonly name = 'UnknownKind';
+  constructor(readonly kind: string, known: readonly string[]) {
+    super(`inject: no kind '${kind}' (known: ${known.join(', ') || 'none; pass it in the options\' kinds'})`);
+  }
+}
+
 export const customKind = kindEntry({
   codec: CustomC,
   parts: (leaf, ctx): CustomPart[] => {
@@ -17,7 +25,7 @@ export const customKind = kindEntry({
     const twice = kinds.find((k, i) => kinds.findIndex((o) => o.name === k.name) !== i);
     if (twice) throw new Error(`inject: two kinds are named '${twice.name}'`);
     const kind = kinds.find((k) => k.name === leaf.name);
-    if (!kind) throw new Error(`inject: no kind '${leaf.name}' (known: ${kinds.map((k) => k.name).join(', ') || 'none; pass it in the options\' kinds'})`);
+    if (!kind) throw new UnknownKind(leaf.name, kinds.map((k) => k.name));
     const r = kind.realise(leaf.options, { sites: ctx.model.sites, embedDim: ctx.model.embedDim });
     if (E.isLeft(r)) throw new Error(`inject: ${r.left}`);
     return [{ scope: ctx.scope(leaf.name), name: leaf.name, kind: r.right }];
